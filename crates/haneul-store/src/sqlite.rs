@@ -1,0 +1,317 @@
+//! The SQLite backend: one writer connection, a small pool of readers, WAL journal with
+//! `synchronous=FULL` so an acknowledged commit is on disk before the caller hears of it.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use tokio::sync::watch;
+
+use crate::backend::{Change, ChangeOp, RawTxn, Scope};
+use crate::txn::Txn;
+use crate::StoreError;
+
+/// Reader connections; WAL lets them read while the writer commits.
+const READERS: usize = 4;
+/// Change-log entries kept for subscribers that fell behind; older ones are pruned.
+const CHANGES_KEPT: u64 = 10_000;
+/// How long a connection waits on a lock held by another process before failing.
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0);
+CREATE TABLE IF NOT EXISTS resources (
+  account TEXT NOT NULL, region TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (account, region, kind, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resources_by_kind ON resources (kind);
+CREATE TABLE IF NOT EXISTS changes (
+  revision INTEGER NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL,
+  kind TEXT NOT NULL, id TEXT NOT NULL, op TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_by_revision ON changes (revision);
+";
+
+struct Inner {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    revision: watch::Sender<u64>,
+}
+
+/// The state store. Cheap to clone; all clones share the connections.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// A poisoned lock only means a closure panicked mid-transaction; SQLite rolled the
+/// transaction back when it was dropped, so the connection is still sound.
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
+        }
+        let writer = open_connection(path)?;
+        writer.execute_batch(SCHEMA)?;
+        let revision: u64 = writer.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| r.get(0))?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(path).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (tx, _) = watch::channel(revision);
+        Ok(Store {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+                revision: tx,
+            }),
+        })
+    }
+
+    /// The latest committed revision.
+    pub fn revision(&self) -> u64 {
+        *self.inner.revision.borrow()
+    }
+
+    /// Follows the committed revision; data planes rebuild their snapshot when it moves.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.revision.subscribe()
+    }
+
+    /// Runs `f` in one all-or-nothing transaction. `Err` from `f` rolls everything back.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Txn<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.write_blocking(f))
+            .await
+            .map_err(|e| E::from(StoreError::Worker(e.to_string())))?
+    }
+
+    /// Runs `f` against a consistent read-only view.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Txn<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.read_blocking(f))
+            .await
+            .map_err(|e| E::from(StoreError::Worker(e.to_string())))?
+    }
+
+    /// Changes committed after `revision` (oldest first, at most `limit`). A subscriber
+    /// that fell further behind than the kept log rebuilds from a full read instead.
+    pub async fn changes_since(&self, revision: u64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.changes_since(revision, limit))
+            .await
+            .map_err(|e| StoreError::Worker(e.to_string()))?
+    }
+
+    /// Deletes every resource of every account (dev-mode reset) in one transaction.
+    pub async fn reset(&self) -> Result<u64, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.reset_blocking())
+            .await
+            .map_err(|e| StoreError::Worker(e.to_string()))?
+    }
+}
+
+impl Inner {
+    fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Txn<'_>) -> Result<T, E>,
+        E: From<StoreError>,
+    {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+        let mut raw = SqliteTxn { tx: &tx };
+        let mut txn = Txn::new(&mut raw, true);
+        let value = f(&mut txn)?;
+        let touched = std::mem::take(&mut txn.touched);
+        drop(txn);
+        if touched.is_empty() {
+            tx.commit().map_err(StoreError::from)?;
+            return Ok(value);
+        }
+        let revision = record_changes(&tx, &touched).map_err(StoreError::from)?;
+        tx.commit().map_err(StoreError::from)?;
+        self.revision.send_replace(revision);
+        Ok(value)
+    }
+
+    fn read_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Txn<'_>) -> Result<T, E>,
+        E: From<StoreError>,
+    {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let mut conn = lock(&self.readers[i]);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
+        let mut raw = SqliteTxn { tx: &tx };
+        let txn = Txn::new(&mut raw, false);
+        let value = f(&txn)?;
+        drop(txn);
+        tx.finish().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
+    fn changes_since(&self, revision: u64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let conn = lock(&self.readers[i]);
+        let mut stmt = conn.prepare_cached(
+            "SELECT revision, account, region, kind, id, op FROM changes WHERE revision > ?1 ORDER BY revision LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![revision as i64, limit as i64], |r| {
+            let op: String = r.get(5)?;
+            Ok(Change {
+                revision: r.get::<_, i64>(0)? as u64,
+                scope: Scope::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                kind: r.get(3)?,
+                id: r.get(4)?,
+                op: if op == "delete" { ChangeOp::Delete } else { ChangeOp::Put },
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn reset_blocking(&self) -> Result<u64, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM resources", [])?;
+        tx.execute("DELETE FROM changes", [])?;
+        let revision = bump_revision(&tx)?;
+        tx.commit()?;
+        self.revision.send_replace(revision);
+        Ok(revision)
+    }
+}
+
+fn bump_revision(tx: &rusqlite::Transaction<'_>) -> Result<u64, rusqlite::Error> {
+    tx.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'", [])?;
+    let revision: i64 = tx.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| r.get(0))?;
+    Ok(revision as u64)
+}
+
+fn record_changes(tx: &rusqlite::Transaction<'_>, touched: &[(Scope, String, String, ChangeOp)]) -> Result<u64, rusqlite::Error> {
+    let revision = bump_revision(tx)?;
+    let mut insert = tx.prepare_cached("INSERT INTO changes (revision, account, region, kind, id, op) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+    for (scope, kind, id, op) in touched {
+        let op = match op {
+            ChangeOp::Put => "put",
+            ChangeOp::Delete => "delete",
+        };
+        insert.execute(params![revision as i64, scope.account_id, scope.region, kind, id, op])?;
+    }
+    if revision % 1000 == 0 && revision > CHANGES_KEPT {
+        tx.execute("DELETE FROM changes WHERE revision <= ?1", params![(revision - CHANGES_KEPT) as i64])?;
+    }
+    Ok(revision)
+}
+
+struct SqliteTxn<'c> {
+    tx: &'c rusqlite::Transaction<'c>,
+}
+
+impl RawTxn for SqliteTxn<'_> {
+    fn get(&self, scope: &Scope, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT body FROM resources WHERE account = ?1 AND region = ?2 AND kind = ?3 AND id = ?4")?;
+        Ok(stmt
+            .query_row(params![scope.account_id, scope.region, kind, id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn put(&mut self, scope: &Scope, kind: &str, id: &str, body: &str) -> Result<(), StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO resources (account, region, kind, id, body) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (account, region, kind, id) DO UPDATE SET body = excluded.body",
+        )?;
+        stmt.execute(params![scope.account_id, scope.region, kind, id, body])?;
+        Ok(())
+    }
+
+    fn delete(&mut self, scope: &Scope, kind: &str, id: &str) -> Result<bool, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("DELETE FROM resources WHERE account = ?1 AND region = ?2 AND kind = ?3 AND id = ?4")?;
+        Ok(stmt.execute(params![scope.account_id, scope.region, kind, id])? > 0)
+    }
+
+    fn list(&self, scope: &Scope, kind: &str, from_id: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id, body FROM resources WHERE account = ?1 AND region = ?2 AND kind = ?3 AND id >= ?4 ORDER BY id LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(params![scope.account_id, scope.region, kind, from_id, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn list_all_scopes(&self, kind: &str, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT account, region, id, body FROM resources WHERE kind = ?1 ORDER BY account, region, id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![kind, limit as i64], |r| {
+            Ok((Scope::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get(2)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn failed_transaction_changes_nothing_and_keeps_revision() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let scope = Scope::new("111122223333", "us-east-1");
+        let s = scope.clone();
+        store
+            .write(move |t| t.put(&s, "thing", "a", &1u32))
+            .await
+            .unwrap();
+        assert_eq!(store.revision(), 1);
+        let s = scope.clone();
+        let failed: Result<(), StoreError> = store
+            .write(move |t| {
+                t.put(&s, "thing", "b", &2u32)?;
+                Err(StoreError::Worker("boom".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(store.revision(), 1);
+        let s = scope.clone();
+        let all: Vec<(String, u32)> = store.read(move |t| t.list(&s, "thing")).await.unwrap();
+        assert_eq!(all, vec![("a".to_string(), 1)]);
+        let changes = store.changes_since(0, 10).await.unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].id, "a");
+    }
+}
