@@ -31,6 +31,7 @@ pub trait Service: Send + Sync + 'static {
 }
 
 struct ServiceEntry {
+    name: String,
     model: ServiceModel,
     handler: Option<Arc<dyn Service>>,
     router: Option<rest_xml::Router>,
@@ -85,7 +86,7 @@ impl Api {
     pub fn register(&mut self, service: &str, model_json: &str, handler: Option<Arc<dyn Service>>) -> Result<(), ModelError> {
         let model = ServiceModel::parse(service, model_json)?;
         let router = (model.metadata.protocol == Protocol::RestXml).then(|| rest_xml::Router::new(&model));
-        self.services.push(ServiceEntry { model, handler, router });
+        self.services.push(ServiceEntry { name: service.to_string(), model, handler, router });
         Ok(())
     }
 
@@ -97,7 +98,7 @@ impl Api {
     pub fn services(&self) -> Vec<(String, bool)> {
         self.services
             .iter()
-            .map(|s| (s.model.metadata.endpoint_prefix.clone(), s.handler.is_some()))
+            .map(|s| (s.name.clone(), s.handler.is_some()))
             .collect()
     }
 

@@ -1,1 +1,17 @@
+//! # haneul: the binary's library half
+//!
+//! `main.rs` is the command line (`haneul up`, `haneul env`); this library wires the
+//! services together so tests (through `haneul-testkit`) start the same thing in-process.
+//!
+//! Layout: [`config`] (flags and defaults), [`server`] (store + services + API endpoint),
+//! [`admin`] (`/_haneul/*`), [`credentials`] (the root key), [`runtime_file`] (how
+//! `haneul env` finds a running instance).
 
+pub mod admin;
+pub mod config;
+pub mod credentials;
+pub mod runtime_file;
+pub mod server;
+
+pub use config::Config;
+pub use server::{start, Running};

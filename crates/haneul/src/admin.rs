@@ -1,0 +1,83 @@
+//! Admin endpoints under `/_haneul/` — never an AWS path: health, reset.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use haneul_wire::sigv4::{self, SignedRequest};
+use haneul_wire::{ApiRequest, ApiResponse, CredentialLookup};
+use serde_json::json;
+
+use crate::server::State;
+
+pub const PREFIX: &str = "/_haneul/";
+
+fn json_response(status: u16, body: serde_json::Value) -> ApiResponse {
+    ApiResponse {
+        status,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: Bytes::from(body.to_string()),
+    }
+}
+
+pub async fn handle(state: &Arc<State>, req: ApiRequest) -> ApiResponse {
+    let path = req.raw_path.trim_end_matches('/');
+    match (req.method.as_str(), path) {
+        ("GET", "/_haneul/health") => health(state),
+        ("POST", "/_haneul/reset") => reset(state, &req).await,
+        _ => json_response(404, json!({ "error": format!("no admin endpoint {} {}", req.method, req.raw_path) })),
+    }
+}
+
+fn health(state: &State) -> ApiResponse {
+    let mut services = serde_json::Map::new();
+    for (name, implemented) in state.api.services() {
+        let status = if implemented { "running" } else { "api-validation-only" };
+        services.insert(name, json!(status));
+    }
+    json_response(
+        200,
+        json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "mode": if state.config.dev { "dev" } else { "verified" },
+            "addresses": {
+                "api": state.api_addr.to_string(),
+                "dns": serde_json::Value::Null,
+                "lb_cidr": state.config.lb_cidr,
+            },
+            "region": state.config.region,
+            "account_id": state.config.account_id,
+            "data_dir": state.data_dir.display().to_string(),
+            "revision": state.store.revision(),
+            "services": services,
+            "dataplanes": { "dns": "not built yet (Route 53 issue)" },
+        }),
+    )
+}
+
+/// Dev mode: anyone may reset. Otherwise only a request signed by the root key.
+async fn reset(state: &State, req: &ApiRequest) -> ApiResponse {
+    if !state.config.dev && !signed_by_root(state, req) {
+        return json_response(403, json!({ "error": "reset outside dev mode needs a request signed with the root key" }));
+    }
+    match state.store.reset().await {
+        Ok(revision) => json_response(200, json!({ "reset": true, "revision": revision })),
+        Err(e) => json_response(500, json!({ "error": e.to_string() })),
+    }
+}
+
+fn signed_by_root(state: &State, req: &ApiRequest) -> bool {
+    let Some(keys) = &state.keys else { return false };
+    let signed = SignedRequest {
+        method: &req.method,
+        raw_path: &req.raw_path,
+        raw_query: &req.raw_query,
+        headers: &req.headers,
+        body: &req.body,
+    };
+    let Ok(Some(sig)) = sigv4::parse(&signed) else { return false };
+    let Some(principal) = keys.lookup(&sig.access_key_id) else { return false };
+    sigv4::check_time(&sig, time::OffsetDateTime::now_utc()).is_ok()
+        && sigv4::verify(&signed, &sig, &principal.secret_access_key).is_ok()
+        && principal.arn.ends_with(":root")
+}

@@ -1,0 +1,62 @@
+//! What `haneul up` runs with: addresses, data dir, account, region, mode.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The defaults DESIGN.md fixes.
+pub const DEFAULT_API_ADDR: &str = "127.0.0.1:4566";
+pub const DEFAULT_DNS_ADDR: &str = "127.0.0.1:1053";
+pub const DEFAULT_LB_CIDR: &str = "127.0.1.0/24";
+pub const DEFAULT_REGION: &str = "us-east-1";
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub api_addr: SocketAddr,
+    pub dns_addr: SocketAddr,
+    pub lb_cidr: String,
+    pub region: String,
+    pub account_id: String,
+    /// `None` in dev mode without `--data-dir`: a temp dir that is removed on exit.
+    pub data_dir: Option<PathBuf>,
+    pub dev: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--account-id must be 12 digits, got '{0}'")]
+    AccountId(String),
+    #[error("--lb-cidr must be an IPv4 CIDR such as 127.0.1.0/24, got '{0}'")]
+    LbCidr(String),
+    #[error("--region must look like us-east-1, got '{0}'")]
+    Region(String),
+}
+
+impl Config {
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::AccountId(self.account_id.clone()));
+        }
+        let lb_ok = self
+            .lb_cidr
+            .split_once('/')
+            .is_some_and(|(a, n)| a.parse::<std::net::Ipv4Addr>().is_ok() && n.parse::<u8>().is_ok_and(|n| n <= 32));
+        if !lb_ok {
+            return Err(ConfigError::LbCidr(self.lb_cidr.clone()));
+        }
+        let region_ok = self.region.split('-').count() >= 3 && self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            return Err(ConfigError::Region(self.region.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// `$XDG_DATA_HOME/haneul`, else `~/.local/share/haneul`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("haneul");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/haneul")
+}

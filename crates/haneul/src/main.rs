@@ -1,0 +1,172 @@
+//! The `haneul` command line: `up` runs everything, `env` prints the shell exports that
+//! point AWS clients at a running instance.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use haneul::config::{self, Config};
+use haneul::credentials::RootKey;
+use haneul::runtime_file::{RuntimeInfo, DEV_RUNTIME_FILE, RUNTIME_FILE};
+
+#[derive(Parser)]
+#[command(name = "haneul", version, about = "Route 53, ACM, ALB, ECS and ECR on your own machine, with the real AWS APIs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run haneul in the foreground until SIGINT/SIGTERM.
+    Up(UpArgs),
+    /// Print `export …` lines for the running instance: `eval "$(haneul env)"`.
+    Env {
+        /// The running instance's data dir (default: the persistent one, else the dev one).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct UpArgs {
+    /// Where state, blobs and keys live (default $XDG_DATA_HOME/haneul; a temp dir with --dev).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The AWS API + registry endpoint. Port 0 picks a free port.
+    #[arg(long, default_value = config::DEFAULT_API_ADDR)]
+    api: SocketAddr,
+    /// The DNS server's UDP+TCP address.
+    #[arg(long, default_value = config::DEFAULT_DNS_ADDR)]
+    dns: SocketAddr,
+    /// Loopback range load balancers get their addresses from.
+    #[arg(long, default_value = config::DEFAULT_LB_CIDR)]
+    lb_cidr: String,
+    #[arg(long, default_value = config::DEFAULT_REGION)]
+    region: String,
+    #[arg(long, default_value = config::DEFAULT_ACCOUNT_ID)]
+    account_id: String,
+    /// Throw-away mode: any credentials, temp state (unless --data-dir), reset endpoint open.
+    #[arg(long)]
+    dev: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up(args) => up(args),
+        Command::Env { data_dir } => env(data_dir),
+    }
+}
+
+fn up(args: UpArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let explicit_data_dir = args.data_dir.is_some();
+    let config = Config {
+        api_addr: args.api,
+        dns_addr: args.dns,
+        lb_cidr: args.lb_cidr,
+        region: args.region,
+        account_id: args.account_id,
+        data_dir: args.data_dir.or_else(|| (!args.dev).then(config::default_data_dir)),
+        dev: args.dev,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let running = haneul::start(config.clone()).await?;
+        announce(&running, &config)?;
+        let info = RuntimeInfo {
+            pid: std::process::id(),
+            api: running.api_addr.to_string(),
+            dns: None,
+            region: config.region.clone(),
+            account_id: running.state.config.account_id.clone(),
+            dev: config.dev,
+            data_dir: running.data_dir.clone(),
+        };
+        let mut runtime_files = vec![running.data_dir.join(RUNTIME_FILE)];
+        if config.dev && !explicit_data_dir {
+            runtime_files.push(config::default_data_dir().join(DEV_RUNTIME_FILE));
+        }
+        for path in &runtime_files {
+            if let Err(e) = info.write(path) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write runtime file; `haneul env` will not find this instance");
+            }
+        }
+        let fast = wait_for_signal().await?;
+        for path in &runtime_files {
+            let _ = std::fs::remove_file(path);
+        }
+        if fast {
+            tracing::info!("SIGINT: stopping now");
+            running.abort();
+        } else {
+            tracing::info!("SIGTERM: finishing in-flight requests");
+            running.shutdown().await;
+        }
+        Ok(())
+    })
+}
+
+fn announce(running: &haneul::Running, config: &Config) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let mode = if config.dev { "dev mode: any credentials accepted, reset endpoint open" } else { "verified mode: SigV4 required" };
+    writeln!(out, "haneul {} up ({mode})", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "api  http://{}", running.api_addr)?;
+    writeln!(out, "dns  {} (not served yet: comes with Route 53)", config.dns_addr)?;
+    writeln!(out, "lb   {}", config.lb_cidr)?;
+    writeln!(out, "data {}", running.data_dir.display())?;
+    if let Some((key, true)) = &running.root_key {
+        writeln!(out, "root access key created; the secret is shown once here (also kept 0600 in the data dir):")?;
+        writeln!(out, "  AWS_ACCESS_KEY_ID={}", key.access_key_id)?;
+        writeln!(out, "  AWS_SECRET_ACCESS_KEY={}", key.secret_access_key)?;
+    }
+    writeln!(out, "ready: eval \"$(haneul env{})\"", if config.data_dir.is_some() && config.dev { format!(" --data-dir {}", running.data_dir.display()) } else { String::new() })?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Waits for SIGINT (returns true: stop fast) or SIGTERM (false: graceful).
+async fn wait_for_signal() -> anyhow::Result<bool> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => Ok(false),
+        _ = int.recv() => Ok(true),
+    }
+}
+
+fn env(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let info = match &data_dir {
+        Some(dir) => RuntimeInfo::read_live(&dir.join(RUNTIME_FILE))
+            .with_context(|| format!("no running haneul uses {} (start one with `haneul up --data-dir {}`)", dir.display(), dir.display()))?,
+        None => {
+            let default_dir = config::default_data_dir();
+            match RuntimeInfo::read_live(&default_dir.join(RUNTIME_FILE))
+                .or_else(|| RuntimeInfo::read_live(&default_dir.join(DEV_RUNTIME_FILE)))
+            {
+                Some(info) => info,
+                None => bail!("no running haneul found (start one with `haneul up` or `haneul up --dev`)"),
+            }
+        }
+    };
+    let (key_id, secret) = if info.dev {
+        (info.account_id.clone(), "haneul-dev".to_string())
+    } else {
+        let key = RootKey::load(&info.data_dir)?
+            .with_context(|| format!("no credentials in {}", info.data_dir.display()))?;
+        (key.access_key_id, key.secret_access_key)
+    };
+    println!("export AWS_ACCESS_KEY_ID={key_id}");
+    println!("export AWS_SECRET_ACCESS_KEY={secret}");
+    println!("export AWS_DEFAULT_REGION={}", info.region);
+    println!("export AWS_REGION={}", info.region);
+    println!("export AWS_ENDPOINT_URL=http://{}", info.api);
+    Ok(())
+}

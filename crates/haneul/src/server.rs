@@ -1,0 +1,266 @@
+//! Wiring: open the store, register every service with the wire layer, bind the API
+//! endpoint and serve it until shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use haneul_store::Store;
+use haneul_wire::api::MAX_API_BODY_BYTES;
+use haneul_wire::{Api, ApiConfig, ApiRequest, ApiResponse, AuthMode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::admin;
+use crate::config::Config;
+use crate::credentials::{KeyRing, RootKey};
+
+/// Most API connections served at once; more wait in the kernel's accept queue.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// A client must send a request's headers within this time (slowloris guard, idle keep-alive).
+pub const HEADER_READ_TIMEOUT_S: u64 = 30;
+/// A request body must arrive whole within this time.
+pub const BODY_READ_TIMEOUT_S: u64 = 60;
+/// On graceful shutdown, in-flight requests get this long to finish.
+pub const GRACEFUL_SHUTDOWN_S: u64 = 10;
+/// Longest pause between retries when `accept` fails (e.g. out of file descriptors).
+const ACCEPT_BACKOFF_MAX_MS: u64 = 1000;
+
+/// What every request handler shares.
+pub struct State {
+    pub api: Api,
+    pub store: Store,
+    pub config: Config,
+    pub api_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub keys: Option<Arc<KeyRing>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot create a temp data dir: {0}")]
+    TempDir(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] haneul_store::StoreError),
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::CredentialsError),
+    #[error("a bundled service model is broken: {0}")]
+    Model(#[from] haneul_wire::model::ModelError),
+    #[error("cannot bind the API endpoint on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A started haneul.
+pub struct Running {
+    pub api_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The root key in verified mode, and whether this start created it.
+    pub root_key: Option<(RootKey, bool)>,
+    pub state: Arc<State>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    _temp_dir: Option<tempfile::TempDir>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish (bounded), and returns.
+    pub async fn shutdown(self) {
+        self.shutdown.send_replace(true);
+        let _ = self.task.await;
+    }
+
+    /// Stops at once: open connections are dropped.
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+fn open_data_dir(config: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>), StartError> {
+    match &config.data_dir {
+        Some(dir) => Ok((dir.clone(), None)),
+        None => {
+            let temp = tempfile::Builder::new().prefix("haneul-dev.").tempdir().map_err(StartError::TempDir)?;
+            Ok((temp.path().to_path_buf(), Some(temp)))
+        }
+    }
+}
+
+fn build_api(config: &Config, store: &Store, auth: AuthMode) -> Result<Api, StartError> {
+    let mut api = Api::new(ApiConfig {
+        default_account_id: config.account_id.clone(),
+        default_region: config.region.clone(),
+        auth,
+    });
+    api.register("sts", haneul_sts::MODEL, Some(Arc::new(haneul_sts::Sts)))?;
+    api.register("ec2", haneul_ec2::MODEL, Some(Arc::new(haneul_ec2::Ec2::new(store.clone()))))?;
+    // Served by later issues; until then their requests are routed, authenticated and
+    // validated against the model, then answered `NotImplemented`.
+    for (name, model) in [
+        ("route53", include_str!("../../../models/route53.json")),
+        ("route53domains", include_str!("../../../models/route53domains.json")),
+        ("acm", include_str!("../../../models/acm.json")),
+        ("elbv2", include_str!("../../../models/elbv2.json")),
+        ("ecs", include_str!("../../../models/ecs.json")),
+        ("ecr", include_str!("../../../models/ecr.json")),
+    ] {
+        api.register(name, model, None)?;
+    }
+    Ok(api)
+}
+
+/// Opens state, binds the API endpoint and starts serving in the background.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    config.check()?;
+    let (data_dir, temp_dir) = open_data_dir(&config)?;
+    let store = Store::open(&data_dir.join("haneul.db"))?;
+    let (auth, keys, root_key) = if config.dev {
+        (AuthMode::Dev, None, None)
+    } else {
+        let (key, created) = match RootKey::load(&data_dir)? {
+            Some(key) => (key, false),
+            None => {
+                let key = RootKey::generate(&config.account_id);
+                key.save_new(&data_dir)?;
+                (key, true)
+            }
+        };
+        let ring = Arc::new(KeyRing::new(vec![key.clone()]));
+        (AuthMode::Verified(ring.clone()), Some(ring), Some((key, created)))
+    };
+    let mut config = config;
+    if let Some((key, _)) = &root_key {
+        config.account_id = key.account_id.clone();
+    }
+    let api = build_api(&config, &store, auth)?;
+    let listener = TcpListener::bind(config.api_addr)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.api_addr, source })?;
+    let api_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.api_addr, source })?;
+    let state = Arc::new(State { api, store, config, api_addr, data_dir: data_dir.clone(), keys });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx));
+    Ok(Running { api_addr, data_dir, root_key, state, shutdown, task, _temp_dir: temp_dir })
+}
+
+async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut backoff_ms = 1;
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.changed() => break,
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => {
+                backoff_ms = 1;
+                stream
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, backoff_ms, "accept failed");
+                tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
+                backoff_ms = (backoff_ms * 2).min(ACCEPT_BACKOFF_MAX_MS);
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let service = service_fn(move |req| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(handle(&state, req).await) }
+        });
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(HEADER_READ_TIMEOUT_S));
+        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(GRACEFUL_SHUTDOWN_S), graceful.shutdown()).await.is_err() {
+        tracing::warn!("in-flight requests did not finish within {GRACEFUL_SHUTDOWN_S} s; dropping them");
+    }
+}
+
+fn to_http(resp: ApiResponse) -> http::Response<Full<Bytes>> {
+    let mut builder = http::Response::builder().status(resp.status);
+    for (k, v) in &resp.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    builder.body(Full::new(resp.body)).unwrap_or_else(|_| {
+        let mut r = http::Response::new(Full::new(Bytes::from_static(b"invalid response header")));
+        *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+fn plain(status: u16, text: &str) -> ApiResponse {
+    ApiResponse {
+        status,
+        headers: vec![("content-type".into(), "text/plain".into())],
+        body: Bytes::from(text.to_string()),
+    }
+}
+
+async fn handle(state: &Arc<State>, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_API_BODY_BYTES) {
+        return to_http(plain(413, "request body too large"));
+    }
+    let collected = tokio::time::timeout(
+        Duration::from_secs(BODY_READ_TIMEOUT_S),
+        Limited::new(body, MAX_API_BODY_BYTES).collect(),
+    )
+    .await;
+    let body = match collected {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(_)) => return to_http(plain(413, "request body too large or broken")),
+        Err(_) => return to_http(plain(408, "request body not received in time")),
+    };
+    let request = ApiRequest {
+        method: parts.method.to_string(),
+        raw_path: parts.uri.path().to_string(),
+        raw_query: parts.uri.query().unwrap_or("").to_string(),
+        headers: parts.headers,
+        body,
+    };
+    let started = std::time::Instant::now();
+    let path = request.raw_path.clone();
+    let response = if path.starts_with(admin::PREFIX) {
+        admin::handle(state, request).await
+    } else {
+        state.api.handle(request).await
+    };
+    tracing::debug!(path, status = response.status, elapsed_us = started.elapsed().as_micros() as u64, "request");
+    to_http(response)
+}
