@@ -1,1 +1,221 @@
+//! # haneul-testkit: a haneul for each test
+//!
+//! [`Haneul::start`] runs a dev-mode haneul in-process, on its own runtime thread, on an
+//! ephemeral port with temp state; dropping it stops it. It hands out configured
+//! aws-sdk-rust clients, runs the `aws` CLI against itself, and sends raw HTTP for
+//! wire-level tests. Tests can be plain `#[test]` or `#[tokio::test]`.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+/// Account and region every test client uses unless it says otherwise.
+pub const ACCOUNT_ID: &str = "000000000000";
+pub const REGION: &str = "us-east-1";
+/// How long a raw request may take before the test fails.
+const RAW_REQUEST_TIMEOUT_S: u64 = 30;
+
+/// A running haneul; stops when dropped.
+pub struct Haneul {
+    pub api_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The root key (verified mode only).
+    pub root_key: Option<(String, String)>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// What a raw HTTP request got back.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+/// What an `aws` CLI run printed.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    pub fn json(&self) -> serde_json::Value {
+        assert!(self.success, "aws CLI failed: {}", self.stderr);
+        if self.stdout.trim().is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("aws CLI output is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl Haneul {
+    /// Dev mode: any credentials, temp state.
+    pub fn start() -> Haneul {
+        Haneul::start_mode(true, None)
+    }
+
+    /// Verified mode (SigV4 checked against a fresh root key), temp state.
+    pub fn start_verified() -> Haneul {
+        Haneul::start_mode(false, None)
+    }
+
+    /// A haneul over an existing data dir (e.g. to restart on the same state).
+    pub fn start_mode(dev: bool, data_dir: Option<&Path>) -> Haneul {
+        let temp = match data_dir {
+            Some(_) => None,
+            None => Some(tempfile::tempdir().expect("temp dir for haneul state")),
+        };
+        let dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()).unwrap_or_default());
+        let config = haneul::Config {
+            api_addr: "127.0.0.1:0".parse().expect("literal address"),
+            dns_addr: "127.0.0.1:0".parse().expect("literal address"),
+            lb_cidr: "127.0.1.0/24".into(),
+            region: REGION.into(),
+            account_id: ACCOUNT_ID.into(),
+            data_dir: Some(dir.clone()),
+            dev,
+        };
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime for haneul");
+            rt.block_on(async move {
+                match haneul::start(config).await {
+                    Ok(running) => {
+                        let key = running.root_key.as_ref().map(|(k, _)| (k.access_key_id.clone(), k.secret_access_key.clone()));
+                        let _ = ready_tx.send(Ok((running.api_addr, key)));
+                        let _ = stop_rx.await;
+                        running.shutdown().await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                    }
+                }
+            });
+        });
+        let (api_addr, root_key) = ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("haneul did not start within 30 s")
+            .unwrap_or_else(|e| panic!("haneul failed to start: {e}"));
+        Haneul { api_addr, data_dir: dir, root_key, stop: Some(stop_tx), thread: Some(thread), _temp: temp }
+    }
+
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.api_addr)
+    }
+
+    /// Credentials that work against this instance: the root key, or any key in dev mode.
+    pub fn credentials(&self) -> (String, String) {
+        self.root_key.clone().unwrap_or_else(|| ("AKIDTESTKIT".into(), "testkit-secret".into()))
+    }
+
+    pub fn sts_config(&self) -> aws_sdk_sts::config::Builder {
+        let (key, secret) = self.credentials();
+        aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new(REGION))
+            .endpoint_url(self.endpoint_url())
+            .credentials_provider(Credentials::new(key, secret, None, None, "haneul-testkit"))
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::from_conf(self.sts_config().build())
+    }
+
+    /// The environment that points the `aws` CLI (or boto3) at this instance.
+    pub fn cli_env(&self) -> Vec<(String, String)> {
+        let (key, secret) = self.credentials();
+        vec![
+            ("AWS_ACCESS_KEY_ID".into(), key),
+            ("AWS_SECRET_ACCESS_KEY".into(), secret),
+            ("AWS_DEFAULT_REGION".into(), REGION.into()),
+            ("AWS_ENDPOINT_URL".into(), self.endpoint_url()),
+            ("AWS_PAGER".into(), String::new()),
+            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+        ]
+    }
+
+    /// Runs `aws <args> --output json`. Fails the test loudly if the CLI is not installed.
+    pub fn aws(&self, args: &[&str]) -> CliOutput {
+        let out = Command::new("aws")
+            .args(args)
+            .args(["--output", "json"])
+            .envs(self.cli_env())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run the aws CLI ({e}); install it with `pip install awscli`"));
+        CliOutput {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `aws <args>` that must succeed; its JSON output.
+    pub fn aws_ok(&self, args: &[&str]) -> serde_json::Value {
+        self.aws(args).json()
+    }
+
+    /// `aws <args>` that must fail with `code`; the CLI's error text.
+    pub fn aws_err(&self, args: &[&str], code: &str) -> String {
+        let out = self.aws(args);
+        assert!(!out.success, "aws {args:?} should fail with {code} but succeeded: {}", out.stdout);
+        assert!(out.stderr.contains(&format!("({code})")), "aws {args:?} should fail with {code}, got: {}", out.stderr);
+        out.stderr
+    }
+
+    /// Sends one raw HTTP/1.1 request to the API endpoint.
+    pub async fn raw(&self, method: &str, path_and_query: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> RawResponse {
+        send_raw(self.api_addr, method, path_and_query, headers, body.into()).await
+    }
+
+    /// `raw` for plain `#[test]`s.
+    pub fn raw_blocking(&self, method: &str, path_and_query: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> RawResponse {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+        rt.block_on(self.raw(method, path_and_query, headers, body))
+    }
+}
+
+/// Sends one raw HTTP/1.1 request to `addr`.
+pub async fn send_raw(addr: SocketAddr, method: &str, path_and_query: &str, headers: &[(&str, &str)], body: Bytes) -> RawResponse {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = http::Request::builder().method(method).uri(format!("http://{addr}{path_and_query}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(body)).expect("valid test request");
+    let resp = tokio::time::timeout(Duration::from_secs(RAW_REQUEST_TIMEOUT_S), client.request(req))
+        .await
+        .expect("raw request timed out")
+        .expect("raw request failed");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.expect("response body").to_bytes();
+    RawResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+}
+
+impl Drop for Haneul {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

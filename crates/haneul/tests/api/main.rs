@@ -1,0 +1,13 @@
+//! Integration tests: every public surface driven as a client would (AWS SDK for Rust, the
+//! `aws` CLI, raw HTTP for wire envelopes, the `haneul` binary itself).
+//!
+//! Slow end-to-end tests are `#[ignore]`d so `cargo test` skips them locally; CI runs them
+//! with `--include-ignored` (see README).
+
+mod cli;
+mod durability;
+mod ec2_cli;
+mod sigv4;
+mod sts;
+mod support;
+mod wire;

@@ -1,0 +1,119 @@
+//! Helpers shared by the tests: signing raw requests and running the `haneul` binary.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings};
+use aws_sigv4::sign::v4;
+
+/// Signs a request with SigV4 (header or query string); returns the headers and the
+/// path+query to send.
+pub fn sign_request(
+    key: &str,
+    secret: &str,
+    service: &str,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    presign: bool,
+    at: SystemTime,
+) -> (Vec<(String, String)>, String) {
+    let identity = Credentials::new(key, secret, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    if presign {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(Duration::from_secs(300));
+    }
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(service)
+        .time(at)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Bytes(body)).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut req = http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut req = req.body(()).unwrap();
+    instructions.apply_to_request_http1x(&mut req);
+    let out_headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+        .collect();
+    (out_headers, req.uri().path_and_query().unwrap().to_string())
+}
+
+/// A `haneul up` child process; killed (SIGKILL) when dropped.
+pub struct Process {
+    pub child: Child,
+    pub api: SocketAddr,
+    pub stdout_lines: Vec<String>,
+}
+
+impl Process {
+    /// Starts the binary and waits for it to print its API address.
+    pub fn up(data_dir: &Path, extra: &[&str]) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_haneul"))
+            .args(["up", "--api", "127.0.0.1:0", "--dns", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn haneul");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = Vec::new();
+        let mut api = None;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("haneul stdout");
+            if let Some(addr) = line.strip_prefix("api  http://") {
+                api = Some(addr.trim().parse().expect("api address"));
+            }
+            let ready = line.starts_with("ready:");
+            lines.push(line);
+            if ready {
+                break;
+            }
+        }
+        let api = api.unwrap_or_else(|| panic!("haneul printed no api address: {lines:?}"));
+        Process { child, api, stdout_lines: lines }
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn signal(&mut self, sig: i32) -> std::process::ExitStatus {
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+        self.child.wait().expect("wait for haneul")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Every `<tag>value</tag>` in an XML text.
+pub fn xml_values(xml: &str, tag: &str) -> Vec<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    xml.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split_once(&close).map(|(v, _)| v.to_string()))
+        .collect()
+}
