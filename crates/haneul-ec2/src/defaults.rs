@@ -17,7 +17,9 @@ const DEFAULTS_ID: &str = "default-vpc";
 /// Makes sure the scope's defaults exist; cheap when they already do.
 pub async fn ensure(store: &Store, scope: &Scope) -> Result<(), Ec2Error> {
     let s = scope.clone();
-    let done = store.read(move |t| t.exists(&s, KIND_DEFAULTS, DEFAULTS_ID).map_err(Ec2Error::from)).await?;
+    let done = store
+        .read(move |t| t.exists(&s, KIND_DEFAULTS, DEFAULTS_ID).map_err(Ec2Error::from))
+        .await?;
     if done {
         return Ok(());
     }
@@ -35,7 +37,10 @@ pub fn ensure_in(txn: &mut Txn<'_>, scope: &Scope) -> Result<(), Ec2Error> {
     let base = Cidr::parse(DEFAULT_VPC_CIDR).map(|c| c.network).unwrap_or(0);
     let step = 1u32 << (32 - u32::from(DEFAULT_SUBNET_PREFIX_LEN));
     for (i, zone) in regions::zones(&scope.region).into_iter().enumerate() {
-        let cidr = Cidr { network: base + step * i as u32, prefix_len: DEFAULT_SUBNET_PREFIX_LEN };
+        let cidr = Cidr {
+            network: base + step * i as u32,
+            prefix_len: DEFAULT_SUBNET_PREFIX_LEN,
+        };
         let subnet = new_subnet(scope, &vpc.vpc_id, cidr, &zone, true);
         txn.put(scope, KIND_SUBNET, &subnet.subnet_id, &subnet)?;
     }
@@ -65,7 +70,9 @@ pub fn new_vpc(scope: &Scope, cidr: &str, is_default: bool) -> Vpc {
         cidr_block_association_set: vec![VpcCidrBlockAssociation {
             association_id: new_id("vpc-cidr-assoc"),
             cidr_block: cidr.to_string(),
-            cidr_block_state: CidrBlockState { state: "associated".into() },
+            cidr_block_state: CidrBlockState {
+                state: "associated".into(),
+            },
         }],
         tags: Vec::new(),
     }
@@ -91,7 +98,10 @@ pub fn new_subnet(scope: &Scope, vpc_id: &str, cidr: Cidr, zone: &regions::Zone,
 }
 
 pub fn security_group_arn(scope: &Scope, group_id: &str) -> String {
-    format!("arn:aws:ec2:{}:{}:security-group/{group_id}", scope.region, scope.account_id)
+    format!(
+        "arn:aws:ec2:{}:{}:security-group/{group_id}",
+        scope.region, scope.account_id
+    )
 }
 
 /// Every VPC's `default` group: traffic from its own members in, everything out.

@@ -17,10 +17,24 @@ pub struct Kind {
     pub ids_param: &'static str,
 }
 
-pub const VPC: Kind = Kind { resource_type: "vpc", code_prefix: "InvalidVpcID", noun: "vpc ID", ids_param: "vpcIds" };
-pub const SUBNET: Kind = Kind { resource_type: "subnet", code_prefix: "InvalidSubnetID", noun: "subnet ID", ids_param: "subnetIds" };
-pub const SECURITY_GROUP: Kind =
-    Kind { resource_type: "security-group", code_prefix: "InvalidGroup", noun: "security group", ids_param: "groupIds" };
+pub const VPC: Kind = Kind {
+    resource_type: "vpc",
+    code_prefix: "InvalidVpcID",
+    noun: "vpc ID",
+    ids_param: "vpcIds",
+};
+pub const SUBNET: Kind = Kind {
+    resource_type: "subnet",
+    code_prefix: "InvalidSubnetID",
+    noun: "subnet ID",
+    ids_param: "subnetIds",
+};
+pub const SECURITY_GROUP: Kind = Kind {
+    resource_type: "security-group",
+    code_prefix: "InvalidGroup",
+    noun: "security group",
+    ids_param: "groupIds",
+};
 
 fn code_for(prefix: &'static str, suffix: &'static str) -> &'static str {
     // The few (prefix, suffix) pairs are constants; match them to static strings.
@@ -37,7 +51,10 @@ fn code_for(prefix: &'static str, suffix: &'static str) -> &'static str {
 
 impl Kind {
     pub fn not_found(&self, id: &str) -> Ec2Error {
-        Ec2Error::not_found(code_for(self.code_prefix, "NotFound"), format!("The {} '{id}' does not exist", self.noun))
+        Ec2Error::not_found(
+            code_for(self.code_prefix, "NotFound"),
+            format!("The {} '{id}' does not exist", self.noun),
+        )
     }
 
     pub fn malformed(&self, id: &str) -> Ec2Error {
@@ -64,7 +81,10 @@ pub struct Query<'a> {
 pub fn select<R: Filterable>(kind: &Kind, all: Vec<(String, R)>, q: &Query<'_>) -> Result<Page<R>, Ec2Error> {
     if !q.ids.is_empty() && q.max_results.is_some() {
         return Err(Ec2Error::InvalidParameterCombination {
-            message: format!("The parameter {} cannot be used with the parameter maxResults", kind.ids_param),
+            message: format!(
+                "The parameter {} cannot be used with the parameter maxResults",
+                kind.ids_param
+            ),
         });
     }
     for id in q.ids {

@@ -43,11 +43,16 @@ pub enum Ec2Error {
 
 impl Ec2Error {
     pub fn invalid(message: impl Into<String>) -> Ec2Error {
-        Ec2Error::InvalidParameterValue { message: message.into() }
+        Ec2Error::InvalidParameterValue {
+            message: message.into(),
+        }
     }
 
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Ec2Error {
-        Ec2Error::NotFound { code, message: message.into() }
+        Ec2Error::NotFound {
+            code,
+            message: message.into(),
+        }
     }
 
     fn code(&self) -> &'static str {

@@ -47,7 +47,14 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 
 fn values_for<R: Filterable>(resource: &R, name: &str) -> Option<Vec<String>> {
     if let Some(key) = name.strip_prefix("tag:") {
-        return Some(resource.tags().iter().filter(|t| t.key == key).map(|t| t.value.clone()).collect());
+        return Some(
+            resource
+                .tags()
+                .iter()
+                .filter(|t| t.key == key)
+                .map(|t| t.value.clone())
+                .collect(),
+        );
     }
     match name {
         "tag-key" => Some(resource.tags().iter().map(|t| t.key.clone()).collect()),

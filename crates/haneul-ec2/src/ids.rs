@@ -4,7 +4,9 @@ use rand::Rng;
 
 pub fn new_id(prefix: &str) -> String {
     let mut rng = rand::thread_rng();
-    let digits: String = (0..17).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect();
+    let digits: String = (0..17)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect();
     format!("{prefix}-{digits}")
 }
 

@@ -60,7 +60,12 @@ pub(crate) fn check_dry_run(dry_run: Option<bool>) -> Result<(), Ec2Error> {
 }
 
 impl Service for Ec2 {
-    fn call<'a>(&'a self, ctx: &'a RequestContext, operation: &'a str, input: Value) -> BoxFuture<'a, Result<Value, AwsError>> {
+    fn call<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, AwsError>> {
         Box::pin(async move {
             let store = &self.store;
             let result = match operation {
@@ -75,7 +80,9 @@ impl Service for Ec2 {
                 "CreateSecurityGroup" => api::security_groups::create_security_group(store, ctx, input).await,
                 "DescribeSecurityGroups" => api::security_groups::describe_security_groups(store, ctx, input).await,
                 "DeleteSecurityGroup" => api::security_groups::delete_security_group(store, ctx, input).await,
-                "DescribeSecurityGroupRules" => api::security_groups::describe_security_group_rules(store, ctx, input).await,
+                "DescribeSecurityGroupRules" => {
+                    api::security_groups::describe_security_group_rules(store, ctx, input).await
+                }
                 "AuthorizeSecurityGroupIngress" => api::rules::authorize(store, ctx, input, false).await,
                 "AuthorizeSecurityGroupEgress" => api::rules::authorize(store, ctx, input, true).await,
                 "RevokeSecurityGroupIngress" => api::rules::revoke(store, ctx, input, false).await,

@@ -111,7 +111,10 @@ impl SecurityGroupRule {
             "-1" => "ALL".to_string(),
             p => p.to_uppercase(),
         };
-        format!("peer: {peer}, {proto}, from port: {}, to port: {}, ALLOW", self.from_port, self.to_port)
+        format!(
+            "peer: {peer}, {proto}, from port: {}, to port: {}, ALLOW",
+            self.from_port, self.to_port
+        )
     }
 }
 

@@ -20,7 +20,10 @@ pub fn paginate<T>(
             let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(token)
                 .map_err(|_| Ec2Error::invalid(format!("Invalid value '{token}' for NextToken")))?;
-            Some(String::from_utf8(bytes).map_err(|_| Ec2Error::invalid(format!("Invalid value '{token}' for NextToken")))?)
+            Some(
+                String::from_utf8(bytes)
+                    .map_err(|_| Ec2Error::invalid(format!("Invalid value '{token}' for NextToken")))?,
+            )
         }
         None => None,
     };
@@ -29,7 +32,10 @@ pub fn paginate<T>(
         None => items,
     };
     let Some(max) = max_results else {
-        return Ok(Page { items: rest.into_iter().map(|(_, t)| t).collect(), next_token: None });
+        return Ok(Page {
+            items: rest.into_iter().map(|(_, t)| t).collect(),
+            next_token: None,
+        });
     };
     let max = usize::try_from(max).unwrap_or(0).max(1);
     let next_token = if rest.len() > max {
@@ -39,5 +45,8 @@ pub fn paginate<T>(
     } else {
         None
     };
-    Ok(Page { items: rest.into_iter().map(|(_, t)| t).collect(), next_token })
+    Ok(Page {
+        items: rest.into_iter().map(|(_, t)| t).collect(),
+        next_token,
+    })
 }

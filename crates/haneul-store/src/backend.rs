@@ -14,7 +14,10 @@ pub struct Scope {
 
 impl Scope {
     pub fn new(account_id: impl Into<String>, region: impl Into<String>) -> Scope {
-        Scope { account_id: account_id.into(), region: region.into() }
+        Scope {
+            account_id: account_id.into(),
+            region: region.into(),
+        }
     }
 
     /// The account's global scope (region `""`).
@@ -45,7 +48,8 @@ pub trait RawTxn {
     fn put(&mut self, scope: &Scope, kind: &str, id: &str, body: &str) -> Result<(), StoreError>;
     fn delete(&mut self, scope: &Scope, kind: &str, id: &str) -> Result<bool, StoreError>;
     /// All `(id, body)` of a kind in a scope, ordered by id, ids ≥ `from_id`, at most `limit`.
-    fn list(&self, scope: &Scope, kind: &str, from_id: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError>;
+    fn list(&self, scope: &Scope, kind: &str, from_id: &str, limit: usize)
+        -> Result<Vec<(String, String)>, StoreError>;
     /// The same kind across every scope (for data planes that serve all accounts).
     fn list_all_scopes(&self, kind: &str, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError>;
 }

@@ -67,7 +67,10 @@ impl Store {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
         }
         let writer = open_connection(path)?;
         writer.execute_batch(SCHEMA)?;
@@ -147,7 +150,9 @@ impl Inner {
         E: From<StoreError>,
     {
         let mut conn = lock(&self.writer);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
         let mut raw = SqliteTxn { tx: &tx };
         let mut txn = Txn::new(&mut raw, true);
         let value = f(&mut txn)?;
@@ -170,7 +175,9 @@ impl Inner {
     {
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         let mut conn = lock(&self.readers[i]);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(StoreError::from)?;
         let mut raw = SqliteTxn { tx: &tx };
         let txn = Txn::new(&mut raw, false);
         let value = f(&txn)?;
@@ -192,7 +199,11 @@ impl Inner {
                 scope: Scope::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?),
                 kind: r.get(3)?,
                 id: r.get(4)?,
-                op: if op == "delete" { ChangeOp::Delete } else { ChangeOp::Put },
+                op: if op == "delete" {
+                    ChangeOp::Delete
+                } else {
+                    ChangeOp::Put
+                },
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -216,9 +227,14 @@ fn bump_revision(tx: &rusqlite::Transaction<'_>) -> Result<u64, rusqlite::Error>
     Ok(revision as u64)
 }
 
-fn record_changes(tx: &rusqlite::Transaction<'_>, touched: &[(Scope, String, String, ChangeOp)]) -> Result<u64, rusqlite::Error> {
+fn record_changes(
+    tx: &rusqlite::Transaction<'_>,
+    touched: &[(Scope, String, String, ChangeOp)],
+) -> Result<u64, rusqlite::Error> {
     let revision = bump_revision(tx)?;
-    let mut insert = tx.prepare_cached("INSERT INTO changes (revision, account, region, kind, id, op) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO changes (revision, account, region, kind, id, op) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
     for (scope, kind, id, op) in touched {
         let op = match op {
             ChangeOp::Put => "put",
@@ -227,7 +243,10 @@ fn record_changes(tx: &rusqlite::Transaction<'_>, touched: &[(Scope, String, Str
         insert.execute(params![revision as i64, scope.account_id, scope.region, kind, id, op])?;
     }
     if revision % 1000 == 0 && revision > CHANGES_KEPT {
-        tx.execute("DELETE FROM changes WHERE revision <= ?1", params![(revision - CHANGES_KEPT) as i64])?;
+        tx.execute(
+            "DELETE FROM changes WHERE revision <= ?1",
+            params![(revision - CHANGES_KEPT) as i64],
+        )?;
     }
     Ok(revision)
 }
@@ -238,9 +257,9 @@ struct SqliteTxn<'c> {
 
 impl RawTxn for SqliteTxn<'_> {
     fn get(&self, scope: &Scope, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT body FROM resources WHERE account = ?1 AND region = ?2 AND kind = ?3 AND id = ?4")?;
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT body FROM resources WHERE account = ?1 AND region = ?2 AND kind = ?3 AND id = ?4",
+        )?;
         Ok(stmt
             .query_row(params![scope.account_id, scope.region, kind, id], |r| r.get(0))
             .optional()?)
@@ -262,13 +281,20 @@ impl RawTxn for SqliteTxn<'_> {
         Ok(stmt.execute(params![scope.account_id, scope.region, kind, id])? > 0)
     }
 
-    fn list(&self, scope: &Scope, kind: &str, from_id: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+    fn list(
+        &self,
+        scope: &Scope,
+        kind: &str,
+        from_id: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT id, body FROM resources WHERE account = ?1 AND region = ?2 AND kind = ?3 AND id >= ?4 ORDER BY id LIMIT ?5",
         )?;
-        let rows = stmt.query_map(params![scope.account_id, scope.region, kind, from_id, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+        let rows = stmt.query_map(
+            params![scope.account_id, scope.region, kind, from_id, limit as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -277,7 +303,11 @@ impl RawTxn for SqliteTxn<'_> {
             "SELECT account, region, id, body FROM resources WHERE kind = ?1 ORDER BY account, region, id LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![kind, limit as i64], |r| {
-            Ok((Scope::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get(2)?, r.get(3)?))
+            Ok((
+                Scope::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                r.get(2)?,
+                r.get(3)?,
+            ))
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
@@ -293,10 +323,7 @@ mod tests {
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         let scope = Scope::new("111122223333", "us-east-1");
         let s = scope.clone();
-        store
-            .write(move |t| t.put(&s, "thing", "a", &1u32))
-            .await
-            .unwrap();
+        store.write(move |t| t.put(&s, "thing", "a", &1u32)).await.unwrap();
         assert_eq!(store.revision(), 1);
         let s = scope.clone();
         let failed: Result<(), StoreError> = store

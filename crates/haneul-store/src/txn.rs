@@ -18,7 +18,11 @@ pub struct Txn<'a> {
 
 impl<'a> Txn<'a> {
     pub(crate) fn new(raw: &'a mut dyn RawTxn, writable: bool) -> Txn<'a> {
-        Txn { raw, touched: Vec::new(), writable }
+        Txn {
+            raw,
+            touched: Vec::new(),
+            writable,
+        }
     }
 
     pub fn get<T: DeserializeOwned>(&self, scope: &Scope, kind: &str, id: &str) -> Result<Option<T>, StoreError> {
@@ -36,7 +40,8 @@ impl<'a> Txn<'a> {
         self.assert_writable();
         let body = serde_json::to_string(value)?;
         self.raw.put(scope, kind, id, &body)?;
-        self.touched.push((scope.clone(), kind.to_string(), id.to_string(), ChangeOp::Put));
+        self.touched
+            .push((scope.clone(), kind.to_string(), id.to_string(), ChangeOp::Put));
         Ok(())
     }
 
@@ -45,7 +50,8 @@ impl<'a> Txn<'a> {
         self.assert_writable();
         let existed = self.raw.delete(scope, kind, id)?;
         if existed {
-            self.touched.push((scope.clone(), kind.to_string(), id.to_string(), ChangeOp::Delete));
+            self.touched
+                .push((scope.clone(), kind.to_string(), id.to_string(), ChangeOp::Delete));
         }
         Ok(existed)
     }

@@ -12,7 +12,12 @@ pub const MODEL: &str = include_str!("../../../models/sts.json");
 pub struct Sts;
 
 impl Service for Sts {
-    fn call<'a>(&'a self, ctx: &'a RequestContext, operation: &'a str, _input: Value) -> BoxFuture<'a, Result<Value, AwsError>> {
+    fn call<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        _input: Value,
+    ) -> BoxFuture<'a, Result<Value, AwsError>> {
         Box::pin(async move {
             match operation {
                 "GetCallerIdentity" => Ok(get_caller_identity(ctx)),

@@ -55,7 +55,8 @@ impl CliOutput {
         if self.stdout.trim().is_empty() {
             return serde_json::Value::Null;
         }
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("aws CLI output is not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("aws CLI output is not JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -76,7 +77,9 @@ impl Haneul {
             Some(_) => None,
             None => Some(tempfile::tempdir().expect("temp dir for haneul state")),
         };
-        let dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()).unwrap_or_default());
+        let dir = data_dir
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()).unwrap_or_default());
         let config = haneul::Config {
             api_addr: "127.0.0.1:0".parse().expect("literal address"),
             dns_addr: "127.0.0.1:0".parse().expect("literal address"),
@@ -97,7 +100,10 @@ impl Haneul {
             rt.block_on(async move {
                 match haneul::start(config).await {
                     Ok(running) => {
-                        let key = running.root_key.as_ref().map(|(k, _)| (k.access_key_id.clone(), k.secret_access_key.clone()));
+                        let key = running
+                            .root_key
+                            .as_ref()
+                            .map(|(k, _)| (k.access_key_id.clone(), k.secret_access_key.clone()));
                         let _ = ready_tx.send(Ok((running.api_addr, key)));
                         let _ = stop_rx.await;
                         running.shutdown().await;
@@ -112,7 +118,14 @@ impl Haneul {
             .recv_timeout(Duration::from_secs(30))
             .expect("haneul did not start within 30 s")
             .unwrap_or_else(|e| panic!("haneul failed to start: {e}"));
-        Haneul { api_addr, data_dir: dir, root_key, stop: Some(stop_tx), thread: Some(thread), _temp: temp }
+        Haneul {
+            api_addr,
+            data_dir: dir,
+            root_key,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            _temp: temp,
+        }
     }
 
     pub fn endpoint_url(&self) -> String {
@@ -121,7 +134,9 @@ impl Haneul {
 
     /// Credentials that work against this instance: the root key, or any key in dev mode.
     pub fn credentials(&self) -> (String, String) {
-        self.root_key.clone().unwrap_or_else(|| ("AKIDTESTKIT".into(), "testkit-secret".into()))
+        self.root_key
+            .clone()
+            .unwrap_or_else(|| ("AKIDTESTKIT".into(), "testkit-secret".into()))
     }
 
     pub fn sts_config(&self) -> aws_sdk_sts::config::Builder {
@@ -174,27 +189,58 @@ impl Haneul {
     /// `aws <args>` that must fail with `code`; the CLI's error text.
     pub fn aws_err(&self, args: &[&str], code: &str) -> String {
         let out = self.aws(args);
-        assert!(!out.success, "aws {args:?} should fail with {code} but succeeded: {}", out.stdout);
-        assert!(out.stderr.contains(&format!("({code})")), "aws {args:?} should fail with {code}, got: {}", out.stderr);
+        assert!(
+            !out.success,
+            "aws {args:?} should fail with {code} but succeeded: {}",
+            out.stdout
+        );
+        assert!(
+            out.stderr.contains(&format!("({code})")),
+            "aws {args:?} should fail with {code}, got: {}",
+            out.stderr
+        );
         out.stderr
     }
 
     /// Sends one raw HTTP/1.1 request to the API endpoint.
-    pub async fn raw(&self, method: &str, path_and_query: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> RawResponse {
+    pub async fn raw(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> RawResponse {
         send_raw(self.api_addr, method, path_and_query, headers, body.into()).await
     }
 
     /// `raw` for plain `#[test]`s.
-    pub fn raw_blocking(&self, method: &str, path_and_query: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> RawResponse {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    pub fn raw_blocking(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> RawResponse {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
         rt.block_on(self.raw(method, path_and_query, headers, body))
     }
 }
 
 /// Sends one raw HTTP/1.1 request to `addr`.
-pub async fn send_raw(addr: SocketAddr, method: &str, path_and_query: &str, headers: &[(&str, &str)], body: Bytes) -> RawResponse {
+pub async fn send_raw(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> RawResponse {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut req = http::Request::builder().method(method).uri(format!("http://{addr}{path_and_query}"));
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path_and_query}"));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -206,7 +252,11 @@ pub async fn send_raw(addr: SocketAddr, method: &str, path_and_query: &str, head
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.expect("response body").to_bytes();
-    RawResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+    RawResponse {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
 }
 
 impl Drop for Haneul {

@@ -27,7 +27,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Service: Send + Sync + 'static {
     /// Runs `operation`; an operation the service does not know yet returns
     /// `AwsError::not_implemented`.
-    fn call<'a>(&'a self, ctx: &'a RequestContext, operation: &'a str, input: Value) -> BoxFuture<'a, Result<Value, AwsError>>;
+    fn call<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, AwsError>>;
 }
 
 struct ServiceEntry {
@@ -78,15 +83,28 @@ struct Target {
 
 impl Api {
     pub fn new(config: ApiConfig) -> Api {
-        Api { config, services: Vec::new() }
+        Api {
+            config,
+            services: Vec::new(),
+        }
     }
 
     /// Adds a service by its model; `handler` None answers every valid request with
     /// `NotImplemented` (its wire validation still applies).
-    pub fn register(&mut self, service: &str, model_json: &str, handler: Option<Arc<dyn Service>>) -> Result<(), ModelError> {
+    pub fn register(
+        &mut self,
+        service: &str,
+        model_json: &str,
+        handler: Option<Arc<dyn Service>>,
+    ) -> Result<(), ModelError> {
         let model = ServiceModel::parse(service, model_json)?;
         let router = (model.metadata.protocol == Protocol::RestXml).then(|| rest_xml::Router::new(&model));
-        self.services.push(ServiceEntry { name: service.to_string(), model, handler, router });
+        self.services.push(ServiceEntry {
+            name: service.to_string(),
+            model,
+            handler,
+            router,
+        });
         Ok(())
     }
 
@@ -113,7 +131,11 @@ impl Api {
         };
         let signature = sigv4::parse(&signed);
         let params = form_params(&req);
-        let scope_service = signature.as_ref().ok().and_then(|s| s.as_ref()).map(|s| s.service.clone());
+        let scope_service = signature
+            .as_ref()
+            .ok()
+            .and_then(|s| s.as_ref())
+            .map(|s| s.service.clone());
         let Some(target) = self.find_target(&req, &params, scope_service.as_deref()) else {
             return unknown_service(&request_id);
         };
@@ -128,31 +150,53 @@ impl Api {
         }
     }
 
-    fn find_target(&self, req: &ApiRequest, params: &[(String, String)], scope_service: Option<&str>) -> Option<Target> {
+    fn find_target(
+        &self,
+        req: &ApiRequest,
+        params: &[(String, String)],
+        scope_service: Option<&str>,
+    ) -> Option<Target> {
         let target_header = req.headers.get("x-amz-target").and_then(|v| v.to_str().ok());
         if let Some((prefix, op)) = target_header.and_then(|t| t.rsplit_once('.')) {
-            let service = self.services.iter().position(|s| s.model.metadata.target_prefix.as_deref() == Some(prefix))?;
-            return Some(Target { service, operation: Some(op.to_string()), labels: Default::default() });
+            let service = self
+                .services
+                .iter()
+                .position(|s| s.model.metadata.target_prefix.as_deref() == Some(prefix))?;
+            return Some(Target {
+                service,
+                operation: Some(op.to_string()),
+                labels: Default::default(),
+            });
         }
         let action = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone());
         if let Some(action) = action {
             let version = params.iter().find(|(k, _)| k == "Version").map(|(_, v)| v.as_str());
-            let query_services = self.services.iter().enumerate().filter(|(_, s)| {
-                matches!(s.model.metadata.protocol, Protocol::Query | Protocol::Ec2)
-            });
+            let query_services = self
+                .services
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| matches!(s.model.metadata.protocol, Protocol::Query | Protocol::Ec2));
             let mut fallback = None;
             for (i, s) in query_services {
                 let by_scope = scope_service == Some(s.model.signing_name());
                 let by_version = version == Some(s.model.metadata.api_version.as_str());
                 if by_scope || (scope_service.is_none() && by_version) {
-                    return Some(Target { service: i, operation: Some(action), labels: Default::default() });
+                    return Some(Target {
+                        service: i,
+                        operation: Some(action),
+                        labels: Default::default(),
+                    });
                 }
                 if fallback.is_none() && s.model.operations.contains_key(&action) {
                     fallback = Some(i);
                 }
             }
             let service = fallback?;
-            return Some(Target { service, operation: Some(action), labels: Default::default() });
+            return Some(Target {
+                service,
+                operation: Some(action),
+                labels: Default::default(),
+            });
         }
         let query: Vec<(String, String)> = form_urlencoded::parse(req.raw_query.as_bytes()).into_owned().collect();
         for (i, s) in self.services.iter().enumerate() {
@@ -161,10 +205,18 @@ impl Api {
                 continue;
             }
             if let Some((operation, labels)) = router.route(&req.method, &req.raw_path, &query) {
-                return Some(Target { service: i, operation: Some(operation), labels });
+                return Some(Target {
+                    service: i,
+                    operation: Some(operation),
+                    labels,
+                });
             }
             if scope_service.is_some() {
-                return Some(Target { service: i, operation: None, labels: Default::default() });
+                return Some(Target {
+                    service: i,
+                    operation: None,
+                    labels: Default::default(),
+                });
             }
         }
         None
@@ -205,8 +257,11 @@ impl Api {
                 let sig = signature
                     .map_err(|e| fail(AuthFailure::Signature(e)))?
                     .ok_or_else(|| fail(AuthFailure::Signature(SigV4Error::Missing)))?;
-                let principal = lookup.lookup(&sig.access_key_id).ok_or_else(|| fail(AuthFailure::UnknownKey))?;
-                sigv4::check_time(&sig, time::OffsetDateTime::now_utc()).map_err(|e| fail(AuthFailure::Signature(e)))?;
+                let principal = lookup
+                    .lookup(&sig.access_key_id)
+                    .ok_or_else(|| fail(AuthFailure::UnknownKey))?;
+                sigv4::check_time(&sig, time::OffsetDateTime::now_utc())
+                    .map_err(|e| fail(AuthFailure::Signature(e)))?;
                 sigv4::verify(req, &sig, &principal.secret_access_key).map_err(|e| fail(AuthFailure::Signature(e)))?;
                 ctx.account_id = principal.account_id;
                 ctx.region = sig.region.clone();
@@ -236,15 +291,28 @@ impl Api {
         let input_shape = operation.input.as_ref().map(|r| r.shape.as_str());
         let decoded = match protocol {
             Protocol::Query | Protocol::Ec2 => {
-                let dialect = if protocol == Protocol::Ec2 { Dialect::Ec2 } else { Dialect::Query };
-                let rest: Vec<(String, String)> =
-                    params.iter().filter(|(k, _)| k != "Action" && k != "Version").cloned().collect();
+                let dialect = if protocol == Protocol::Ec2 {
+                    Dialect::Ec2
+                } else {
+                    Dialect::Query
+                };
+                let rest: Vec<(String, String)> = params
+                    .iter()
+                    .filter(|(k, _)| k != "Action" && k != "Version")
+                    .cloned()
+                    .collect();
                 query::decode_input(model, input_shape, &rest, dialect)
             }
             Protocol::Json | Protocol::RestJson => json::decode_input(model, input_shape, &req.body),
             Protocol::RestXml => {
-                let query: Vec<(String, String)> = form_urlencoded::parse(req.raw_query.as_bytes()).into_owned().collect();
-                let rest = rest_xml::RestRequest { labels: &target.labels, query: &query, headers: &req.headers, body: &req.body };
+                let query: Vec<(String, String)> =
+                    form_urlencoded::parse(req.raw_query.as_bytes()).into_owned().collect();
+                let rest = rest_xml::RestRequest {
+                    labels: &target.labels,
+                    query: &query,
+                    headers: &req.headers,
+                    body: &req.body,
+                };
                 rest_xml::decode_input(model, input_shape, &rest)
             }
         };
@@ -266,7 +334,11 @@ impl Api {
 /// Query parameters from the URL and, for form posts, the body.
 fn form_params(req: &ApiRequest) -> Vec<(String, String)> {
     let mut params: Vec<(String, String)> = form_urlencoded::parse(req.raw_query.as_bytes()).into_owned().collect();
-    let content_type = req.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = req
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if content_type.starts_with("application/x-www-form-urlencoded") {
         params.extend(form_urlencoded::parse(&req.body).into_owned());
     }
@@ -275,12 +347,20 @@ fn form_params(req: &ApiRequest) -> Vec<(String, String)> {
 
 fn unknown_operation(model: &ServiceModel, name: &str) -> AwsError {
     match model.metadata.protocol {
-        Protocol::Ec2 => AwsError::bad_request("InvalidAction", format!("The action {name} is not valid for this web service.")),
+        Protocol::Ec2 => AwsError::bad_request(
+            "InvalidAction",
+            format!("The action {name} is not valid for this web service."),
+        ),
         Protocol::Query => AwsError::bad_request(
             "InvalidAction",
-            format!("Could not find operation {name} for version {}", model.metadata.api_version),
+            format!(
+                "Could not find operation {name} for version {}",
+                model.metadata.api_version
+            ),
         ),
-        Protocol::Json | Protocol::RestJson => AwsError::bad_request("UnknownOperationException", format!("Unknown operation {name}")),
+        Protocol::Json | Protocol::RestJson => {
+            AwsError::bad_request("UnknownOperationException", format!("Unknown operation {name}"))
+        }
         Protocol::RestXml => AwsError::not_found("UnknownOperationException", "The requested operation does not exist"),
     }
 }
@@ -303,15 +383,29 @@ fn validation_error(model: &ServiceModel, input_shape: &str, violations: &[Viola
     let wire_name = shape
         .members
         .get(&first.member)
-        .and_then(|m| m.query_name.clone().or_else(|| m.location_name.as_deref().map(crate::value::upper_first)))
+        .and_then(|m| {
+            m.query_name
+                .clone()
+                .or_else(|| m.location_name.as_deref().map(crate::value::upper_first))
+        })
         .unwrap_or_else(|| first.member.clone());
     match &first.kind {
-        ViolationKind::Missing => AwsError::bad_request("MissingParameter", format!("The request must contain the parameter {wire_name}")),
+        ViolationKind::Missing => AwsError::bad_request(
+            "MissingParameter",
+            format!("The request must contain the parameter {wire_name}"),
+        ),
         _ => {
-            let shown = first.value.as_ref().map(crate::xml_out::scalar_text).unwrap_or_default();
+            let shown = first
+                .value
+                .as_ref()
+                .map(crate::xml_out::scalar_text)
+                .unwrap_or_default();
             AwsError::bad_request(
                 "InvalidParameterValue",
-                format!("Value ({shown}) for parameter {wire_name} is invalid. {}", first.constraint()),
+                format!(
+                    "Value ({shown}) for parameter {wire_name} is invalid. {}",
+                    first.constraint()
+                ),
             )
         }
     }
@@ -338,7 +432,11 @@ fn unknown_service(request_id: &str) -> ApiResponse {
     let body = format!(
         "<ErrorResponse><Error><Type>Sender</Type><Code>UnknownService</Code><Message>The request names no service haneul serves (no SigV4 scope, X-Amz-Target, Action or known path)</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
     );
-    ApiResponse { status: 400, headers, body: Bytes::from(body) }
+    ApiResponse {
+        status: 400,
+        headers,
+        body: Bytes::from(body),
+    }
 }
 
 fn render_output(entry: &ServiceEntry, operation: &str, output: &Value, request_id: &str) -> ApiResponse {
@@ -349,11 +447,17 @@ fn render_output(entry: &ServiceEntry, operation: &str, output: &Value, request_
     let (status, body) = match model.metadata.protocol {
         Protocol::Query => {
             headers.push(("content-type".into(), "text/xml".into()));
-            (200, query::encode_output(model, operation, output, request_id, Dialect::Query))
+            (
+                200,
+                query::encode_output(model, operation, output, request_id, Dialect::Query),
+            )
         }
         Protocol::Ec2 => {
             headers.push(("content-type".into(), "text/xml;charset=UTF-8".into()));
-            (200, query::encode_output(model, operation, output, request_id, Dialect::Ec2))
+            (
+                200,
+                query::encode_output(model, operation, output, request_id, Dialect::Ec2),
+            )
         }
         Protocol::Json | Protocol::RestJson => {
             headers.push(("content-type".into(), json::content_type(model)));
@@ -368,7 +472,11 @@ fn render_output(entry: &ServiceEntry, operation: &str, output: &Value, request_
             (rendered.status, rendered.body)
         }
     };
-    ApiResponse { status, headers, body: Bytes::from(body) }
+    ApiResponse {
+        status,
+        headers,
+        body: Bytes::from(body),
+    }
 }
 
 fn render_error(entry: &ServiceEntry, error: &AwsError, request_id: &str) -> ApiResponse {
@@ -388,5 +496,9 @@ fn render_error(entry: &ServiceEntry, error: &AwsError, request_id: &str) -> Api
         _ => "text/xml".to_string(),
     };
     headers.push(("content-type".into(), content_type));
-    ApiResponse { status: error.status, headers, body: Bytes::from(body) }
+    ApiResponse {
+        status: error.status,
+        headers,
+        body: Bytes::from(body),
+    }
 }

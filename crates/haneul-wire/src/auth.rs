@@ -35,14 +35,38 @@ pub fn auth_error(protocol: Protocol, failure: &AuthFailure) -> AwsError {
     let json = matches!(protocol, Protocol::Json | Protocol::RestJson);
     match failure {
         AuthFailure::UnknownKey => match protocol {
-            Protocol::Ec2 => AwsError::new("AuthFailure", 401, "AWS was not able to validate the provided access credentials"),
-            _ if json => AwsError::new("UnrecognizedClientException", 400, "The security token included in the request is invalid."),
-            _ => AwsError::new("InvalidClientTokenId", 403, "The security token included in the request is invalid."),
+            Protocol::Ec2 => AwsError::new(
+                "AuthFailure",
+                401,
+                "AWS was not able to validate the provided access credentials",
+            ),
+            _ if json => AwsError::new(
+                "UnrecognizedClientException",
+                400,
+                "The security token included in the request is invalid.",
+            ),
+            _ => AwsError::new(
+                "InvalidClientTokenId",
+                403,
+                "The security token included in the request is invalid.",
+            ),
         },
         AuthFailure::Signature(SigV4Error::Missing) => match protocol {
-            Protocol::Ec2 => AwsError::new("AuthFailure", 401, "AWS was not able to validate the provided access credentials"),
-            _ if json => AwsError::new("MissingAuthenticationTokenException", 400, "Missing Authentication Token"),
-            _ => AwsError::new("MissingAuthenticationToken", 403, "Request is missing Authentication Token"),
+            Protocol::Ec2 => AwsError::new(
+                "AuthFailure",
+                401,
+                "AWS was not able to validate the provided access credentials",
+            ),
+            _ if json => AwsError::new(
+                "MissingAuthenticationTokenException",
+                400,
+                "Missing Authentication Token",
+            ),
+            _ => AwsError::new(
+                "MissingAuthenticationToken",
+                403,
+                "Request is missing Authentication Token",
+            ),
         },
         AuthFailure::Signature(e @ (SigV4Error::Expired { .. } | SigV4Error::InFuture { .. })) => match protocol {
             Protocol::Ec2 => AwsError::new("RequestExpired", 400, "Request has expired."),
@@ -60,7 +84,11 @@ pub fn auth_error(protocol: Protocol, failure: &AuthFailure) -> AwsError {
             _ => AwsError::new("IncompleteSignature", 400, e.to_string()),
         },
         AuthFailure::Signature(e @ SigV4Error::Mismatch) => match protocol {
-            Protocol::Ec2 => AwsError::new("AuthFailure", 401, "AWS was not able to validate the provided access credentials"),
+            Protocol::Ec2 => AwsError::new(
+                "AuthFailure",
+                401,
+                "AWS was not able to validate the provided access credentials",
+            ),
             _ if json => AwsError::new("InvalidSignatureException", 400, e.to_string()),
             _ => AwsError::new("SignatureDoesNotMatch", 403, e.to_string()),
         },

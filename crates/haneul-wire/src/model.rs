@@ -169,10 +169,7 @@ pub struct Shape {
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("model {service} does not parse: {source}")]
-    Parse {
-        service: String,
-        source: serde_json::Error,
-    },
+    Parse { service: String, source: serde_json::Error },
     #[error("model {service}: shape {shape} is referenced but not defined")]
     MissingShape { service: String, shape: String },
 }
@@ -188,11 +185,10 @@ impl ServiceModel {
     /// Parses a model and checks that every shape reference resolves, so lookups after
     /// loading cannot fail.
     pub fn parse(service: &str, json: &str) -> Result<ServiceModel, ModelError> {
-        let model: ServiceModel =
-            serde_json::from_str(json).map_err(|source| ModelError::Parse {
-                service: service.to_string(),
-                source,
-            })?;
+        let model: ServiceModel = serde_json::from_str(json).map_err(|source| ModelError::Parse {
+            service: service.to_string(),
+            source,
+        })?;
         model.check_references(service)?;
         Ok(model)
     }

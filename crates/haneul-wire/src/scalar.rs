@@ -36,8 +36,6 @@ pub fn scalar_from_text(shape: &Shape, text: &str, path: &str) -> Result<Value, 
             .decode(text.trim())
             .map(|_| Value::String(text.trim().to_string()))
             .map_err(|_| bad("valid base64")),
-        ShapeType::Structure | ShapeType::List | ShapeType::Map => {
-            Err(bad("a scalar value where one was expected"))
-        }
+        ShapeType::Structure | ShapeType::List | ShapeType::Map => Err(bad("a scalar value where one was expected")),
     }
 }

@@ -46,9 +46,17 @@ pub enum SigV4Error {
     #[error("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")]
     Mismatch,
     #[error("Signature expired: {signed} is now earlier than {earliest} ({now} - 15 min.)")]
-    Expired { signed: String, earliest: String, now: String },
+    Expired {
+        signed: String,
+        earliest: String,
+        now: String,
+    },
     #[error("Signature not yet current: {signed} is still later than {latest} ({now} + 15 min.)")]
-    InFuture { signed: String, latest: String, now: String },
+    InFuture {
+        signed: String,
+        latest: String,
+        now: String,
+    },
     #[error("Request has expired")]
     PresignExpired,
 }
@@ -103,7 +111,9 @@ fn parse_header(auth: &str, headers: &http::HeaderMap) -> Result<Signature, SigV
     let mut signed_headers = None;
     let mut signature = None;
     for part in rest.split(',') {
-        let Some((k, v)) = part.trim().split_once('=') else { continue };
+        let Some((k, v)) = part.trim().split_once('=') else {
+            continue;
+        };
         match k.trim() {
             "Credential" => credential = Some(v.trim().to_string()),
             "SignedHeaders" => signed_headers = Some(v.trim().to_string()),
@@ -315,7 +325,13 @@ mod tests {
             "authorization",
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31".parse().unwrap(),
         );
-        let req = SignedRequest { method: "GET", raw_path: "/", raw_query: "", headers: &headers, body: b"" };
+        let req = SignedRequest {
+            method: "GET",
+            raw_path: "/",
+            raw_query: "",
+            headers: &headers,
+            body: b"",
+        };
         let sig = parse(&req).unwrap().unwrap();
         assert_eq!(sig.access_key_id, "AKIDEXAMPLE");
         verify(&req, &sig, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY").unwrap();

@@ -58,7 +58,14 @@ pub fn message(violations: &[Violation]) -> String {
     let n = violations.len();
     let parts: Vec<String> = violations
         .iter()
-        .map(|v| format!("Value {} at '{}' failed to satisfy constraint: {}", v.shown_value(), v.path, v.constraint()))
+        .map(|v| {
+            format!(
+                "Value {} at '{}' failed to satisfy constraint: {}",
+                v.shown_value(),
+                v.path,
+                v.constraint()
+            )
+        })
         .collect();
     let noun = if n == 1 { "error" } else { "errors" };
     format!("{n} validation {noun} detected: {}", parts.join("; "))
@@ -108,7 +115,14 @@ fn check(model: &ServiceModel, shape: &Shape, value: &Value, path: &str, member:
             if let Some(m) = shape.member.as_deref() {
                 let item_shape = model.shape(&m.shape);
                 for (i, item) in items.iter().enumerate() {
-                    check(model, item_shape, item, &format!("{path}.{}.member", i + 1), member, found);
+                    check(
+                        model,
+                        item_shape,
+                        item,
+                        &format!("{path}.{}.member", i + 1),
+                        member,
+                        found,
+                    );
                 }
             }
         }

@@ -12,8 +12,7 @@ pub fn iso8601(value: &Value) -> String {
         Value::Number(n) => {
             let secs = n.as_f64().unwrap_or(0.0);
             let nanos = (secs * 1e9) as i128;
-            let t = OffsetDateTime::from_unix_timestamp_nanos(nanos)
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
             format!(
                 "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
                 t.year(),

@@ -81,9 +81,7 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
             }
             Event::Text(text) => {
                 if let Some(top) = stack.last_mut() {
-                    let t = text
-                        .unescape()
-                        .map_err(|e| XmlError::Malformed(e.to_string()))?;
+                    let t = text.unescape().map_err(|e| XmlError::Malformed(e.to_string()))?;
                     top.text.push_str(&t);
                 }
             }

@@ -44,8 +44,7 @@ impl XmlWriter {
         if namespace.is_empty() {
             self.open(name);
         } else {
-            self.out
-                .push_str(&format!("<{name} xmlns=\"{}\">", escape(namespace)));
+            self.out.push_str(&format!("<{name} xmlns=\"{}\">", escape(namespace)));
         }
     }
 
@@ -94,14 +93,7 @@ impl XmlWriter {
     }
 
     /// Writes `value` as the element `name` of shape `shape`.
-    pub fn element(
-        &mut self,
-        model: &ServiceModel,
-        name: &str,
-        shape: &Shape,
-        value: &Value,
-        flattened: bool,
-    ) {
+    pub fn element(&mut self, model: &ServiceModel, name: &str, shape: &Shape, value: &Value, flattened: bool) {
         match shape.shape_type {
             ShapeType::Structure => {
                 self.open(name);

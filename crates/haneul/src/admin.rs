@@ -24,7 +24,10 @@ pub async fn handle(state: &Arc<State>, req: ApiRequest) -> ApiResponse {
     match (req.method.as_str(), path) {
         ("GET", "/_haneul/health") => health(state),
         ("POST", "/_haneul/reset") => reset(state, &req).await,
-        _ => json_response(404, json!({ "error": format!("no admin endpoint {} {}", req.method, req.raw_path) })),
+        _ => json_response(
+            404,
+            json!({ "error": format!("no admin endpoint {} {}", req.method, req.raw_path) }),
+        ),
     }
 }
 
@@ -58,7 +61,10 @@ fn health(state: &State) -> ApiResponse {
 /// Dev mode: anyone may reset. Otherwise only a request signed by the root key.
 async fn reset(state: &State, req: &ApiRequest) -> ApiResponse {
     if !state.config.dev && !signed_by_root(state, req) {
-        return json_response(403, json!({ "error": "reset outside dev mode needs a request signed with the root key" }));
+        return json_response(
+            403,
+            json!({ "error": "reset outside dev mode needs a request signed with the root key" }),
+        );
     }
     match state.store.reset().await {
         Ok(revision) => json_response(200, json!({ "reset": true, "revision": revision })),
@@ -75,8 +81,12 @@ fn signed_by_root(state: &State, req: &ApiRequest) -> bool {
         headers: &req.headers,
         body: &req.body,
     };
-    let Ok(Some(sig)) = sigv4::parse(&signed) else { return false };
-    let Some(principal) = keys.lookup(&sig.access_key_id) else { return false };
+    let Ok(Some(sig)) = sigv4::parse(&signed) else {
+        return false;
+    };
+    let Some(principal) = keys.lookup(&sig.access_key_id) else {
+        return false;
+    };
     sigv4::check_time(&sig, time::OffsetDateTime::now_utc()).is_ok()
         && sigv4::verify(&signed, &sig, &principal.secret_access_key).is_ok()
         && principal.arn.ends_with(":root")

@@ -44,7 +44,11 @@ impl Config {
         if !lb_ok {
             return Err(ConfigError::LbCidr(self.lb_cidr.clone()));
         }
-        let region_ok = self.region.split('-').count() >= 3 && self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let region_ok = self.region.split('-').count() >= 3
+            && self
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !region_ok {
             return Err(ConfigError::Region(self.region.clone()));
         }
@@ -57,6 +61,8 @@ pub fn default_data_dir() -> PathBuf {
     if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(xdg).join("haneul");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local/share/haneul")
 }

@@ -30,7 +30,9 @@ pub enum CredentialsError {
 
 fn random_chars(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::thread_rng();
-    (0..len).map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char).collect()
+    (0..len)
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 impl RootKey {
@@ -50,15 +52,25 @@ impl RootKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(CredentialsError::Read { path, source }),
         };
-        serde_json::from_str(&text).map(Some).map_err(|source| CredentialsError::Parse { path, source })
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|source| CredentialsError::Parse { path, source })
     }
 
     /// Writes the key readable by its owner only; never replaces an existing file.
     pub fn save_new(&self, data_dir: &Path) -> Result<(), CredentialsError> {
         let path = data_dir.join(CREDENTIALS_FILE);
-        let write_err = |source| CredentialsError::Write { path: path.clone(), source };
+        let write_err = |source| CredentialsError::Write {
+            path: path.clone(),
+            source,
+        };
         std::fs::create_dir_all(data_dir).map_err(write_err)?;
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(write_err)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(write_err)?;
         let body = serde_json::to_string_pretty(self).map_err(|e| write_err(std::io::Error::other(e)))?;
         file.write_all(body.as_bytes()).map_err(write_err)?;
         file.sync_all().map_err(write_err)
@@ -87,6 +99,9 @@ impl KeyRing {
 
 impl CredentialLookup for KeyRing {
     fn lookup(&self, access_key_id: &str) -> Option<Principal> {
-        self.keys.iter().find(|k| k.access_key_id == access_key_id).map(RootKey::principal)
+        self.keys
+            .iter()
+            .find(|k| k.access_key_id == access_key_id)
+            .map(RootKey::principal)
     }
 }

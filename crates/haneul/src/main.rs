@@ -12,7 +12,11 @@ use haneul::credentials::RootKey;
 use haneul::runtime_file::{RuntimeInfo, DEV_RUNTIME_FILE, RUNTIME_FILE};
 
 #[derive(Parser)]
-#[command(name = "haneul", version, about = "Route 53, ACM, ALB, ECS and ECR on your own machine, with the real AWS APIs")]
+#[command(
+    name = "haneul",
+    version,
+    about = "Route 53, ACM, ALB, ECS and ECR on your own machine, with the real AWS APIs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -76,7 +80,10 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir.or_else(|| (!args.dev).then(config::default_data_dir)),
         dev: args.dev,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async move {
         let running = haneul::start(config.clone()).await?;
         announce(&running, &config)?;
@@ -115,18 +122,33 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
 
 fn announce(running: &haneul::Running, config: &Config) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    let mode = if config.dev { "dev mode: any credentials accepted, reset endpoint open" } else { "verified mode: SigV4 required" };
+    let mode = if config.dev {
+        "dev mode: any credentials accepted, reset endpoint open"
+    } else {
+        "verified mode: SigV4 required"
+    };
     writeln!(out, "haneul {} up ({mode})", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "api  http://{}", running.api_addr)?;
     writeln!(out, "dns  {} (not served yet: comes with Route 53)", config.dns_addr)?;
     writeln!(out, "lb   {}", config.lb_cidr)?;
     writeln!(out, "data {}", running.data_dir.display())?;
     if let Some((key, true)) = &running.root_key {
-        writeln!(out, "root access key created; the secret is shown once here (also kept 0600 in the data dir):")?;
+        writeln!(
+            out,
+            "root access key created; the secret is shown once here (also kept 0600 in the data dir):"
+        )?;
         writeln!(out, "  AWS_ACCESS_KEY_ID={}", key.access_key_id)?;
         writeln!(out, "  AWS_SECRET_ACCESS_KEY={}", key.secret_access_key)?;
     }
-    writeln!(out, "ready: eval \"$(haneul env{})\"", if config.data_dir.is_some() && config.dev { format!(" --data-dir {}", running.data_dir.display()) } else { String::new() })?;
+    writeln!(
+        out,
+        "ready: eval \"$(haneul env{})\"",
+        if config.data_dir.is_some() && config.dev {
+            format!(" --data-dir {}", running.data_dir.display())
+        } else {
+            String::new()
+        }
+    )?;
     out.flush()?;
     Ok(())
 }
@@ -144,8 +166,13 @@ async fn wait_for_signal() -> anyhow::Result<bool> {
 
 fn env(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let info = match &data_dir {
-        Some(dir) => RuntimeInfo::read_live(&dir.join(RUNTIME_FILE))
-            .with_context(|| format!("no running haneul uses {} (start one with `haneul up --data-dir {}`)", dir.display(), dir.display()))?,
+        Some(dir) => RuntimeInfo::read_live(&dir.join(RUNTIME_FILE)).with_context(|| {
+            format!(
+                "no running haneul uses {} (start one with `haneul up --data-dir {}`)",
+                dir.display(),
+                dir.display()
+            )
+        })?,
         None => {
             let default_dir = config::default_data_dir();
             match RuntimeInfo::read_live(&default_dir.join(RUNTIME_FILE))
@@ -159,8 +186,8 @@ fn env(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let (key_id, secret) = if info.dev {
         (info.account_id.clone(), "haneul-dev".to_string())
     } else {
-        let key = RootKey::load(&info.data_dir)?
-            .with_context(|| format!("no credentials in {}", info.data_dir.display()))?;
+        let key =
+            RootKey::load(&info.data_dir)?.with_context(|| format!("no credentials in {}", info.data_dir.display()))?;
         (key.access_key_id, key.secret_access_key)
     };
     println!("export AWS_ACCESS_KEY_ID={key_id}");

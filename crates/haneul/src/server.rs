@@ -90,7 +90,10 @@ fn open_data_dir(config: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>)
     match &config.data_dir {
         Some(dir) => Ok((dir.clone(), None)),
         None => {
-            let temp = tempfile::Builder::new().prefix("haneul-dev.").tempdir().map_err(StartError::TempDir)?;
+            let temp = tempfile::Builder::new()
+                .prefix("haneul-dev.")
+                .tempdir()
+                .map_err(StartError::TempDir)?;
             Ok((temp.path().to_path_buf(), Some(temp)))
         }
     }
@@ -103,7 +106,11 @@ fn build_api(config: &Config, store: &Store, auth: AuthMode) -> Result<Api, Star
         auth,
     });
     api.register("sts", haneul_sts::MODEL, Some(Arc::new(haneul_sts::Sts)))?;
-    api.register("ec2", haneul_ec2::MODEL, Some(Arc::new(haneul_ec2::Ec2::new(store.clone()))))?;
+    api.register(
+        "ec2",
+        haneul_ec2::MODEL,
+        Some(Arc::new(haneul_ec2::Ec2::new(store.clone()))),
+    )?;
     // Served by later issues; until then their requests are routed, authenticated and
     // validated against the model, then answered `NotImplemented`.
     for (name, model) in [
@@ -145,12 +152,33 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let api = build_api(&config, &store, auth)?;
     let listener = TcpListener::bind(config.api_addr)
         .await
-        .map_err(|source| StartError::Bind { addr: config.api_addr, source })?;
-    let api_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.api_addr, source })?;
-    let state = Arc::new(State { api, store, config, api_addr, data_dir: data_dir.clone(), keys });
+        .map_err(|source| StartError::Bind {
+            addr: config.api_addr,
+            source,
+        })?;
+    let api_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.api_addr,
+        source,
+    })?;
+    let state = Arc::new(State {
+        api,
+        store,
+        config,
+        api_addr,
+        data_dir: data_dir.clone(),
+        keys,
+    });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx));
-    Ok(Running { api_addr, data_dir, root_key, state, shutdown, task, _temp_dir: temp_dir })
+    Ok(Running {
+        api_addr,
+        data_dir,
+        root_key,
+        state,
+        shutdown,
+        task,
+        _temp_dir: temp_dir,
+    })
 }
 
 async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
@@ -202,7 +230,10 @@ async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Re
         });
     }
     drop(listener);
-    if tokio::time::timeout(Duration::from_secs(GRACEFUL_SHUTDOWN_S), graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(GRACEFUL_SHUTDOWN_S), graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("in-flight requests did not finish within {GRACEFUL_SHUTDOWN_S} s; dropping them");
     }
 }
@@ -261,6 +292,11 @@ async fn handle(state: &Arc<State>, req: http::Request<Incoming>) -> http::Respo
     } else {
         state.api.handle(request).await
     };
-    tracing::debug!(path, status = response.status, elapsed_us = started.elapsed().as_micros() as u64, "request");
+    tracing::debug!(
+        path,
+        status = response.status,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
     to_http(response)
 }

@@ -94,12 +94,16 @@ pub fn describe_availability_zones(ctx: &RequestContext, input: Value) -> Result
     let region = &ctx.region;
     for name in &input.zone_names {
         if regions::zone_by_name(region, name).is_none() {
-            return Err(Ec2Error::invalid(format!("The zone '{name}' does not exist in the region")));
+            return Err(Ec2Error::invalid(format!(
+                "The zone '{name}' does not exist in the region"
+            )));
         }
     }
     for id in &input.zone_ids {
         if regions::zone_by_id(region, id).is_none() {
-            return Err(Ec2Error::invalid(format!("The zone ID '{id}' does not exist in the region")));
+            return Err(Ec2Error::invalid(format!(
+                "The zone ID '{id}' does not exist in the region"
+            )));
         }
     }
     let mut out = Vec::new();

@@ -81,11 +81,21 @@ impl RuleChangeInput {
                 ip_protocol: self.ip_protocol.clone().or(Some("-1".into())),
                 from_port: self.from_port,
                 to_port: self.to_port,
-                ip_ranges: self.cidr_ip.iter().map(|c| IpRange { cidr_ip: Some(c.clone()), description: None }).collect(),
+                ip_ranges: self
+                    .cidr_ip
+                    .iter()
+                    .map(|c| IpRange {
+                        cidr_ip: Some(c.clone()),
+                        description: None,
+                    })
+                    .collect(),
                 user_id_group_pairs: self
                     .source_security_group_name
                     .iter()
-                    .map(|n| GroupPair { group_name: Some(n.clone()), ..GroupPair::default() })
+                    .map(|n| GroupPair {
+                        group_name: Some(n.clone()),
+                        ..GroupPair::default()
+                    })
                     .collect(),
                 ..IpPermission::default()
             });
@@ -105,17 +115,25 @@ fn normalize(perm: &IpPermission) -> Result<(String, i64, i64), Ec2Error> {
         "-1" | "all" => "-1",
         other => match other.parse::<u8>() {
             Ok(_) => other,
-            Err(_) => return Err(Ec2Error::invalid(format!("Invalid value '{raw}' for IP protocol. Unknown protocol."))),
+            Err(_) => {
+                return Err(Ec2Error::invalid(format!(
+                    "Invalid value '{raw}' for IP protocol. Unknown protocol."
+                )))
+            }
         },
     }
     .to_string();
     match proto.as_str() {
         "tcp" | "udp" => {
             let (Some(from), Some(to)) = (perm.from_port, perm.to_port) else {
-                return Err(Ec2Error::invalid("Invalid value for portRange. Must specify both from and to ports with TCP/UDP."));
+                return Err(Ec2Error::invalid(
+                    "Invalid value for portRange. Must specify both from and to ports with TCP/UDP.",
+                ));
             };
             if !(0..=65535).contains(&from) || !(0..=65535).contains(&to) || from > to {
-                return Err(Ec2Error::invalid(format!("Invalid value for portRange. Invalid port range {from}-{to}.")));
+                return Err(Ec2Error::invalid(format!(
+                    "Invalid value for portRange. Invalid port range {from}-{to}."
+                )));
             }
             Ok((proto, from, to))
         }
@@ -123,7 +141,9 @@ fn normalize(perm: &IpPermission) -> Result<(String, i64, i64), Ec2Error> {
             let from = perm.from_port.unwrap_or(-1);
             let to = perm.to_port.unwrap_or(-1);
             if !(-1..=255).contains(&from) || !(-1..=255).contains(&to) {
-                return Err(Ec2Error::invalid(format!("Invalid value for ICMP type/code: {from}/{to}")));
+                return Err(Ec2Error::invalid(format!(
+                    "Invalid value for ICMP type/code: {from}/{to}"
+                )));
             }
             Ok((proto, from, to))
         }
@@ -162,21 +182,37 @@ fn expand(
             let Some(parsed) = Cidr::parse(&cidr) else {
                 return Err(Ec2Error::invalid(format!("CIDR block {cidr} is malformed")));
             };
-            rules.push(SecurityGroupRule { cidr_ipv4: Some(parsed.to_string()), description: r.description.clone(), ..base.clone() });
+            rules.push(SecurityGroupRule {
+                cidr_ipv4: Some(parsed.to_string()),
+                description: r.description.clone(),
+                ..base.clone()
+            });
         }
         for r in &perm.ipv6_ranges {
             let cidr = r.cidr_ipv6.clone().unwrap_or_default();
             if !cidr.contains(':') || !cidr.contains('/') {
                 return Err(Ec2Error::invalid(format!("CIDR block {cidr} is malformed")));
             }
-            rules.push(SecurityGroupRule { cidr_ipv6: Some(cidr), description: r.description.clone(), ..base.clone() });
+            rules.push(SecurityGroupRule {
+                cidr_ipv6: Some(cidr),
+                description: r.description.clone(),
+                ..base.clone()
+            });
         }
         for p in &perm.prefix_list_ids {
-            rules.push(SecurityGroupRule { prefix_list_id: p.prefix_list_id.clone(), description: p.description.clone(), ..base.clone() });
+            rules.push(SecurityGroupRule {
+                prefix_list_id: p.prefix_list_id.clone(),
+                description: p.description.clone(),
+                ..base.clone()
+            });
         }
         for pair in &perm.user_id_group_pairs {
             let peer = find_group(txn, scope, pair.group_id.as_deref(), pair.group_name.as_deref())?;
-            rules.push(SecurityGroupRule { referenced_group_id: Some(peer.group_id), description: pair.description.clone(), ..base.clone() });
+            rules.push(SecurityGroupRule {
+                referenced_group_id: Some(peer.group_id),
+                description: pair.description.clone(),
+                ..base.clone()
+            });
         }
         if rules.len() == before {
             return Err(Ec2Error::invalid("The request must contain a source or destination (CIDR, prefix list or security group) for each permission"));
@@ -203,7 +239,10 @@ pub async fn authorize(store: &Store, ctx: &RequestContext, input: Value, is_egr
             }
             let count = group.rules.iter().filter(|r| r.is_egress == is_egress).count() + new_rules.len();
             if count > MAX_RULES_PER_DIRECTION {
-                return Err(Ec2Error::not_found("RulesPerSecurityGroupLimitExceeded", "The maximum number of rules per security group has been reached."));
+                return Err(Ec2Error::not_found(
+                    "RulesPerSecurityGroupLimitExceeded",
+                    "The maximum number of rules per security group has been reached.",
+                ));
             }
             check_dry_run(input.dry_run)?;
             for rule in &mut new_rules {
@@ -235,7 +274,10 @@ pub async fn revoke(store: &Store, ctx: &RequestContext, input: Value, is_egress
                 revoked.push(group.rules.remove(i));
             }
             for id in &input.security_group_rule_ids {
-                let found = group.rules.iter().position(|r| &r.security_group_rule_id == id && r.is_egress == is_egress);
+                let found = group
+                    .rules
+                    .iter()
+                    .position(|r| &r.security_group_rule_id == id && r.is_egress == is_egress);
                 let Some(i) = found else {
                     return Err(Ec2Error::not_found(
                         "InvalidSecurityGroupRuleId.NotFound",

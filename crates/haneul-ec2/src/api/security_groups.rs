@@ -53,9 +53,12 @@ impl Filterable for SecurityGroup {
     }
 }
 
+/// Rules group into one `IpPermission` per (protocol, from port, to port).
+type PermissionKey = (String, i64, i64);
+
 /// One `IpPermission`: rules grouped by protocol and port range, peers listed by kind.
 fn ip_permissions(group: &SecurityGroup, egress: bool) -> Vec<Value> {
-    let mut groups: Vec<((String, i64, i64), Map<String, Value>)> = Vec::new();
+    let mut groups: Vec<(PermissionKey, Map<String, Value>)> = Vec::new();
     for r in group.rules.iter().filter(|r| r.is_egress == egress) {
         let key = (r.ip_protocol.clone(), r.from_port, r.to_port);
         let i = match groups.iter().position(|(k, _)| *k == key) {
@@ -82,7 +85,10 @@ fn ip_permissions(group: &SecurityGroup, egress: bool) -> Vec<Value> {
         } else if let Some(p) = &r.prefix_list_id {
             ("PrefixListIds", json!({ "PrefixListId": p }))
         } else {
-            ("UserIdGroupPairs", json!({ "GroupId": r.referenced_group_id, "UserId": r.group_owner_id }))
+            (
+                "UserIdGroupPairs",
+                json!({ "GroupId": r.referenced_group_id, "UserId": r.group_owner_id }),
+            )
         };
         if let (Some(d), Some(obj)) = (&r.description, entry.as_object_mut()) {
             obj.insert("Description".into(), json!(d));
@@ -127,7 +133,10 @@ pub fn rule_output(scope: &Scope, rule: &SecurityGroupRule) -> Value {
         "SecurityGroupRuleArn": format!("arn:aws:ec2:{}:{}:security-group-rule/{}", scope.region, scope.account_id, rule.security_group_rule_id),
     });
     if let (Some(g), Some(obj)) = (&rule.referenced_group_id, v.as_object_mut()) {
-        obj.insert("ReferencedGroupInfo".into(), json!({ "GroupId": g, "UserId": rule.group_owner_id }));
+        obj.insert(
+            "ReferencedGroupInfo".into(),
+            json!({ "GroupId": g, "UserId": rule.group_owner_id }),
+        );
     }
     v
 }
@@ -181,7 +190,10 @@ pub async fn create_security_group(store: &Store, ctx: &RequestContext, input: V
                 .iter()
                 .any(|(_, g)| g.vpc_id == vpc_id && g.group_name == input.group_name);
             if taken {
-                return Err(Ec2Error::GroupDuplicate { name: input.group_name, vpc_id });
+                return Err(Ec2Error::GroupDuplicate {
+                    name: input.group_name,
+                    vpc_id,
+                });
             }
             check_dry_run(input.dry_run)?;
             let group_id = new_id("sg");
@@ -216,13 +228,22 @@ pub async fn create_security_group(store: &Store, ctx: &RequestContext, input: V
 }
 
 /// Finds a group by id, or by name in the default VPC (EC2's rule for `GroupName`).
-pub fn find_group(txn: &Txn<'_>, scope: &Scope, id: Option<&str>, name: Option<&str>) -> Result<SecurityGroup, Ec2Error> {
+pub fn find_group(
+    txn: &Txn<'_>,
+    scope: &Scope,
+    id: Option<&str>,
+    name: Option<&str>,
+) -> Result<SecurityGroup, Ec2Error> {
     if let Some(id) = id {
         SECURITY_GROUP.check_id(id)?;
-        return txn.get(scope, KIND_SECURITY_GROUP, id)?.ok_or_else(|| SECURITY_GROUP.not_found(id));
+        return txn
+            .get(scope, KIND_SECURITY_GROUP, id)?
+            .ok_or_else(|| SECURITY_GROUP.not_found(id));
     }
     let Some(name) = name else {
-        return Err(Ec2Error::invalid("The request must contain the parameter groupName or groupId"));
+        return Err(Ec2Error::invalid(
+            "The request must contain the parameter groupName or groupId",
+        ));
     };
     let default_vpc = defaults::default_vpc_id(txn, scope)?.ok_or(Ec2Error::NoDefaultVpc)?;
     txn.list::<SecurityGroup>(scope, KIND_SECURITY_GROUP)?
@@ -230,7 +251,10 @@ pub fn find_group(txn: &Txn<'_>, scope: &Scope, id: Option<&str>, name: Option<&
         .map(|(_, g)| g)
         .find(|g| g.vpc_id == default_vpc && g.group_name == name)
         .ok_or_else(|| {
-            Ec2Error::not_found("InvalidGroup.NotFound", format!("The security group '{name}' does not exist in default VPC '{default_vpc}'"))
+            Ec2Error::not_found(
+                "InvalidGroup.NotFound",
+                format!("The security group '{name}' does not exist in default VPC '{default_vpc}'"),
+            )
         })
 }
 
@@ -290,13 +314,19 @@ pub async fn delete_security_group(store: &Store, ctx: &RequestContext, input: V
             defaults::ensure_in(t, &scope)?;
             let group = find_group(t, &scope, input.group_id.as_deref(), input.group_name.as_deref())?;
             if group.group_name == "default" {
-                return Err(Ec2Error::CannotDelete { group_id: group.group_id });
+                return Err(Ec2Error::CannotDelete {
+                    group_id: group.group_id,
+                });
             }
             let referenced = t
                 .list::<SecurityGroup>(&scope, KIND_SECURITY_GROUP)?
                 .iter()
                 .filter(|(id, _)| *id != group.group_id)
-                .any(|(_, g)| g.rules.iter().any(|r| r.referenced_group_id.as_deref() == Some(group.group_id.as_str())));
+                .any(|(_, g)| {
+                    g.rules
+                        .iter()
+                        .any(|r| r.referenced_group_id.as_deref() == Some(group.group_id.as_str()))
+                });
             if referenced {
                 return Err(Ec2Error::DependencyViolation {
                     message: format!("resource {} has a dependent object", group.group_id),
@@ -335,16 +365,23 @@ struct DescribeRulesInput {
     next_token: Option<String>,
 }
 
-pub async fn describe_security_group_rules(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
+pub async fn describe_security_group_rules(
+    store: &Store,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, Ec2Error> {
     let input: DescribeRulesInput = parse(input)?;
     check_dry_run(input.dry_run)?;
     let scope = scope(ctx);
     defaults::ensure(store, &scope).await?;
     let s = scope.clone();
-    let groups = store.read(move |t| t.list::<SecurityGroup>(&s, KIND_SECURITY_GROUP).map_err(Ec2Error::from)).await?;
+    let groups = store
+        .read(move |t| t.list::<SecurityGroup>(&s, KIND_SECURITY_GROUP).map_err(Ec2Error::from))
+        .await?;
     let mut rows = Vec::new();
     for rule in groups.into_iter().flat_map(|(_, g)| g.rules) {
-        let named = input.security_group_rule_ids.is_empty() || input.security_group_rule_ids.contains(&rule.security_group_rule_id);
+        let named = input.security_group_rule_ids.is_empty()
+            || input.security_group_rule_ids.contains(&rule.security_group_rule_id);
         let row = RuleRow(rule);
         if named && filter::matches(&row, &input.filters)? {
             rows.push((row.0.security_group_rule_id.clone(), row));

@@ -53,19 +53,31 @@ pub async fn create_subnet(store: &Store, ctx: &RequestContext, input: Value) ->
     let input: CreateSubnetInput = parse(input)?;
     VPC.check_id(&input.vpc_id)?;
     let Some(cidr_text) = input.cidr_block.clone() else {
-        return Err(Ec2Error::invalid("Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided."));
+        return Err(Ec2Error::invalid(
+            "Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided.",
+        ));
     };
     let cidr = parse_block(&cidr_text, "InvalidSubnet.Range", "cidrBlock")?;
     let tags = tags_for(&input.tag_specifications, "subnet")?;
-    let zone = pick_zone(&ctx.region, input.availability_zone.as_deref(), input.availability_zone_id.as_deref(), &cidr)?;
+    let zone = pick_zone(
+        &ctx.region,
+        input.availability_zone.as_deref(),
+        input.availability_zone_id.as_deref(),
+        &cidr,
+    )?;
     let scope = scope(ctx);
     let subnet = store
         .write(move |t| {
             defaults::ensure_in(t, &scope)?;
-            let vpc: Vpc = t.get(&scope, KIND_VPC, &input.vpc_id)?.ok_or_else(|| VPC.not_found(&input.vpc_id))?;
+            let vpc: Vpc = t
+                .get(&scope, KIND_VPC, &input.vpc_id)?
+                .ok_or_else(|| VPC.not_found(&input.vpc_id))?;
             let vpc_cidr = Cidr::parse(&vpc.cidr_block);
             if !vpc_cidr.is_some_and(|v| v.contains(&cidr)) {
-                return Err(Ec2Error::InvalidRange { code: "InvalidSubnet.Range", cidr: cidr_text });
+                return Err(Ec2Error::InvalidRange {
+                    code: "InvalidSubnet.Range",
+                    cidr: cidr_text,
+                });
             }
             let siblings = t.list::<Subnet>(&scope, KIND_SUBNET)?;
             let conflict = siblings
@@ -98,9 +110,8 @@ fn pick_zone(region: &str, name: Option<&str>, id: Option<&str>, cidr: &Cidr) ->
         });
     }
     if let Some(id) = id {
-        return regions::zone_by_id(region, id).ok_or_else(|| {
-            Ec2Error::invalid(format!("Value ({id}) for parameter availabilityZoneId is invalid."))
-        });
+        return regions::zone_by_id(region, id)
+            .ok_or_else(|| Ec2Error::invalid(format!("Value ({id}) for parameter availabilityZoneId is invalid.")));
     }
     let index = (cidr.network >> (32 - u32::from(cidr.prefix_len))) as usize % zones.len().max(1);
     zones
@@ -124,7 +135,9 @@ pub async fn describe_subnets(store: &Store, ctx: &RequestContext, input: Value)
     check_dry_run(input.dry_run)?;
     let scope = scope(ctx);
     defaults::ensure(store, &scope).await?;
-    let all = store.read(move |t| t.list::<Subnet>(&scope, KIND_SUBNET).map_err(Ec2Error::from)).await?;
+    let all = store
+        .read(move |t| t.list::<Subnet>(&scope, KIND_SUBNET).map_err(Ec2Error::from))
+        .await?;
     let query = Query {
         ids: &input.subnet_ids,
         filters: &input.filters,

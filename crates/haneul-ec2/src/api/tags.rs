@@ -33,13 +33,19 @@ pub struct TagSpecification {
 
 fn check_tag(key: &str, value: &str) -> Result<(), Ec2Error> {
     if key.is_empty() || key.chars().count() > MAX_TAG_KEY_CHARS {
-        return Err(Ec2Error::invalid(format!("Tag key must be between 1 and {MAX_TAG_KEY_CHARS} characters: '{key}'")));
+        return Err(Ec2Error::invalid(format!(
+            "Tag key must be between 1 and {MAX_TAG_KEY_CHARS} characters: '{key}'"
+        )));
     }
     if value.chars().count() > MAX_TAG_VALUE_CHARS {
-        return Err(Ec2Error::invalid(format!("Tag value exceeds the maximum length of {MAX_TAG_VALUE_CHARS} characters")));
+        return Err(Ec2Error::invalid(format!(
+            "Tag value exceeds the maximum length of {MAX_TAG_VALUE_CHARS} characters"
+        )));
     }
     if key.to_ascii_lowercase().starts_with("aws:") {
-        return Err(Ec2Error::invalid("Tag keys starting with 'aws:' are reserved for internal use"));
+        return Err(Ec2Error::invalid(
+            "Tag keys starting with 'aws:' are reserved for internal use",
+        ));
     }
     Ok(())
 }
@@ -91,7 +97,12 @@ fn kind_of(id: &str) -> Result<(&'static str, &'static describe::Kind), Ec2Error
 }
 
 /// Applies `edit` to the tag list of resource `id`, whatever its type.
-fn edit_tags(txn: &mut Txn<'_>, scope: &Scope, id: &str, edit: &dyn Fn(&mut Vec<Tag>) -> Result<(), Ec2Error>) -> Result<(), Ec2Error> {
+fn edit_tags(
+    txn: &mut Txn<'_>,
+    scope: &Scope,
+    id: &str,
+    edit: &dyn Fn(&mut Vec<Tag>) -> Result<(), Ec2Error>,
+) -> Result<(), Ec2Error> {
     let (store_kind, kind) = kind_of(id)?;
     match store_kind {
         KIND_VPC => {
@@ -209,7 +220,11 @@ pub async fn describe_tags(store: &Store, ctx: &RequestContext, input: Value) ->
             let mut rows = Vec::new();
             let mut add = |id: String, resource_type: &'static str, tags: Vec<Tag>| {
                 for tag in tags {
-                    rows.push(TagRow { resource_id: id.clone(), resource_type, tag });
+                    rows.push(TagRow {
+                        resource_id: id.clone(),
+                        resource_type,
+                        tag,
+                    });
                 }
             };
             for (id, r) in t.list::<Vpc>(&scope, KIND_VPC)? {

@@ -23,9 +23,12 @@ impl Filterable for Vpc {
         match name {
             "vpc-id" => one(&self.vpc_id),
             "cidr" | "cidr-block-association.cidr-block" => one(&self.cidr_block),
-            "cidr-block-association.association-id" => {
-                Some(self.cidr_block_association_set.iter().map(|a| a.association_id.clone()).collect())
-            }
+            "cidr-block-association.association-id" => Some(
+                self.cidr_block_association_set
+                    .iter()
+                    .map(|a| a.association_id.clone())
+                    .collect(),
+            ),
             "cidr-block-association.state" => one("associated"),
             "state" => one(&self.state),
             "is-default" => one(if self.is_default { "true" } else { "false" }),
@@ -47,7 +50,10 @@ pub fn parse_block(text: &str, range_code: &'static str, param: &str) -> Result<
         )));
     };
     if !(VPC_PREFIX_LEN_MIN..=VPC_PREFIX_LEN_MAX).contains(&cidr.prefix_len) {
-        return Err(Ec2Error::InvalidRange { code: range_code, cidr: text.to_string() });
+        return Err(Ec2Error::InvalidRange {
+            code: range_code,
+            cidr: text.to_string(),
+        });
     }
     Ok(cidr)
 }
@@ -64,7 +70,9 @@ struct CreateVpcInput {
 pub async fn create_vpc(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
     let input: CreateVpcInput = parse(input)?;
     let Some(cidr_text) = input.cidr_block.clone() else {
-        return Err(Ec2Error::invalid("Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided."));
+        return Err(Ec2Error::invalid(
+            "Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided.",
+        ));
     };
     let cidr = parse_block(&cidr_text, "InvalidVpc.Range", "cidrBlock")?;
     let tags = tags_for(&input.tag_specifications, "vpc")?;
@@ -102,7 +110,9 @@ pub async fn describe_vpcs(store: &Store, ctx: &RequestContext, input: Value) ->
     check_dry_run(input.dry_run)?;
     let scope = scope(ctx);
     defaults::ensure(store, &scope).await?;
-    let all = store.read(move |t| t.list::<Vpc>(&scope, KIND_VPC).map_err(Ec2Error::from)).await?;
+    let all = store
+        .read(move |t| t.list::<Vpc>(&scope, KIND_VPC).map_err(Ec2Error::from))
+        .await?;
     let query = Query {
         ids: &input.vpc_ids,
         filters: &input.filters,
@@ -131,7 +141,10 @@ pub async fn delete_vpc(store: &Store, ctx: &RequestContext, input: Value) -> Re
             if !t.exists(&scope, KIND_VPC, id)? {
                 return Err(VPC.not_found(id));
             }
-            let has_subnets = t.list::<Subnet>(&scope, KIND_SUBNET)?.iter().any(|(_, s)| &s.vpc_id == id);
+            let has_subnets = t
+                .list::<Subnet>(&scope, KIND_SUBNET)?
+                .iter()
+                .any(|(_, s)| &s.vpc_id == id);
             let groups: Vec<(String, SecurityGroup)> = t
                 .list::<SecurityGroup>(&scope, KIND_SECURITY_GROUP)?
                 .into_iter()

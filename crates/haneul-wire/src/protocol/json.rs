@@ -22,8 +22,7 @@ pub fn decode_input(model: &ServiceModel, input_shape: Option<&str>, body: &[u8]
     let parsed: Value = if body.iter().all(|b| b.is_ascii_whitespace()) {
         Value::Object(Map::new())
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| DecodeError::new("", format!("Malformed JSON body: {e}")))?
+        serde_json::from_slice(body).map_err(|e| DecodeError::new("", format!("Malformed JSON body: {e}")))?
     };
     let Some(shape_name) = input_shape else {
         return Ok(Value::Object(Map::new()));
@@ -129,9 +128,7 @@ fn decode_value(
             }
         }
         ShapeType::Blob => match value {
-            Value::String(s) if base64::engine::general_purpose::STANDARD.decode(s).is_ok() => {
-                value.clone()
-            }
+            Value::String(s) if base64::engine::general_purpose::STANDARD.decode(s).is_ok() => value.clone(),
             _ => return Err(mismatch("base64 data")),
         },
     };

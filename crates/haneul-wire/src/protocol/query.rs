@@ -123,8 +123,7 @@ fn decode_node(
             let holder = if dialect == Dialect::Ec2 || member.flattened || shape.flattened {
                 Some(node)
             } else {
-                node.children
-                    .get(member.location_name.as_deref().unwrap_or("member"))
+                node.children.get(member.location_name.as_deref().unwrap_or("member"))
             };
             let mut items = Vec::new();
             if let Some(holder) = holder {
@@ -153,8 +152,7 @@ fn decode_map(
     dialect: Dialect,
     path: &str,
 ) -> Result<Option<Value>, DecodeError> {
-    let (Some(key_member), Some(value_member)) = (shape.key.as_deref(), shape.value.as_deref())
-    else {
+    let (Some(key_member), Some(value_member)) = (shape.key.as_deref(), shape.value.as_deref()) else {
         return Ok(None);
     };
     let holder = if shape.flattened {

@@ -73,7 +73,11 @@ impl Router {
         // Most literal segments first, so `/hostedzone/{Id}/rrset` beats `/hostedzone/{Id}`.
         templates.sort_by_key(|t| {
             let literals = t.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
-            (usize::MAX - t.fixed_query.len(), usize::MAX - literals, t.operation.clone())
+            (
+                usize::MAX - t.fixed_query.len(),
+                usize::MAX - literals,
+                t.operation.clone(),
+            )
         });
         Router { templates }
     }
@@ -94,7 +98,9 @@ impl Router {
                 continue;
             }
             for (k, v) in &t.fixed_query {
-                let present = query.iter().any(|(qk, qv)| qk == k && v.as_ref().is_none_or(|v| v == qv));
+                let present = query
+                    .iter()
+                    .any(|(qk, qv)| qk == k && v.as_ref().is_none_or(|v| v == qv));
                 if !present {
                     continue 'templates;
                 }
@@ -141,7 +147,11 @@ pub struct RestRequest<'a> {
     pub body: &'a [u8],
 }
 
-pub fn decode_input(model: &ServiceModel, input_shape: Option<&str>, req: &RestRequest<'_>) -> Result<Value, DecodeError> {
+pub fn decode_input(
+    model: &ServiceModel,
+    input_shape: Option<&str>,
+    req: &RestRequest<'_>,
+) -> Result<Value, DecodeError> {
     let Some(shape_name) = input_shape else {
         return Ok(Value::Object(Map::new()));
     };
@@ -202,8 +212,7 @@ fn decode_query_member(
             return Ok(None);
         };
         let item_shape = model.shape(&member.shape);
-        let items: Result<Vec<Value>, DecodeError> =
-            values.map(|v| scalar_from_text(item_shape, v, path)).collect();
+        let items: Result<Vec<Value>, DecodeError> = values.map(|v| scalar_from_text(item_shape, v, path)).collect();
         let items = items?;
         return Ok((!items.is_empty()).then_some(Value::Array(items)));
     }
@@ -318,7 +327,11 @@ pub fn encode_output(model: &ServiceModel, operation: &str, output: &Value) -> R
     let status = op.and_then(|o| o.http.response_code).unwrap_or(200);
     let mut headers = Vec::new();
     let Some(out_ref) = op.and_then(|o| o.output.as_ref()) else {
-        return RestResponse { status, headers, body: String::new() };
+        return RestResponse {
+            status,
+            headers,
+            body: String::new(),
+        };
     };
     let shape = model.shape(&out_ref.shape);
     let empty = Map::new();
@@ -334,24 +347,44 @@ pub fn encode_output(model: &ServiceModel, operation: &str, output: &Value) -> R
     let mut w = XmlWriter::new();
     if let Some(payload) = &shape.payload {
         let Some(member) = shape.members.get(payload) else {
-            return RestResponse { status, headers, body: String::new() };
+            return RestResponse {
+                status,
+                headers,
+                body: String::new(),
+            };
         };
         let Some(v) = fields.get(payload).filter(|v| !v.is_null()) else {
-            return RestResponse { status, headers, body: String::new() };
+            return RestResponse {
+                status,
+                headers,
+                body: String::new(),
+            };
         };
         let name = member.location_name.as_deref().unwrap_or(payload);
         w.element(model, name, model.shape(&member.shape), v, false);
-        return RestResponse { status, headers, body: w.finish() };
+        return RestResponse {
+            status,
+            headers,
+            body: w.finish(),
+        };
     }
     let has_body_members = shape.members.values().any(|m| m.location.is_none());
     if !has_body_members {
-        return RestResponse { status, headers, body: String::new() };
+        return RestResponse {
+            status,
+            headers,
+            body: String::new(),
+        };
     }
     let root = out_ref.location_name.clone().unwrap_or_else(|| out_ref.shape.clone());
     w.open_with_ns(&root, &namespace(model));
     w.members(model, shape, output);
     w.close(&root);
-    RestResponse { status, headers, body: w.finish() }
+    RestResponse {
+        status,
+        headers,
+        body: w.finish(),
+    }
 }
 
 pub fn encode_error(model: &ServiceModel, error: &AwsError, request_id: &str) -> String {

@@ -7,12 +7,24 @@ use std::process::Command;
 use crate::support::Process;
 
 fn env_exports(data_dir: &std::path::Path) -> Vec<(String, String)> {
-    let out = Command::new(env!("CARGO_BIN_EXE_haneul")).args(["env", "--data-dir"]).arg(data_dir).output().unwrap();
-    assert!(out.status.success(), "haneul env failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_haneul"))
+        .args(["env", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "haneul env failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .filter_map(|l| l.strip_prefix("export ")?.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|l| {
+            l.strip_prefix("export ")?
+                .split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect()
 }
 
@@ -32,13 +44,21 @@ fn slow_verified_mode_env_and_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut haneul = Process::up(dir.path(), &[]);
     let printed = haneul.stdout_lines.join("\n");
-    assert!(printed.contains("AWS_SECRET_ACCESS_KEY="), "first start prints the secret once: {printed}");
+    assert!(
+        printed.contains("AWS_SECRET_ACCESS_KEY="),
+        "first start prints the secret once: {printed}"
+    );
     let creds = dir.path().join("credentials.json");
     assert_eq!(std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777, 0o600);
 
     let env = env_exports(dir.path());
     let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-    for want in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"] {
+    for want in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+    ] {
         assert!(names.contains(&want), "haneul env lacks {want}: {names:?}");
     }
     let ok = aws(&env, &["sts", "get-caller-identity"]);
@@ -54,11 +74,30 @@ fn slow_verified_mode_env_and_restart() {
     assert!(status.success(), "SIGTERM exits cleanly: {status:?}");
 
     let mut again = Process::up(dir.path(), &[]);
-    assert!(!again.stdout_lines.join("\n").contains("AWS_SECRET_ACCESS_KEY="), "the secret is printed once only");
+    assert!(
+        !again.stdout_lines.join("\n").contains("AWS_SECRET_ACCESS_KEY="),
+        "the secret is printed once only"
+    );
     let env2 = env_exports(dir.path());
-    assert_eq!(env, env2.iter().map(|(k, v)| (k.clone(), if k == "AWS_ENDPOINT_URL" { env.iter().find(|(n, _)| n == k).unwrap().1.clone() } else { v.clone() })).collect::<Vec<_>>());
+    assert_eq!(
+        env,
+        env2.iter()
+            .map(|(k, v)| (
+                k.clone(),
+                if k == "AWS_ENDPOINT_URL" {
+                    env.iter().find(|(n, _)| n == k).unwrap().1.clone()
+                } else {
+                    v.clone()
+                }
+            ))
+            .collect::<Vec<_>>()
+    );
     let ok = aws(&env2, &["sts", "get-caller-identity"]);
-    assert!(ok.status.success(), "the same key works after restart: {}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "the same key works after restart: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let status = again.signal(libc::SIGINT);
     assert!(status.success(), "SIGINT exits cleanly: {status:?}");
 }

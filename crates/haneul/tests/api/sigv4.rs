@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use haneul_testkit::Haneul;
 
-use crate::support::sign_request;
+use crate::support::Signer;
 
 const STS_QUERY: &str = "/?Action=GetCallerIdentity&Version=2011-06-15";
 
@@ -14,20 +14,30 @@ async fn presigned_query_string_is_verified() {
     let h = Haneul::start_verified();
     let (key, secret) = h.credentials();
     let url = format!("{}{STS_QUERY}", h.endpoint_url());
-    let (_, path) = sign_request(&key, &secret, "sts", "GET", &url, &[], b"", true, SystemTime::now());
+    let presigner = Signer {
+        presign: true,
+        ..Signer::new(&key, &secret, "sts")
+    };
+    let path = presigner.sign("GET", &url, &[], b"").path;
     assert!(path.contains("X-Amz-Signature="), "{path}");
     let ok = h.raw("GET", &path, &[], "").await;
     assert_eq!(ok.status, 200, "{}", ok.body);
-    assert!(ok.body.contains("<Arn>arn:aws:iam::000000000000:root</Arn>"), "{}", ok.body);
+    assert!(
+        ok.body.contains("<Arn>arn:aws:iam::000000000000:root</Arn>"),
+        "{}",
+        ok.body
+    );
 
     let tampered = path.replace("GetCallerIdentity", "GetCallerIdentitY");
     let bad = h.raw("GET", &tampered, &[], "").await;
     assert_eq!(bad.status, 403, "{}", bad.body);
     assert!(bad.body.contains("<Code>SignatureDoesNotMatch</Code>"), "{}", bad.body);
 
-    let old = SystemTime::now() - Duration::from_secs(3600);
-    let (_, expired) = sign_request(&key, &secret, "sts", "GET", &url, &[], b"", true, old);
-    let late = h.raw("GET", &expired, &[], "").await;
+    let old = Signer {
+        at: SystemTime::now() - Duration::from_secs(3600),
+        ..presigner
+    };
+    let late = h.raw("GET", &old.sign("GET", &url, &[], b"").path, &[], "").await;
     assert_eq!(late.status, 403, "{}", late.body);
 }
 
@@ -36,7 +46,11 @@ async fn unsigned_request_is_refused_outside_dev_mode() {
     let h = Haneul::start_verified();
     let resp = h.raw("GET", STS_QUERY, &[], "").await;
     assert_eq!(resp.status, 403, "{}", resp.body);
-    assert!(resp.body.contains("<Code>MissingAuthenticationToken</Code>"), "{}", resp.body);
+    assert!(
+        resp.body.contains("<Code>MissingAuthenticationToken</Code>"),
+        "{}",
+        resp.body
+    );
 }
 
 #[tokio::test]
@@ -47,25 +61,32 @@ async fn each_protocol_rejects_a_bad_signature_in_its_own_terms() {
     // EC2 (ec2 protocol): AuthFailure 401.
     let body = b"Action=DescribeVpcs&Version=2016-11-15";
     let form = [("content-type", "application/x-www-form-urlencoded")];
-    let (headers, path) = sign_request(&key, "wrong", "ec2", "POST", &format!("{base}/"), &form, body, false, SystemTime::now());
-    let hdrs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let resp = h.raw("POST", &path, &hdrs, &body[..]).await;
+    let signed = Signer::new(&key, "wrong", "ec2").sign("POST", &format!("{base}/"), &form, body);
+    let resp = h.raw("POST", &signed.path, &signed.header_refs(), &body[..]).await;
     assert_eq!(resp.status, 401, "{}", resp.body);
     assert!(resp.body.contains("<Code>AuthFailure</Code>"), "{}", resp.body);
     // ACM (json protocol): InvalidSignatureException 400.
     let body = b"{}";
-    let json = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", "CertificateManager.ListCertificates")];
-    let (headers, path) = sign_request(&key, "wrong", "acm", "POST", &format!("{base}/"), &json, body, false, SystemTime::now());
-    let hdrs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let resp = h.raw("POST", &path, &hdrs, &body[..]).await;
+    let json = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", "CertificateManager.ListCertificates"),
+    ];
+    let signed = Signer::new(&key, "wrong", "acm").sign("POST", &format!("{base}/"), &json, body);
+    let resp = h.raw("POST", &signed.path, &signed.header_refs(), &body[..]).await;
     assert_eq!(resp.status, 400, "{}", resp.body);
-    assert_eq!(resp.headers.get("x-amzn-errortype").unwrap(), "InvalidSignatureException");
+    assert_eq!(
+        resp.headers.get("x-amzn-errortype").unwrap(),
+        "InvalidSignatureException"
+    );
     // Route 53 (rest-xml): SignatureDoesNotMatch 403.
-    let (headers, path) = sign_request(&key, "wrong", "route53", "GET", &format!("{base}/2013-04-01/hostedzone"), &[], b"", false, SystemTime::now());
-    let hdrs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let resp = h.raw("GET", &path, &hdrs, "").await;
+    let signed = Signer::new(&key, "wrong", "route53").sign("GET", &format!("{base}/2013-04-01/hostedzone"), &[], b"");
+    let resp = h.raw("GET", &signed.path, &signed.header_refs(), "").await;
     assert_eq!(resp.status, 403, "{}", resp.body);
-    assert!(resp.body.contains("<Code>SignatureDoesNotMatch</Code>"), "{}", resp.body);
+    assert!(
+        resp.body.contains("<Code>SignatureDoesNotMatch</Code>"),
+        "{}",
+        resp.body
+    );
 }
 
 #[tokio::test]
@@ -75,8 +96,7 @@ async fn reset_needs_the_root_key_outside_dev_mode() {
     let anonymous = h.raw("POST", "/_haneul/reset", &[], "").await;
     assert_eq!(anonymous.status, 403, "{}", anonymous.body);
     let url = format!("{}/_haneul/reset", h.endpoint_url());
-    let (headers, path) = sign_request(&key, &secret, "sts", "POST", &url, &[], b"", false, SystemTime::now());
-    let hdrs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let signed = h.raw("POST", &path, &hdrs, "").await;
-    assert_eq!(signed.status, 200, "{}", signed.body);
+    let signed = Signer::new(&key, &secret, "sts").sign("POST", &url, &[], b"");
+    let resp = h.raw("POST", &signed.path, &signed.header_refs(), "").await;
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }

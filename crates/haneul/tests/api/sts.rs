@@ -27,7 +27,9 @@ async fn dev_mode_twelve_digit_key_selects_the_account() {
 
 fn client_with(h: &Haneul, key: &str, secret: &str) -> aws_sdk_sts::config::Builder {
     let creds = aws_credential_types::Credentials::new(key, secret, None, None, "t");
-    h.sts_config().credentials_provider(creds).retry_config(RetryConfig::disabled())
+    h.sts_config()
+        .credentials_provider(creds)
+        .retry_config(RetryConfig::disabled())
 }
 
 #[tokio::test]
@@ -55,7 +57,9 @@ async fn verified_mode_rejects_a_skewed_clock() {
     let (key, secret) = h.credentials();
     let past = SystemTime::now() - Duration::from_secs(20 * 60);
     let client = aws_sdk_sts::Client::from_conf(
-        client_with(&h, &key, &secret).time_source(StaticTimeSource::new(past)).build(),
+        client_with(&h, &key, &secret)
+            .time_source(StaticTimeSource::new(past))
+            .build(),
     );
     let err = client.get_caller_identity().send().await.unwrap_err();
     assert_eq!(err.code(), Some("SignatureDoesNotMatch"), "{err:?}");

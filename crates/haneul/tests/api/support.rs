@@ -10,48 +10,73 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings};
 use aws_sigv4::sign::v4;
 
-/// Signs a request with SigV4 (header or query string); returns the headers and the
-/// path+query to send.
-pub fn sign_request(
-    key: &str,
-    secret: &str,
-    service: &str,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-    presign: bool,
-    at: SystemTime,
-) -> (Vec<(String, String)>, String) {
-    let identity = Credentials::new(key, secret, None, None, "test").into();
-    let mut settings = SigningSettings::default();
-    if presign {
-        settings.signature_location = SignatureLocation::QueryParams;
-        settings.expires_in = Some(Duration::from_secs(300));
+/// Who signs and how: SigV4 over the Authorization header, or presigned in the query.
+pub struct Signer<'a> {
+    pub key: &'a str,
+    pub secret: &'a str,
+    pub service: &'a str,
+    pub presign: bool,
+    pub at: SystemTime,
+}
+
+/// A signed request: the headers and path+query to send.
+pub struct Signed {
+    pub headers: Vec<(String, String)>,
+    pub path: String,
+}
+
+impl Signed {
+    pub fn header_refs(&self) -> Vec<(&str, &str)> {
+        self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
     }
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name(service)
-        .time(at)
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Bytes(body)).unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req = http::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
+}
+
+impl<'a> Signer<'a> {
+    /// Header signing, now.
+    pub fn new(key: &'a str, secret: &'a str, service: &'a str) -> Signer<'a> {
+        Signer {
+            key,
+            secret,
+            service,
+            presign: false,
+            at: SystemTime::now(),
+        }
     }
-    let mut req = req.body(()).unwrap();
-    instructions.apply_to_request_http1x(&mut req);
-    let out_headers = req
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
-        .collect();
-    (out_headers, req.uri().path_and_query().unwrap().to_string())
+
+    pub fn sign(&self, method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Signed {
+        let identity = Credentials::new(self.key, self.secret, None, None, "test").into();
+        let mut settings = SigningSettings::default();
+        if self.presign {
+            settings.signature_location = SignatureLocation::QueryParams;
+            settings.expires_in = Some(Duration::from_secs(300));
+        }
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name(self.service)
+            .time(self.at)
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+        let signable = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Bytes(body)).unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut req = http::Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut req = req.body(()).unwrap();
+        instructions.apply_to_request_http1x(&mut req);
+        let headers = req
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        Signed {
+            headers,
+            path: req.uri().path_and_query().unwrap().to_string(),
+        }
+    }
 }
 
 /// A `haneul up` child process; killed (SIGKILL) when dropped.
@@ -87,7 +112,11 @@ impl Process {
             }
         }
         let api = api.unwrap_or_else(|| panic!("haneul printed no api address: {lines:?}"));
-        Process { child, api, stdout_lines: lines }
+        Process {
+            child,
+            api,
+            stdout_lines: lines,
+        }
     }
 
     pub fn kill9(&mut self) {
