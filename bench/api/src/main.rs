@@ -50,12 +50,24 @@ fn signed_ec2_request(args: &Args) -> anyhow::Result<http::Request<Full<Bytes>>>
         .into();
     let url = format!("{}/", args.endpoint);
     let headers = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
-    let signable = SignableRequest::new("POST", &url, headers.into_iter(), SignableBody::Bytes(EC2_BODY.as_bytes()))?;
+    let signable = SignableRequest::new(
+        "POST",
+        &url,
+        headers.into_iter(),
+        SignableBody::Bytes(EC2_BODY.as_bytes()),
+    )?;
     let (instructions, _) = sign(signable, &params)?.into_parts();
-    let mut req = http::Request::builder().method("POST").uri(&url).header(headers[0].0, headers[0].1).body(())?;
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(&url)
+        .header(headers[0].0, headers[0].1)
+        .body(())?;
     instructions.apply_to_request_http1x(&mut req);
     let (parts, ()) = req.into_parts();
-    Ok(http::Request::from_parts(parts, Full::new(Bytes::from_static(EC2_BODY.as_bytes()))))
+    Ok(http::Request::from_parts(
+        parts,
+        Full::new(Bytes::from_static(EC2_BODY.as_bytes())),
+    ))
 }
 
 async fn run_ec2(args: Arc<Args>, deadline: Instant) -> anyhow::Result<Vec<Duration>> {
@@ -114,7 +126,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "{} requests {} rps {:.0} p50_ms {:.2} p99_ms {:.2}",
         args.op,

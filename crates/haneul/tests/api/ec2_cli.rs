@@ -451,6 +451,14 @@ fn dev_reset_wipes_all_state() {
     let resp = h.raw_blocking("POST", "/_haneul/reset", &[], "");
     assert_eq!(resp.status, 200, "{}", resp.body);
     let vpcs = h.aws_ok(&["ec2", "describe-vpcs"]);
-    assert_eq!(vpcs["Vpcs"].as_array().unwrap().len(), 1, "only a fresh default VPC: {vpcs}");
-    assert_ne!(vpcs["Vpcs"][0]["VpcId"].as_str().unwrap(), before, "the default VPC was recreated");
+    assert_eq!(
+        vpcs["Vpcs"].as_array().unwrap().len(),
+        1,
+        "only a fresh default VPC: {vpcs}"
+    );
+    assert_ne!(
+        vpcs["Vpcs"][0]["VpcId"].as_str().unwrap(),
+        before,
+        "the default VPC was recreated"
+    );
 }
