@@ -2,17 +2,9 @@
 //! AND-ed; values match with `*` and `?` wildcards; `tag:Key`, `tag-key`, `tag-value` apply to
 //! every taggable resource.
 
-use serde::Deserialize;
-
 use crate::error::Ec2Error;
+pub use crate::generated::Filter;
 use crate::model::Tag;
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct Filter {
-    pub name: String,
-    pub values: Vec<String>,
-}
 
 /// A resource that filters can look into.
 pub trait Filterable {
@@ -67,8 +59,9 @@ fn values_for<R: Filterable>(resource: &R, name: &str) -> Option<Vec<String>> {
 /// `InvalidParameterValue`.
 pub fn matches<R: Filterable>(resource: &R, filters: &[Filter]) -> Result<bool, Ec2Error> {
     for f in filters {
-        let Some(have) = values_for(resource, &f.name) else {
-            return Err(Ec2Error::invalid(format!("The filter '{}' is invalid", f.name)));
+        let name = f.name.as_deref().unwrap_or("");
+        let Some(have) = values_for(resource, name) else {
+            return Err(Ec2Error::invalid(format!("The filter '{name}' is invalid")));
         };
         let hit = f.values.iter().any(|want| have.iter().any(|h| wildcard_match(want, h)));
         if !hit {

@@ -16,6 +16,9 @@ pub mod defaults;
 pub mod describe;
 pub mod error;
 pub mod filter;
+/// Typed input/output structs, generated from the model (see `codegen.txt`).
+#[rustfmt::skip]
+pub mod generated;
 pub mod ids;
 pub mod model;
 pub mod page;

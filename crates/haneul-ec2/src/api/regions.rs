@@ -1,22 +1,14 @@
 //! DescribeRegions, DescribeAvailabilityZones.
 
 use haneul_wire::RequestContext;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::Ec2Error;
-use crate::filter::{self, Filter, Filterable};
+use crate::filter::{self, Filterable};
+use crate::generated as api_types;
 use crate::model::Tag;
 use crate::regions::{self, REGIONS};
 use crate::{check_dry_run, parse};
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct DescribeRegionsInput {
-    dry_run: Option<bool>,
-    filters: Vec<Filter>,
-    region_names: Vec<String>,
-}
 
 struct RegionRow {
     name: String,
@@ -37,7 +29,7 @@ impl Filterable for RegionRow {
 }
 
 pub fn describe_regions(_ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: DescribeRegionsInput = parse(input)?;
+    let input: api_types::DescribeRegionsRequest = parse(input)?;
     check_dry_run(input.dry_run)?;
     for name in &input.region_names {
         if !REGIONS.contains(&name.as_str()) {
@@ -61,15 +53,6 @@ pub fn describe_regions(_ctx: &RequestContext, input: Value) -> Result<Value, Ec
     Ok(json!({ "Regions": out }))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct DescribeZonesInput {
-    dry_run: Option<bool>,
-    filters: Vec<Filter>,
-    zone_names: Vec<String>,
-    zone_ids: Vec<String>,
-}
-
 impl Filterable for regions::Zone {
     fn filter_values(&self, name: &str) -> Option<Vec<String>> {
         let v = match name {
@@ -89,7 +72,7 @@ impl Filterable for regions::Zone {
 }
 
 pub fn describe_availability_zones(ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: DescribeZonesInput = parse(input)?;
+    let input: api_types::DescribeAvailabilityZonesRequest = parse(input)?;
     check_dry_run(input.dry_run)?;
     let region = &ctx.region;
     for name in &input.zone_names {

@@ -3,12 +3,12 @@
 
 use haneul_store::{Scope, Store, Txn};
 use haneul_wire::RequestContext;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::security_groups::{find_group, rule_output};
 use crate::cidr::Cidr;
 use crate::error::Ec2Error;
+use crate::generated::{self as api_types, IpPermission, IpRange, UserIdGroupPair};
 use crate::ids::new_id;
 use crate::model::*;
 use crate::{check_dry_run, defaults, parse, scope};
@@ -16,56 +16,18 @@ use crate::{check_dry_run, defaults, parse, scope};
 /// Most rules one group may hold in each direction (AWS's default quota).
 pub const MAX_RULES_PER_DIRECTION: usize = 60;
 
-#[derive(Deserialize, Default, Clone)]
-#[serde(rename_all = "PascalCase", default)]
-struct IpRange {
-    cidr_ip: Option<String>,
-    description: Option<String>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(rename_all = "PascalCase", default)]
-struct Ipv6Range {
-    cidr_ipv6: Option<String>,
-    description: Option<String>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(rename_all = "PascalCase", default)]
-struct PrefixListId {
-    prefix_list_id: Option<String>,
-    description: Option<String>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(rename_all = "PascalCase", default)]
-struct GroupPair {
-    group_id: Option<String>,
-    group_name: Option<String>,
-    description: Option<String>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(rename_all = "PascalCase", default)]
-struct IpPermission {
-    ip_protocol: Option<String>,
-    from_port: Option<i64>,
-    to_port: Option<i64>,
-    ip_ranges: Vec<IpRange>,
-    ipv6_ranges: Vec<Ipv6Range>,
-    prefix_list_ids: Vec<PrefixListId>,
-    user_id_group_pairs: Vec<GroupPair>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct RuleChangeInput {
+/// What the four Authorize/Revoke requests share: the group, its permissions, rule ids.
+#[derive(Default)]
+struct RuleChange {
     dry_run: Option<bool>,
     group_id: Option<String>,
     group_name: Option<String>,
     ip_permissions: Vec<IpPermission>,
     security_group_rule_ids: Vec<String>,
-    // The pre-IpPermissions form: one permission spelled out as top-level members.
+}
+
+/// The pre-`IpPermissions` form: one permission spelled out as top-level members.
+struct LegacyPermission {
     ip_protocol: Option<String>,
     from_port: Option<i64>,
     to_port: Option<i64>,
@@ -73,35 +35,80 @@ struct RuleChangeInput {
     source_security_group_name: Option<String>,
 }
 
-impl RuleChangeInput {
-    fn permissions(&self) -> Vec<IpPermission> {
-        let mut perms = self.ip_permissions.clone();
-        if self.cidr_ip.is_some() || self.source_security_group_name.is_some() || self.ip_protocol.is_some() {
-            perms.push(IpPermission {
-                ip_protocol: self.ip_protocol.clone().or(Some("-1".into())),
-                from_port: self.from_port,
-                to_port: self.to_port,
-                ip_ranges: self
-                    .cidr_ip
-                    .iter()
-                    .map(|c| IpRange {
-                        cidr_ip: Some(c.clone()),
-                        description: None,
-                    })
-                    .collect(),
-                user_id_group_pairs: self
-                    .source_security_group_name
-                    .iter()
-                    .map(|n| GroupPair {
-                        group_name: Some(n.clone()),
-                        ..GroupPair::default()
-                    })
-                    .collect(),
-                ..IpPermission::default()
-            });
+impl LegacyPermission {
+    fn into_permission(self) -> Option<IpPermission> {
+        if self.cidr_ip.is_none() && self.source_security_group_name.is_none() && self.ip_protocol.is_none() {
+            return None;
         }
-        perms
+        Some(IpPermission {
+            ip_protocol: self.ip_protocol.or(Some("-1".into())),
+            from_port: self.from_port,
+            to_port: self.to_port,
+            ip_ranges: self
+                .cidr_ip
+                .map(|c| IpRange {
+                    cidr_ip: Some(c),
+                    description: None,
+                })
+                .into_iter()
+                .collect(),
+            user_id_group_pairs: self
+                .source_security_group_name
+                .map(|n| UserIdGroupPair {
+                    group_name: Some(n),
+                    ..UserIdGroupPair::default()
+                })
+                .into_iter()
+                .collect(),
+            ..IpPermission::default()
+        })
     }
+}
+
+/// Builds a [`RuleChange`] from each generated request type; `$r` names the request in
+/// the member expressions.
+macro_rules! rule_change_from {
+    ($request:ty, |$r:ident| group_id: $gid:expr, group_name: $gname:expr, rule_ids: $ids:expr) => {
+        impl From<$request> for RuleChange {
+            fn from($r: $request) -> RuleChange {
+                let legacy = LegacyPermission {
+                    ip_protocol: $r.ip_protocol.clone(),
+                    from_port: $r.from_port,
+                    to_port: $r.to_port,
+                    cidr_ip: $r.cidr_ip.clone(),
+                    source_security_group_name: $r.source_security_group_name.clone(),
+                };
+                let mut ip_permissions = $r.ip_permissions.clone();
+                ip_permissions.extend(legacy.into_permission());
+                RuleChange {
+                    dry_run: $r.dry_run,
+                    group_id: $gid,
+                    group_name: $gname,
+                    ip_permissions,
+                    security_group_rule_ids: $ids,
+                }
+            }
+        }
+    };
+}
+
+rule_change_from!(api_types::AuthorizeSecurityGroupIngressRequest, |r|
+    group_id: r.group_id.clone(), group_name: r.group_name.clone(), rule_ids: Vec::new());
+rule_change_from!(api_types::AuthorizeSecurityGroupEgressRequest, |r|
+    group_id: Some(r.group_id.clone()), group_name: None, rule_ids: Vec::new());
+rule_change_from!(api_types::RevokeSecurityGroupIngressRequest, |r|
+    group_id: r.group_id.clone(), group_name: r.group_name.clone(), rule_ids: r.security_group_rule_ids.clone());
+rule_change_from!(api_types::RevokeSecurityGroupEgressRequest, |r|
+    group_id: Some(r.group_id.clone()), group_name: None, rule_ids: r.security_group_rule_ids.clone());
+
+/// The decoded request of an Authorize/Revoke operation, by direction.
+fn rule_change(input: Value, is_egress: bool, revoke: bool) -> Result<RuleChange, Ec2Error> {
+    Ok(match (revoke, is_egress) {
+        (false, false) => parse::<api_types::AuthorizeSecurityGroupIngressRequest>(input)?.into(),
+        (false, true) => parse::<api_types::AuthorizeSecurityGroupEgressRequest>(input)?.into(),
+        (true, false) => parse::<api_types::RevokeSecurityGroupIngressRequest>(input)?.into(),
+        (true, true) => parse::<api_types::RevokeSecurityGroupEgressRequest>(input)?.into(),
+    })
 }
 
 /// `tcp`/`6` → `tcp`, `-1`/`all` → `-1`, … and the ports that go with it.
@@ -222,14 +229,14 @@ fn expand(
 }
 
 pub async fn authorize(store: &Store, ctx: &RequestContext, input: Value, is_egress: bool) -> Result<Value, Ec2Error> {
-    let input: RuleChangeInput = parse(input)?;
+    let input = rule_change(input, is_egress, false)?;
     let scope = scope(ctx);
     let out_scope = scope.clone();
     let added = store
         .write(move |t| {
             defaults::ensure_in(t, &scope)?;
             let mut group = find_group(t, &scope, input.group_id.as_deref(), input.group_name.as_deref())?;
-            let mut new_rules = expand(t, &scope, &group, &input.permissions(), is_egress)?;
+            let mut new_rules = expand(t, &scope, &group, &input.ip_permissions, is_egress)?;
             for (i, rule) in new_rules.iter().enumerate() {
                 let dup_existing = group.rules.iter().any(|r| r.same_permission(rule));
                 let dup_in_request = new_rules[..i].iter().any(|r| r.same_permission(rule));
@@ -258,14 +265,14 @@ pub async fn authorize(store: &Store, ctx: &RequestContext, input: Value, is_egr
 }
 
 pub async fn revoke(store: &Store, ctx: &RequestContext, input: Value, is_egress: bool) -> Result<Value, Ec2Error> {
-    let input: RuleChangeInput = parse(input)?;
+    let input = rule_change(input, is_egress, true)?;
     let scope = scope(ctx);
     let out_scope = scope.clone();
     let revoked = store
         .write(move |t| {
             defaults::ensure_in(t, &scope)?;
             let mut group = find_group(t, &scope, input.group_id.as_deref(), input.group_name.as_deref())?;
-            let wanted = expand(t, &scope, &group, &input.permissions(), is_egress)?;
+            let wanted = expand(t, &scope, &group, &input.ip_permissions, is_egress)?;
             let mut revoked = Vec::new();
             for want in &wanted {
                 let Some(i) = group.rules.iter().position(|r| r.same_permission(want)) else {

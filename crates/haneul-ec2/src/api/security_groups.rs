@@ -3,13 +3,13 @@
 
 use haneul_store::{Scope, Store, Txn};
 use haneul_wire::RequestContext;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::api::tags::{tags_for, TagSpecification};
+use crate::api::tags::tags_for;
 use crate::describe::{self, Query, SECURITY_GROUP, VPC};
 use crate::error::Ec2Error;
-use crate::filter::{self, Filter, Filterable};
+use crate::filter::{self, Filterable};
+use crate::generated as api_types;
 use crate::ids::new_id;
 use crate::model::*;
 use crate::page::paginate;
@@ -141,16 +141,6 @@ pub fn rule_output(scope: &Scope, rule: &SecurityGroupRule) -> Value {
     v
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct CreateSecurityGroupInput {
-    dry_run: Option<bool>,
-    group_name: String,
-    description: String,
-    vpc_id: Option<String>,
-    tag_specifications: Vec<TagSpecification>,
-}
-
 fn check_group_text(what: &str, text: &str) -> Result<(), Ec2Error> {
     if text.is_empty() || text.chars().count() > MAX_GROUP_TEXT_CHARS {
         return Err(Ec2Error::invalid(format!(
@@ -161,7 +151,7 @@ fn check_group_text(what: &str, text: &str) -> Result<(), Ec2Error> {
 }
 
 pub async fn create_security_group(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: CreateSecurityGroupInput = parse(input)?;
+    let input: api_types::CreateSecurityGroupRequest = parse(input)?;
     check_group_text("groupName", &input.group_name)?;
     check_group_text("GroupDescription", &input.description)?;
     if input.group_name.starts_with("sg-") {
@@ -258,19 +248,8 @@ pub fn find_group(
         })
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct DescribeSecurityGroupsInput {
-    dry_run: Option<bool>,
-    filters: Vec<Filter>,
-    group_ids: Vec<String>,
-    group_names: Vec<String>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-}
-
 pub async fn describe_security_groups(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: DescribeSecurityGroupsInput = parse(input)?;
+    let input: api_types::DescribeSecurityGroupsRequest = parse(input)?;
     check_dry_run(input.dry_run)?;
     let scope = scope(ctx);
     defaults::ensure(store, &scope).await?;
@@ -298,16 +277,8 @@ pub async fn describe_security_groups(store: &Store, ctx: &RequestContext, input
     Ok(json!({ "SecurityGroups": groups, "NextToken": page.next_token }))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct DeleteSecurityGroupInput {
-    dry_run: Option<bool>,
-    group_id: Option<String>,
-    group_name: Option<String>,
-}
-
 pub async fn delete_security_group(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: DeleteSecurityGroupInput = parse(input)?;
+    let input: api_types::DeleteSecurityGroupRequest = parse(input)?;
     let scope = scope(ctx);
     let group_id = store
         .write(move |t| {
@@ -355,22 +326,12 @@ impl Filterable for RuleRow {
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct DescribeRulesInput {
-    dry_run: Option<bool>,
-    filters: Vec<Filter>,
-    security_group_rule_ids: Vec<String>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-}
-
 pub async fn describe_security_group_rules(
     store: &Store,
     ctx: &RequestContext,
     input: Value,
 ) -> Result<Value, Ec2Error> {
-    let input: DescribeRulesInput = parse(input)?;
+    let input: api_types::DescribeSecurityGroupRulesRequest = parse(input)?;
     check_dry_run(input.dry_run)?;
     let scope = scope(ctx);
     defaults::ensure(store, &scope).await?;

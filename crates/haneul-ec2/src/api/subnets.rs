@@ -2,15 +2,15 @@
 
 use haneul_store::Store;
 use haneul_wire::RequestContext;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::tags::{tags_for, TagSpecification};
+use crate::api::tags::tags_for;
 use crate::api::vpcs::parse_block;
 use crate::cidr::Cidr;
 use crate::describe::{self, Query, SUBNET, VPC};
 use crate::error::Ec2Error;
-use crate::filter::{Filter, Filterable};
+use crate::filter::Filterable;
+use crate::generated as api_types;
 use crate::model::*;
 use crate::{check_dry_run, defaults, parse, regions, scope};
 
@@ -38,19 +38,8 @@ impl Filterable for Subnet {
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct CreateSubnetInput {
-    dry_run: Option<bool>,
-    vpc_id: String,
-    cidr_block: Option<String>,
-    availability_zone: Option<String>,
-    availability_zone_id: Option<String>,
-    tag_specifications: Vec<TagSpecification>,
-}
-
 pub async fn create_subnet(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: CreateSubnetInput = parse(input)?;
+    let input: api_types::CreateSubnetRequest = parse(input)?;
     VPC.check_id(&input.vpc_id)?;
     let Some(cidr_text) = input.cidr_block.clone() else {
         return Err(Ec2Error::invalid(
@@ -120,18 +109,8 @@ fn pick_zone(region: &str, name: Option<&str>, id: Option<&str>, cidr: &Cidr) ->
         .ok_or_else(|| Ec2Error::invalid(format!("No availability zones in region {region}")))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct DescribeSubnetsInput {
-    dry_run: Option<bool>,
-    filters: Vec<Filter>,
-    subnet_ids: Vec<String>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-}
-
 pub async fn describe_subnets(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: DescribeSubnetsInput = parse(input)?;
+    let input: api_types::DescribeSubnetsRequest = parse(input)?;
     check_dry_run(input.dry_run)?;
     let scope = scope(ctx);
     defaults::ensure(store, &scope).await?;
@@ -148,15 +127,8 @@ pub async fn describe_subnets(store: &Store, ctx: &RequestContext, input: Value)
     Ok(json!({ "Subnets": page.items, "NextToken": page.next_token }))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct DeleteSubnetInput {
-    dry_run: Option<bool>,
-    subnet_id: String,
-}
-
 pub async fn delete_subnet(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: DeleteSubnetInput = parse(input)?;
+    let input: api_types::DeleteSubnetRequest = parse(input)?;
     SUBNET.check_id(&input.subnet_id)?;
     let scope = scope(ctx);
     store

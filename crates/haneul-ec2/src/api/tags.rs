@@ -2,11 +2,11 @@
 
 use haneul_store::{Scope, Store, Txn};
 use haneul_wire::RequestContext;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::Ec2Error;
-use crate::filter::{self, Filter, Filterable};
+use crate::filter::{self, Filterable};
+use crate::generated as api_types;
 use crate::ids;
 use crate::model::*;
 use crate::page::paginate;
@@ -17,19 +17,7 @@ pub const MAX_TAGS_PER_RESOURCE: usize = 50;
 pub const MAX_TAG_KEY_CHARS: usize = 128;
 pub const MAX_TAG_VALUE_CHARS: usize = 256;
 
-#[derive(Deserialize, Default, Clone)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct TagInput {
-    pub key: Option<String>,
-    pub value: Option<String>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct TagSpecification {
-    pub resource_type: Option<String>,
-    pub tags: Vec<TagInput>,
-}
+pub use crate::generated::{Tag as TagInput, TagSpecification};
 
 fn check_tag(key: &str, value: &str) -> Result<(), Ec2Error> {
     if key.is_empty() || key.chars().count() > MAX_TAG_KEY_CHARS {
@@ -124,16 +112,8 @@ fn edit_tags(
     Ok(())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct CreateTagsInput {
-    dry_run: Option<bool>,
-    resources: Vec<String>,
-    tags: Vec<TagInput>,
-}
-
 pub async fn create_tags(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: CreateTagsInput = parse(input)?;
+    let input: api_types::CreateTagsRequest = parse(input)?;
     let scope = scope(ctx);
     store
         .write(move |t| {
@@ -147,16 +127,8 @@ pub async fn create_tags(store: &Store, ctx: &RequestContext, input: Value) -> R
     Ok(json!({}))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct DeleteTagsInput {
-    dry_run: Option<bool>,
-    resources: Vec<String>,
-    tags: Vec<TagInput>,
-}
-
 pub async fn delete_tags(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: DeleteTagsInput = parse(input)?;
+    let input: api_types::DeleteTagsRequest = parse(input)?;
     let scope = scope(ctx);
     store
         .write(move |t| {
@@ -201,17 +173,8 @@ impl Filterable for TagRow {
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct DescribeTagsInput {
-    dry_run: Option<bool>,
-    filters: Vec<Filter>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-}
-
 pub async fn describe_tags(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: DescribeTagsInput = parse(input)?;
+    let input: api_types::DescribeTagsRequest = parse(input)?;
     check_dry_run(input.dry_run)?;
     let scope = scope(ctx);
     defaults::ensure(store, &scope).await?;

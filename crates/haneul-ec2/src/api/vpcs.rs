@@ -2,14 +2,14 @@
 
 use haneul_store::Store;
 use haneul_wire::RequestContext;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::tags::{tags_for, TagSpecification};
+use crate::api::tags::tags_for;
 use crate::cidr::Cidr;
 use crate::describe::{self, Query, VPC};
 use crate::error::Ec2Error;
-use crate::filter::{Filter, Filterable};
+use crate::filter::Filterable;
+use crate::generated as api_types;
 use crate::model::*;
 use crate::{check_dry_run, defaults, parse, scope};
 
@@ -58,17 +58,8 @@ pub fn parse_block(text: &str, range_code: &'static str, param: &str) -> Result<
     Ok(cidr)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct CreateVpcInput {
-    dry_run: Option<bool>,
-    cidr_block: Option<String>,
-    instance_tenancy: Option<String>,
-    tag_specifications: Vec<TagSpecification>,
-}
-
 pub async fn create_vpc(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: CreateVpcInput = parse(input)?;
+    let input: api_types::CreateVpcRequest = parse(input)?;
     let Some(cidr_text) = input.cidr_block.clone() else {
         return Err(Ec2Error::invalid(
             "Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided.",
@@ -95,18 +86,8 @@ pub async fn create_vpc(store: &Store, ctx: &RequestContext, input: Value) -> Re
     Ok(json!({ "Vpc": vpc }))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct DescribeVpcsInput {
-    dry_run: Option<bool>,
-    filters: Vec<Filter>,
-    vpc_ids: Vec<String>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-}
-
 pub async fn describe_vpcs(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: DescribeVpcsInput = parse(input)?;
+    let input: api_types::DescribeVpcsRequest = parse(input)?;
     check_dry_run(input.dry_run)?;
     let scope = scope(ctx);
     defaults::ensure(store, &scope).await?;
@@ -123,15 +104,8 @@ pub async fn describe_vpcs(store: &Store, ctx: &RequestContext, input: Value) ->
     Ok(json!({ "Vpcs": page.items, "NextToken": page.next_token }))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct DeleteVpcInput {
-    dry_run: Option<bool>,
-    vpc_id: String,
-}
-
 pub async fn delete_vpc(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
-    let input: DeleteVpcInput = parse(input)?;
+    let input: api_types::DeleteVpcRequest = parse(input)?;
     VPC.check_id(&input.vpc_id)?;
     let scope = scope(ctx);
     store
