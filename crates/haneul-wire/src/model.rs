@@ -154,6 +154,12 @@ pub struct Shape {
     pub max: Option<f64>,
     #[serde(default, rename = "enum")]
     pub enum_values: Vec<String>,
+    /// The model's regular expression (not implicitly anchored, as Smithy defines it).
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// `pattern` compiled at load; `None` when absent or not expressible here.
+    #[serde(skip)]
+    pub pattern_regex: Option<fancy_regex::Regex>,
     #[serde(default)]
     pub timestamp_format: Option<String>,
     #[serde(default)]
@@ -185,11 +191,12 @@ impl ServiceModel {
     /// Parses a model and checks that every shape reference resolves, so lookups after
     /// loading cannot fail.
     pub fn parse(service: &str, json: &str) -> Result<ServiceModel, ModelError> {
-        let model: ServiceModel = serde_json::from_str(json).map_err(|source| ModelError::Parse {
+        let mut model: ServiceModel = serde_json::from_str(json).map_err(|source| ModelError::Parse {
             service: service.to_string(),
             source,
         })?;
         model.check_references(service)?;
+        model.compile_patterns(service);
         Ok(model)
     }
 
@@ -219,6 +226,18 @@ impl ServiceModel {
             }
         }
         Ok(())
+    }
+
+    /// Compiles every `pattern`; one that does not compile is logged and left unchecked
+    /// rather than rejecting valid requests.
+    fn compile_patterns(&mut self, service: &str) {
+        for (name, shape) in self.shapes.iter_mut() {
+            let Some(pattern) = &shape.pattern else { continue };
+            match fancy_regex::Regex::new(pattern) {
+                Ok(re) => shape.pattern_regex = Some(re),
+                Err(e) => tracing::warn!(service, shape = %name, pattern, error = %e, "model pattern not checked"),
+            }
+        }
     }
 
     /// The shape named `name`. Every name reachable from an operation was checked in

@@ -17,6 +17,7 @@ pub enum ViolationKind {
     TooLong(f64),
     TooSmall(f64),
     TooLarge(f64),
+    NoPatternMatch(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +42,7 @@ impl Violation {
             ViolationKind::TooLong(n) => format!("Member must have length less than or equal to {n}"),
             ViolationKind::TooSmall(n) => format!("Member must have value greater than or equal to {n}"),
             ViolationKind::TooLarge(n) => format!("Member must have value less than or equal to {n}"),
+            ViolationKind::NoPatternMatch(p) => format!("Member must satisfy regular expression pattern: {p}"),
         }
     }
 
@@ -142,7 +144,22 @@ fn check(model: &ServiceModel, shape: &Shape, value: &Value, path: &str, member:
                 push(ViolationKind::NotInEnum(shape.enum_values.clone()), found);
                 return;
             }
+            let before = found.len();
             check_length(shape, s.chars().count(), &mut push, found);
+            if found.len() > before {
+                return;
+            }
+            // A pattern the engine gives up on (backtrack limit) counts as a match.
+            let mismatch = shape
+                .pattern_regex
+                .as_ref()
+                .is_some_and(|re| re.is_match(s).is_ok_and(|m| !m));
+            if mismatch {
+                push(
+                    ViolationKind::NoPatternMatch(shape.pattern.clone().unwrap_or_default()),
+                    found,
+                );
+            }
         }
         ShapeType::Blob => {
             let Value::String(s) = value else { return };

@@ -151,6 +151,25 @@ async fn json_protocol_envelope_and_validation() {
         "{body}"
     );
 
+    let not_an_arn = r#"{"CertificateArn":"certificate/0123456789abcdef"}"#;
+    let resp = h
+        .raw(
+            "POST",
+            "/",
+            &json_headers("CertificateManager.DescribeCertificate"),
+            not_an_arn,
+        )
+        .await;
+    let body: serde_json::Value = serde_json::from_str(&resp.body).unwrap();
+    assert_eq!(body["__type"], "ValidationException");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Member must satisfy regular expression pattern: arn:"),
+        "{body}"
+    );
+
     let wrong_type = r#"{"DomainName":42}"#;
     let resp = h
         .raw(
