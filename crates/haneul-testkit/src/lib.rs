@@ -88,6 +88,7 @@ impl Haneul {
             account_id: ACCOUNT_ID.into(),
             data_dir: Some(dir.clone()),
             dev,
+            runtime_files: Vec::new(),
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -20,6 +20,9 @@ pub struct Config {
     /// `None` in dev mode without `--data-dir`: a temp dir that is removed on exit.
     pub data_dir: Option<PathBuf>,
     pub dev: bool,
+    /// Where to announce this instance for `haneul env` (written before the endpoint
+    /// answers, removed on exit). Empty for in-process test instances.
+    pub runtime_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -70,15 +70,22 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    let explicit_data_dir = args.data_dir.is_some();
+    let data_dir = args.data_dir.or_else(|| (!args.dev).then(config::default_data_dir));
+    // A persistent (or explicit) data dir names its instance; a dev instance on temp state
+    // announces itself in the default data dir instead.
+    let runtime_file = match &data_dir {
+        Some(dir) => dir.join(RUNTIME_FILE),
+        None => config::default_data_dir().join(DEV_RUNTIME_FILE),
+    };
     let config = Config {
         api_addr: args.api,
         dns_addr: args.dns,
         lb_cidr: args.lb_cidr,
         region: args.region,
         account_id: args.account_id,
-        data_dir: args.data_dir.or_else(|| (!args.dev).then(config::default_data_dir)),
+        data_dir,
         dev: args.dev,
+        runtime_files: vec![runtime_file],
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -87,28 +94,7 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let running = haneul::start(config.clone()).await?;
         announce(&running, &config)?;
-        let info = RuntimeInfo {
-            pid: std::process::id(),
-            api: running.api_addr.to_string(),
-            dns: None,
-            region: config.region.clone(),
-            account_id: running.state.config.account_id.clone(),
-            dev: config.dev,
-            data_dir: running.data_dir.clone(),
-        };
-        let mut runtime_files = vec![running.data_dir.join(RUNTIME_FILE)];
-        if config.dev && !explicit_data_dir {
-            runtime_files.push(config::default_data_dir().join(DEV_RUNTIME_FILE));
-        }
-        for path in &runtime_files {
-            if let Err(e) = info.write(path) {
-                tracing::warn!(path = %path.display(), error = %e, "cannot write runtime file; `haneul env` will not find this instance");
-            }
-        }
         let fast = wait_for_signal().await?;
-        for path in &runtime_files {
-            let _ = std::fs::remove_file(path);
-        }
         if fast {
             tracing::info!("SIGINT: stopping now");
             running.abort();

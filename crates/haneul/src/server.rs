@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use crate::admin;
 use crate::config::Config;
 use crate::credentials::{KeyRing, RootKey};
+use crate::runtime_file::RuntimeInfo;
 
 /// Most API connections served at once; more wait in the kernel's accept queue.
 pub const MAX_CONNECTIONS: usize = 4096;
@@ -70,19 +71,28 @@ pub struct Running {
     pub state: Arc<State>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    runtime_files: Vec<PathBuf>,
     _temp_dir: Option<tempfile::TempDir>,
 }
 
 impl Running {
     /// Stops accepting, lets in-flight requests finish (bounded), and returns.
     pub async fn shutdown(self) {
+        self.remove_runtime_files();
         self.shutdown.send_replace(true);
         let _ = self.task.await;
     }
 
     /// Stops at once: open connections are dropped.
     pub fn abort(self) {
+        self.remove_runtime_files();
         self.task.abort();
+    }
+
+    fn remove_runtime_files(&self) {
+        for path in &self.runtime_files {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -160,6 +170,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.api_addr,
         source,
     })?;
+    announce_runtime(&config, api_addr, &data_dir);
+    let runtime_files = config.runtime_files.clone();
     let state = Arc::new(State {
         api,
         store,
@@ -177,8 +189,27 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         state,
         shutdown,
         task,
+        runtime_files,
         _temp_dir: temp_dir,
     })
+}
+
+/// Writes `runtime.json` (for `haneul env`) before the endpoint answers its first request.
+fn announce_runtime(config: &Config, api_addr: SocketAddr, data_dir: &std::path::Path) {
+    let info = RuntimeInfo {
+        pid: std::process::id(),
+        api: api_addr.to_string(),
+        dns: None,
+        region: config.region.clone(),
+        account_id: config.account_id.clone(),
+        dev: config.dev,
+        data_dir: data_dir.to_path_buf(),
+    };
+    for path in &config.runtime_files {
+        if let Err(e) = info.write(path) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write runtime file; `haneul env` will not find this instance");
+        }
+    }
 }
 
 async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
