@@ -1,5 +1,9 @@
 //! The shared shape of every `Describe*`: ids (all must exist), filters, then a page.
 
+use haneul_store::{Scope, Store};
+use serde::de::DeserializeOwned;
+
+use crate::defaults;
 use crate::error::Ec2Error;
 use crate::filter::{self, Filter, Filterable};
 use crate::ids;
@@ -75,6 +79,25 @@ pub struct Query<'a> {
     pub filters: &'a [Filter],
     pub max_results: Option<i64>,
     pub next_token: Option<&'a str>,
+}
+
+/// Reads every resource of `store_kind` in the scope (creating the defaults on first use),
+/// then [`select`]s the page the request asked for.
+pub async fn read_and_select<R>(
+    store: &Store,
+    scope: Scope,
+    store_kind: &'static str,
+    kind: &Kind,
+    q: &Query<'_>,
+) -> Result<Page<R>, Ec2Error>
+where
+    R: Filterable + DeserializeOwned + Send + 'static,
+{
+    defaults::ensure(store, &scope).await?;
+    let all = store
+        .read(move |t| t.list::<R>(&scope, store_kind).map_err(Ec2Error::from))
+        .await?;
+    select(kind, all, q)
 }
 
 /// Applies ids, filters and pagination to every `(id, resource)` of a kind (sorted by id).

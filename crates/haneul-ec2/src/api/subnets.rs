@@ -112,18 +112,13 @@ fn pick_zone(region: &str, name: Option<&str>, id: Option<&str>, cidr: &Cidr) ->
 pub async fn describe_subnets(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
     let input: api_types::DescribeSubnetsRequest = parse(input)?;
     check_dry_run(input.dry_run)?;
-    let scope = scope(ctx);
-    defaults::ensure(store, &scope).await?;
-    let all = store
-        .read(move |t| t.list::<Subnet>(&scope, KIND_SUBNET).map_err(Ec2Error::from))
-        .await?;
     let query = Query {
         ids: &input.subnet_ids,
         filters: &input.filters,
         max_results: input.max_results,
         next_token: input.next_token.as_deref(),
     };
-    let page = describe::select(&SUBNET, all, &query)?;
+    let page = describe::read_and_select::<Subnet>(store, scope(ctx), KIND_SUBNET, &SUBNET, &query).await?;
     Ok(json!({ "Subnets": page.items, "NextToken": page.next_token }))
 }
 

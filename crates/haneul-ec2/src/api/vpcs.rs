@@ -89,18 +89,13 @@ pub async fn create_vpc(store: &Store, ctx: &RequestContext, input: Value) -> Re
 pub async fn describe_vpcs(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Ec2Error> {
     let input: api_types::DescribeVpcsRequest = parse(input)?;
     check_dry_run(input.dry_run)?;
-    let scope = scope(ctx);
-    defaults::ensure(store, &scope).await?;
-    let all = store
-        .read(move |t| t.list::<Vpc>(&scope, KIND_VPC).map_err(Ec2Error::from))
-        .await?;
     let query = Query {
         ids: &input.vpc_ids,
         filters: &input.filters,
         max_results: input.max_results,
         next_token: input.next_token.as_deref(),
     };
-    let page = describe::select(&VPC, all, &query)?;
+    let page = describe::read_and_select::<Vpc>(store, scope(ctx), KIND_VPC, &VPC, &query).await?;
     Ok(json!({ "Vpcs": page.items, "NextToken": page.next_token }))
 }
 
