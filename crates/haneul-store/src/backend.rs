@@ -50,6 +50,14 @@ pub trait RawTxn {
     /// All `(id, body)` of a kind in a scope, ordered by id, ids ≥ `from_id`, at most `limit`.
     fn list(&self, scope: &Scope, kind: &str, from_id: &str, limit: usize)
         -> Result<Vec<(String, String)>, StoreError>;
+    /// All `(id, body)` of a kind in a scope whose id starts with `prefix`, ordered by id.
+    fn list_prefix(
+        &self,
+        scope: &Scope,
+        kind: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError>;
     /// The same kind across every scope (for data planes that serve all accounts).
     fn list_all_scopes(&self, kind: &str, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError>;
 }

@@ -298,6 +298,25 @@ impl RawTxn for SqliteTxn<'_> {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    fn list_prefix(
+        &self,
+        scope: &Scope,
+        kind: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        // ids in [prefix, prefix + U+10FFFF): every id that starts with `prefix`.
+        let upper = format!("{prefix}\u{10FFFF}");
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id, body FROM resources WHERE account = ?1 AND region = ?2 AND kind = ?3 AND id >= ?4 AND id < ?5 ORDER BY id LIMIT ?6",
+        )?;
+        let rows = stmt.query_map(
+            params![scope.account_id, scope.region, kind, prefix, upper, limit as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     fn list_all_scopes(&self, kind: &str, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT account, region, id, body FROM resources WHERE kind = ?1 ORDER BY account, region, id LIMIT ?2",
@@ -337,8 +356,13 @@ mod tests {
         let s = scope.clone();
         let all: Vec<(String, u32)> = store.read(move |t| t.list(&s, "thing")).await.unwrap();
         assert_eq!(all, vec![("a".to_string(), 1)]);
+        let s = scope.clone();
+        store.write(move |t| t.put(&s, "thing", "ab", &3u32)).await.unwrap();
+        let s = scope.clone();
+        let under_a: Vec<(String, u32)> = store.read(move |t| t.list_prefix(&s, "thing", "a")).await.unwrap();
+        assert_eq!(under_a.len(), 2);
         let changes = store.changes_since(0, 10).await.unwrap();
-        assert_eq!(changes.len(), 1);
+        assert_eq!(changes.len(), 2);
         assert_eq!(changes[0].id, "a");
     }
 }

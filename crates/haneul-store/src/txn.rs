@@ -75,6 +75,19 @@ impl<'a> Txn<'a> {
             .collect()
     }
 
+    /// Records whose id starts with `prefix`, ordered by id.
+    pub fn list_prefix<T: DeserializeOwned>(
+        &self,
+        scope: &Scope,
+        kind: &str,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let rows = self.raw.list_prefix(scope, kind, prefix, MAX_LIST)?;
+        rows.into_iter()
+            .map(|(id, body)| Ok((id, serde_json::from_str(&body)?)))
+            .collect()
+    }
+
     /// A kind across every account and region.
     pub fn list_all_scopes<T: DeserializeOwned>(&self, kind: &str) -> Result<Vec<(Scope, String, T)>, StoreError> {
         let rows = self.raw.list_all_scopes(kind, MAX_LIST)?;
