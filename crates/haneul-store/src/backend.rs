@@ -58,6 +58,8 @@ pub trait RawTxn {
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError>;
+    /// The last committed revision, as this transaction sees it.
+    fn committed_revision(&self) -> Result<u64, StoreError>;
     /// The same kind across every scope (for data planes that serve all accounts).
     fn list_all_scopes(&self, kind: &str, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError>;
 }

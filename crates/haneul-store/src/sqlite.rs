@@ -317,6 +317,13 @@ impl RawTxn for SqliteTxn<'_> {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    fn committed_revision(&self) -> Result<u64, StoreError> {
+        let revision: i64 = self
+            .tx
+            .query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| r.get(0))?;
+        Ok(revision as u64)
+    }
+
     fn list_all_scopes(&self, kind: &str, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT account, region, id, body FROM resources WHERE kind = ?1 ORDER BY account, region, id LIMIT ?2",

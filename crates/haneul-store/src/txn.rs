@@ -75,6 +75,13 @@ impl<'a> Txn<'a> {
             .collect()
     }
 
+    /// The revision this write transaction will commit as, if it changes anything. Exact,
+    /// because write transactions run one at a time.
+    pub fn commit_revision(&self) -> Result<u64, StoreError> {
+        self.assert_writable();
+        Ok(self.raw.committed_revision()? + 1)
+    }
+
     /// Records whose id starts with `prefix`, ordered by id.
     pub fn list_prefix<T: DeserializeOwned>(
         &self,

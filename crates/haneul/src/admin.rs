@@ -45,7 +45,7 @@ fn health(state: &State) -> ApiResponse {
             "mode": if state.config.dev { "dev" } else { "verified" },
             "addresses": {
                 "api": state.api_addr.to_string(),
-                "dns": serde_json::Value::Null,
+                "dns": state.dns_addr.to_string(),
                 "lb_cidr": state.config.lb_cidr,
             },
             "region": state.config.region,
@@ -53,7 +53,7 @@ fn health(state: &State) -> ApiResponse {
             "data_dir": state.data_dir.display().to_string(),
             "revision": state.store.revision(),
             "services": services,
-            "dataplanes": { "dns": "not built yet (Route 53 issue)" },
+            "dataplanes": { "dns": "serving" },
         }),
     )
 }

@@ -115,7 +115,7 @@ fn announce(running: &haneul::Running, config: &Config) -> anyhow::Result<()> {
     };
     writeln!(out, "haneul {} up ({mode})", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "api  http://{}", running.api_addr)?;
-    writeln!(out, "dns  {} (not served yet: comes with Route 53)", config.dns_addr)?;
+    writeln!(out, "dns  udp+tcp {}", running.dns_addr)?;
     writeln!(out, "lb   {}", config.lb_cidr)?;
     writeln!(out, "data {}", running.data_dir.display())?;
     if let Some((key, true)) = &running.root_key {

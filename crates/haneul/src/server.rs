@@ -20,6 +20,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
+use std::sync::atomic::AtomicU64;
+
+use haneul_route53::dns::server::DnsServer;
+
 use crate::admin;
 use crate::config::Config;
 use crate::credentials::{KeyRing, RootKey};
@@ -42,6 +46,7 @@ pub struct State {
     pub store: Store,
     pub config: Config,
     pub api_addr: SocketAddr,
+    pub dns_addr: SocketAddr,
     pub data_dir: PathBuf,
     pub keys: Option<Arc<KeyRing>>,
 }
@@ -58,6 +63,8 @@ pub enum StartError {
     Credentials(#[from] crate::credentials::CredentialsError),
     #[error("a bundled service model is broken: {0}")]
     Model(#[from] haneul_wire::model::ModelError),
+    #[error(transparent)]
+    Dns(#[from] haneul_route53::dns::server::DnsStartError),
     #[error("cannot bind the API endpoint on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -65,12 +72,14 @@ pub enum StartError {
 /// A started haneul.
 pub struct Running {
     pub api_addr: SocketAddr,
+    pub dns_addr: SocketAddr,
     pub data_dir: PathBuf,
     /// The root key in verified mode, and whether this start created it.
     pub root_key: Option<(RootKey, bool)>,
     pub state: Arc<State>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    dns: DnsServer,
     runtime_files: Vec<PathBuf>,
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -81,6 +90,7 @@ impl Running {
         self.remove_runtime_files();
         self.shutdown.send_replace(true);
         let _ = self.task.await;
+        self.dns.stop().await;
     }
 
     /// Stops at once: open connections are dropped.
@@ -109,7 +119,12 @@ fn open_data_dir(config: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>)
     }
 }
 
-fn build_api(config: &Config, store: &Store, auth: AuthMode) -> Result<Api, StartError> {
+fn build_api(
+    config: &Config,
+    store: &Store,
+    auth: AuthMode,
+    served_revision: Arc<AtomicU64>,
+) -> Result<Api, StartError> {
     let mut api = Api::new(ApiConfig {
         default_account_id: config.account_id.clone(),
         default_region: config.region.clone(),
@@ -123,8 +138,9 @@ fn build_api(config: &Config, store: &Store, auth: AuthMode) -> Result<Api, Star
     )?;
     // Served by later issues; until then their requests are routed, authenticated and
     // validated against the model, then answered `NotImplemented`.
+    let route53 = haneul_route53::Route53::new(store.clone(), served_revision);
+    api.register("route53", haneul_route53::MODEL, Some(Arc::new(route53)))?;
     for (name, model) in [
-        ("route53", include_str!("../../../models/route53.json")),
         ("route53domains", include_str!("../../../models/route53domains.json")),
         ("acm", include_str!("../../../models/acm.json")),
         ("elbv2", include_str!("../../../models/elbv2.json")),
@@ -159,7 +175,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if let Some((key, _)) = &root_key {
         config.account_id = key.account_id.clone();
     }
-    let api = build_api(&config, &store, auth)?;
+    let served_revision = Arc::new(AtomicU64::new(0));
+    let api = build_api(&config, &store, auth, served_revision.clone())?;
+    let dns = haneul_route53::dns::server::start(config.dns_addr, store.clone(), served_revision).await?;
+    let dns_addr = dns.addr;
     let listener = TcpListener::bind(config.api_addr)
         .await
         .map_err(|source| StartError::Bind {
@@ -170,13 +189,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.api_addr,
         source,
     })?;
-    announce_runtime(&config, api_addr, &data_dir);
+    announce_runtime(&config, api_addr, dns_addr, &data_dir);
     let runtime_files = config.runtime_files.clone();
     let state = Arc::new(State {
         api,
         store,
         config,
         api_addr,
+        dns_addr,
         data_dir: data_dir.clone(),
         keys,
     });
@@ -184,22 +204,24 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx));
     Ok(Running {
         api_addr,
+        dns_addr,
         data_dir,
         root_key,
         state,
         shutdown,
         task,
+        dns,
         runtime_files,
         _temp_dir: temp_dir,
     })
 }
 
 /// Writes `runtime.json` (for `haneul env`) before the endpoint answers its first request.
-fn announce_runtime(config: &Config, api_addr: SocketAddr, data_dir: &std::path::Path) {
+fn announce_runtime(config: &Config, api_addr: SocketAddr, dns_addr: SocketAddr, data_dir: &std::path::Path) {
     let info = RuntimeInfo {
         pid: std::process::id(),
         api: api_addr.to_string(),
-        dns: None,
+        dns: Some(dns_addr.to_string()),
         region: config.region.clone(),
         account_id: config.account_id.clone(),
         dev: config.dev,

@@ -1,0 +1,5 @@
+//! One module per Route 53 resource family; each function is one operation.
+
+pub mod changes;
+pub mod hosted_zones;
+pub mod record_sets;

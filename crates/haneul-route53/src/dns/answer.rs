@@ -1,0 +1,274 @@
+//! One query → one response, from a snapshot: authoritative answers, CNAME chasing inside the
+//! zone, wildcards, delegations, NXDOMAIN vs NODATA with the SOA, routing policies, REFUSED
+//! outside our zones.
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::HINFO;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use rand::Rng;
+
+use crate::dns::snapshot::{Entry, Snapshot, ZoneView};
+use crate::names;
+use crate::policy::Policy;
+
+/// UDP payload we advertise and accept (the DNS Flag Day 2020 value).
+pub const EDNS_PAYLOAD_BYTES: u16 = 1232;
+/// Classic DNS UDP limit without EDNS.
+pub const PLAIN_UDP_BYTES: usize = 512;
+/// CNAME hops followed inside a zone before giving up (loops end here).
+pub const MAX_CNAME_HOPS: usize = 8;
+/// Most record sets a multivalue answer returns.
+pub const MAX_MULTIVALUE: usize = 8;
+
+/// Over which transport the query came (decides truncation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// Answers `request` (wire bytes). `None`: too broken to answer at all (drop it).
+pub fn respond(snapshot: &Snapshot, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+    let query = match Message::from_vec(request) {
+        Ok(m) => m,
+        Err(_) => return formerr(request),
+    };
+    if query.message_type() != MessageType::Query {
+        return None;
+    }
+    let mut response = Message::new();
+    response
+        .set_id(query.id())
+        .set_message_type(MessageType::Response)
+        .set_op_code(query.op_code())
+        .set_recursion_desired(query.recursion_desired());
+    let client_edns = query.extensions().clone();
+    if let Some(edns) = &client_edns {
+        let mut ours = Edns::new();
+        ours.set_max_payload(EDNS_PAYLOAD_BYTES);
+        ours.set_version(0);
+        response.set_edns(ours);
+        if edns.version() > 0 {
+            response.set_response_code(ResponseCode::BADVERS);
+            return response.to_vec().ok();
+        }
+    }
+    if query.op_code() != OpCode::Query || query.queries().len() != 1 {
+        response.set_response_code(if query.op_code() == OpCode::Query {
+            ResponseCode::FormErr
+        } else {
+            ResponseCode::NotImp
+        });
+        return response.to_vec().ok();
+    }
+    let q = query.queries()[0].clone();
+    response.add_query(q.clone());
+    answer_query(snapshot, &q, &mut response);
+    let limit = match (transport, &client_edns) {
+        (Transport::Tcp, _) => usize::from(u16::MAX),
+        (Transport::Udp, Some(e)) => usize::from(e.max_payload().clamp(PLAIN_UDP_BYTES as u16, EDNS_PAYLOAD_BYTES)),
+        (Transport::Udp, None) => PLAIN_UDP_BYTES,
+    };
+    let bytes = response.to_vec().ok()?;
+    if bytes.len() <= limit {
+        return Some(bytes);
+    }
+    // Too big for UDP: send the header and question with TC set; the client retries on TCP.
+    response.take_answers();
+    response.take_name_servers();
+    response.take_additionals();
+    response.set_truncated(true);
+    response.to_vec().ok()
+}
+
+/// FORMERR for a request whose header we can read but whose body we cannot.
+fn formerr(request: &[u8]) -> Option<Vec<u8>> {
+    if request.len() < 12 {
+        return None;
+    }
+    let mut bytes = request[..12].to_vec();
+    bytes[2] = (bytes[2] | 0x80) & 0xF9; // QR=1, keep opcode and RD, clear AA and TC
+    bytes[3] = 0x01; // RCODE=FORMERR
+    bytes[4..12].fill(0); // no sections
+    Some(bytes)
+}
+
+fn answer_query(snapshot: &Snapshot, q: &Query, response: &mut Message) {
+    let qname = q.name().to_lowercase().to_ascii();
+    let qname = if qname.ends_with('.') {
+        qname
+    } else {
+        format!("{qname}.")
+    };
+    let Some(zone) = snapshot.zone_for(&qname) else {
+        response.set_response_code(ResponseCode::Refused);
+        return;
+    };
+    if let Some(cut) = delegation(zone, &qname) {
+        response.set_authoritative(false);
+        for r in select(cut) {
+            response.add_name_server(r);
+        }
+        return;
+    }
+    response.set_authoritative(true);
+    if q.query_type() == RecordType::ANY {
+        // RFC 8482: a minimal answer instead of every record set.
+        let hinfo = HINFO::new("RFC8482".into(), String::new());
+        response.add_answer(Record::from_rdata(q.name().clone(), 3600, RData::HINFO(hinfo)));
+        return;
+    }
+    let mut name = qname;
+    let mut owner = q.name().clone();
+    for _ in 0..MAX_CNAME_HOPS {
+        let (node_name, exists) = resolve_node(zone, &name);
+        if !exists {
+            if response.answers().is_empty() {
+                response.set_response_code(ResponseCode::NXDomain);
+            }
+            add_soa(zone, response);
+            return;
+        }
+        if let Some(entries) = zone.entries(&node_name, q.query_type()) {
+            for r in records_for(zone, entries, q.query_type(), &owner) {
+                response.add_answer(r);
+            }
+            return;
+        }
+        let Some(cname) = zone.entries(&node_name, RecordType::CNAME) else {
+            add_soa(zone, response); // NODATA
+            return;
+        };
+        let chosen = records_for(zone, cname, RecordType::CNAME, &owner);
+        let target = chosen.iter().find_map(|r| match r.data() {
+            RData::CNAME(c) => Some(c.0.clone()),
+            _ => None,
+        });
+        for r in chosen {
+            response.add_answer(r);
+        }
+        let Some(target) = target else { return };
+        let target_text = target.to_lowercase().to_ascii();
+        if !names::in_zone(&target_text, &zone.origin) {
+            return; // outside this zone: the client's resolver follows it
+        }
+        name = target_text;
+        owner = target;
+    }
+}
+
+/// The node that answers for `name`: itself if it exists, else the wildcard at its closest
+/// encloser. Returns (node name, whether anything answers).
+fn resolve_node(zone: &ZoneView, name: &str) -> (String, bool) {
+    if zone.names.contains(name) {
+        return (name.to_string(), true);
+    }
+    let mut encloser = names::parent(name);
+    while let Some(e) = encloser {
+        if zone.names.contains(e) || e == zone.origin {
+            let wildcard = format!("*.{e}");
+            let exists = zone.nodes.contains_key(&wildcard);
+            return (wildcard, exists);
+        }
+        if !names::in_zone(e, &zone.origin) {
+            break;
+        }
+        encloser = names::parent(e);
+    }
+    (name.to_string(), false)
+}
+
+/// A zone cut between the origin and `name` (NS records below the apex).
+fn delegation<'z>(zone: &'z ZoneView, name: &str) -> Option<&'z Vec<Entry>> {
+    let mut current = Some(name);
+    let mut cut = None;
+    while let Some(n) = current {
+        if n == zone.origin {
+            break;
+        }
+        if let Some(ns) = zone.entries(n, RecordType::NS) {
+            cut = Some(ns);
+        }
+        current = names::parent(n);
+    }
+    cut
+}
+
+fn add_soa(zone: &ZoneView, response: &mut Message) {
+    if let Some(soa) = zone.soa() {
+        let mut soa = soa.clone();
+        if let RData::SOA(data) = soa.data() {
+            // Negative answers are cached for min(SOA TTL, SOA minimum) (RFC 2308).
+            let ttl = soa.ttl().min(data.minimum());
+            soa.set_ttl(ttl);
+        }
+        response.add_name_server(soa);
+    }
+}
+
+/// Records answering `rtype` from the record sets of one node, after the routing policy,
+/// owned by `owner` (the query name, for wildcards and aliases).
+fn records_for(zone: &ZoneView, entries: &[Entry], rtype: RecordType, owner: &Name) -> Vec<Record> {
+    let mut out = Vec::new();
+    for entry in choose(entries) {
+        if let Some(target) = &entry.alias {
+            if let Some(target_entries) = zone.entries(target, rtype) {
+                for e in choose(target_entries) {
+                    out.extend(e.records.iter().cloned());
+                }
+            }
+        } else {
+            out.extend(entry.records.iter().cloned());
+        }
+    }
+    for r in &mut out {
+        r.set_name(owner.clone());
+    }
+    out
+}
+
+fn select(entries: &[Entry]) -> Vec<Record> {
+    choose(entries)
+        .into_iter()
+        .flat_map(|e| e.records.iter().cloned())
+        .collect()
+}
+
+/// The record sets the routing policy answers with.
+fn choose(entries: &[Entry]) -> Vec<&Entry> {
+    let Some(first) = entries.first() else {
+        return Vec::new();
+    };
+    let mut rng = rand::thread_rng();
+    match first.policy {
+        Policy::Weighted => {
+            let total: u32 = entries.iter().map(|e| e.weight).sum();
+            if total == 0 {
+                return vec![&entries[rng.gen_range(0..entries.len())]];
+            }
+            let mut pick = rng.gen_range(0..total);
+            for e in entries {
+                if pick < e.weight {
+                    return vec![e];
+                }
+                pick -= e.weight;
+            }
+            vec![first]
+        }
+        Policy::Failover => {
+            let primary = entries.iter().find(|e| e.failover_primary).unwrap_or(first);
+            vec![primary]
+        }
+        Policy::MultiValue => {
+            let mut all: Vec<&Entry> = entries.iter().collect();
+            for i in (1..all.len()).rev() {
+                all.swap(i, rng.gen_range(0..=i));
+            }
+            all.truncate(MAX_MULTIVALUE);
+            all
+        }
+        Policy::Simple => vec![first],
+        // Client location is not known yet: answer with the first record set.
+        Policy::Latency | Policy::Geolocation | Policy::Geoproximity | Policy::IpBased => vec![first],
+    }
+}

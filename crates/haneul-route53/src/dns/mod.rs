@@ -1,0 +1,5 @@
+//! The DNS data plane: snapshot → answer → UDP/TCP server.
+
+pub mod answer;
+pub mod server;
+pub mod snapshot;

@@ -1,0 +1,44 @@
+//! Route 53's errors, each with the code, status and message Route 53 gives.
+
+use haneul_store::StoreError;
+use haneul_wire::AwsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Route53Error {
+    #[error("No hosted zone found with ID: {0}")]
+    NoSuchHostedZone(String),
+    #[error("A change with the specified change ID does not exist.")]
+    NoSuchChange,
+    #[error("The hosted zone you are trying to create already exists. A hosted zone has already been created with the specified caller reference {0}.")]
+    HostedZoneAlreadyExists(String),
+    #[error("The specified hosted zone contains non-required resource record sets and so cannot be deleted.")]
+    HostedZoneNotEmpty,
+    #[error("{0}")]
+    InvalidDomainName(String),
+    /// AWS's form: the messages in brackets, comma separated.
+    #[error("[{}]", .0.join(", "))]
+    InvalidChangeBatch(Vec<String>),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("{0}")]
+    InvalidVpcId(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<Route53Error> for AwsError {
+    fn from(e: Route53Error) -> AwsError {
+        let (code, status) = match &e {
+            Route53Error::NoSuchHostedZone(_) => ("NoSuchHostedZone", 404),
+            Route53Error::NoSuchChange => ("NoSuchChange", 404),
+            Route53Error::HostedZoneAlreadyExists(_) => ("HostedZoneAlreadyExists", 409),
+            Route53Error::HostedZoneNotEmpty => ("HostedZoneNotEmpty", 400),
+            Route53Error::InvalidDomainName(_) => ("InvalidDomainName", 400),
+            Route53Error::InvalidChangeBatch(_) => ("InvalidChangeBatch", 400),
+            Route53Error::InvalidInput(_) => ("InvalidInput", 400),
+            Route53Error::InvalidVpcId(_) => ("InvalidVPCId", 400),
+            Route53Error::Store(_) => ("InternalFailure", 500),
+        };
+        AwsError::new(code, status, e.to_string())
+    }
+}

@@ -1,0 +1,85 @@
+//! # haneul-route53: the Route 53 API and an authoritative DNS server
+//!
+//! Layout: `api/` one module per resource family (hosted zones, record sets, changes),
+//! [`model`] the stored records (record sets in the API's own shape, keyed in Route 53's list
+//! order), [`names`] DNS name rules, `dns/` the data plane: [`dns::snapshot`] builds an
+//! immutable view of every zone from the store, [`dns::answer`] answers one query from it,
+//! [`dns::server`] serves UDP and TCP.
+//!
+//! **Architecture invariant:** the DNS server answers only from a snapshot swapped in when the
+//! store's revision moves; it shares no lock with the API. `GetChange` says INSYNC once the
+//! snapshot being served holds the change's revision.
+
+pub mod api;
+pub mod dns;
+pub mod error;
+/// Typed input/output structs, generated from the model (see `codegen.txt`).
+#[rustfmt::skip]
+pub mod generated;
+pub mod ids;
+pub mod model;
+pub mod names;
+pub mod policy;
+pub mod rdata;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use haneul_store::{Scope, Store};
+use haneul_wire::{AwsError, BoxFuture, RequestContext, Service};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::Route53Error;
+
+/// The botocore model this crate serves.
+pub const MODEL: &str = include_str!("../../../models/route53.json");
+
+pub struct Route53 {
+    store: Store,
+    /// The store revision the DNS server answers from (shared with `dns::server`).
+    served_revision: Arc<AtomicU64>,
+}
+
+impl Route53 {
+    pub fn new(store: Store, served_revision: Arc<AtomicU64>) -> Route53 {
+        Route53 { store, served_revision }
+    }
+}
+
+/// Route 53 is global: an account's zones live in its region-less scope.
+pub fn scope(ctx: &RequestContext) -> Scope {
+    Scope::global(ctx.account_id.clone())
+}
+
+pub(crate) fn parse<T: DeserializeOwned>(input: Value) -> Result<T, Route53Error> {
+    serde_json::from_value(input).map_err(|e| Route53Error::InvalidInput(format!("Invalid request: {e}")))
+}
+
+impl Service for Route53 {
+    fn call<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, AwsError>> {
+        Box::pin(async move {
+            let store = &self.store;
+            use api::{changes, hosted_zones as zones, record_sets};
+            let result = match operation {
+                "CreateHostedZone" => zones::create_hosted_zone(store, ctx, input).await,
+                "GetHostedZone" => zones::get_hosted_zone(store, ctx, input).await,
+                "ListHostedZones" => zones::list_hosted_zones(store, ctx, input).await,
+                "ListHostedZonesByName" => zones::list_hosted_zones_by_name(store, ctx, input).await,
+                "GetHostedZoneCount" => zones::get_hosted_zone_count(store, ctx).await,
+                "UpdateHostedZoneComment" => zones::update_hosted_zone_comment(store, ctx, input).await,
+                "DeleteHostedZone" => zones::delete_hosted_zone(store, ctx, input).await,
+                "ChangeResourceRecordSets" => record_sets::change_resource_record_sets(store, ctx, input).await,
+                "ListResourceRecordSets" => record_sets::list_resource_record_sets(store, ctx, input).await,
+                "GetChange" => changes::get_change(store, &self.served_revision, ctx, input).await,
+                other => return Err(AwsError::not_implemented("Route 53", other)),
+            };
+            result.map_err(AwsError::from)
+        })
+    }
+}

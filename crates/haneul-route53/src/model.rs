@@ -1,0 +1,56 @@
+//! Route 53 records as stored. Record sets are kept in the API's own shape
+//! (`generated::ResourceRecordSet`, names normalized) under keys that sort the way
+//! `ListResourceRecordSets` lists them.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::generated::ResourceRecordSet;
+use crate::names;
+
+pub const KIND_ZONE: &str = "route53.zone";
+pub const KIND_RRSET: &str = "route53.rrset";
+pub const KIND_CHANGE: &str = "route53.change";
+/// Maps a CallerReference to the zone it created (CreateHostedZone idempotency).
+pub const KIND_CALLER_REFERENCE: &str = "route53.caller-reference";
+
+/// Separates the parts of an rrset key; sorts below every name character.
+const KEY_SEP: char = '\u{1}';
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Zone {
+    /// `Z…` without the `/hostedzone/` prefix.
+    pub id: String,
+    /// Normalized, with the trailing dot.
+    pub name: String,
+    pub caller_reference: String,
+    pub comment: Option<String>,
+    pub private_zone: bool,
+    pub name_servers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    pub id: String,
+    pub submitted_at: f64,
+    pub comment: Option<String>,
+    /// The store revision that holds this change; INSYNC once DNS serves it.
+    pub revision: u64,
+}
+
+/// The key of one record set: zone, name (reversed labels), type, set identifier.
+pub fn rrset_key(zone_id: &str, name: &str, rtype: &str, set_identifier: Option<&str>) -> String {
+    format!(
+        "{zone_id}{KEY_SEP}{}{KEY_SEP}{rtype}{KEY_SEP}{}",
+        names::reversed(name),
+        set_identifier.unwrap_or("")
+    )
+}
+
+/// The prefix every record set of a zone shares.
+pub fn zone_prefix(zone_id: &str) -> String {
+    format!("{zone_id}{KEY_SEP}")
+}
+
+pub fn rrset_key_of(zone_id: &str, rrset: &ResourceRecordSet) -> String {
+    rrset_key(zone_id, &rrset.name, &rrset.r#type, rrset.set_identifier.as_deref())
+}
