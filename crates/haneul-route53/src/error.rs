@@ -20,6 +20,14 @@ pub enum Route53Error {
     InvalidChangeBatch(Vec<String>),
     #[error("{0}")]
     InvalidInput(String),
+    #[error("No health check exists with the specified ID {0}.")]
+    NoSuchHealthCheck(String),
+    #[error("A health check with the caller reference {0} already exists with different settings.")]
+    HealthCheckAlreadyExists(String),
+    #[error("Health check {0} is still referenced from one or more resource record sets.")]
+    HealthCheckInUse(String),
+    #[error("The value of HealthCheckVersion in the request doesn't match the current version {0}.")]
+    HealthCheckVersionMismatch(i64),
     #[error("{0}")]
     InvalidVpcId(String),
     #[error(transparent)]
@@ -36,6 +44,10 @@ impl From<Route53Error> for AwsError {
             Route53Error::InvalidDomainName(_) => ("InvalidDomainName", 400),
             Route53Error::InvalidChangeBatch(_) => ("InvalidChangeBatch", 400),
             Route53Error::InvalidInput(_) => ("InvalidInput", 400),
+            Route53Error::NoSuchHealthCheck(_) => ("NoSuchHealthCheck", 404),
+            Route53Error::HealthCheckAlreadyExists(_) => ("HealthCheckAlreadyExists", 409),
+            Route53Error::HealthCheckInUse(_) => ("HealthCheckInUse", 400),
+            Route53Error::HealthCheckVersionMismatch(_) => ("HealthCheckVersionMismatch", 409),
             Route53Error::InvalidVpcId(_) => ("InvalidVPCId", 400),
             Route53Error::Store(_) => ("InternalFailure", 500),
         };

@@ -16,6 +16,7 @@ pub mod error;
 /// Typed input/output structs, generated from the model (see `codegen.txt`).
 #[rustfmt::skip]
 pub mod generated;
+pub mod health;
 pub mod ids;
 pub mod model;
 pub mod names;
@@ -31,6 +32,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::Route53Error;
+use crate::health::HealthBoard;
 
 /// The botocore model this crate serves.
 pub const MODEL: &str = include_str!("../../../models/route53.json");
@@ -39,11 +41,17 @@ pub struct Route53 {
     store: Store,
     /// The store revision the DNS server answers from (shared with `dns::server`).
     served_revision: Arc<AtomicU64>,
+    /// Health check statuses (written by `health::checker`).
+    board: Arc<HealthBoard>,
 }
 
 impl Route53 {
-    pub fn new(store: Store, served_revision: Arc<AtomicU64>) -> Route53 {
-        Route53 { store, served_revision }
+    pub fn new(store: Store, served_revision: Arc<AtomicU64>, board: Arc<HealthBoard>) -> Route53 {
+        Route53 {
+            store,
+            served_revision,
+            board,
+        }
     }
 }
 
@@ -65,7 +73,8 @@ impl Service for Route53 {
     ) -> BoxFuture<'a, Result<Value, AwsError>> {
         Box::pin(async move {
             let store = &self.store;
-            use api::{changes, hosted_zones as zones, record_sets};
+            use api::{changes, health_checks as checks, hosted_zones as zones, record_sets};
+            let board = &self.board;
             let result = match operation {
                 "CreateHostedZone" => zones::create_hosted_zone(store, ctx, input).await,
                 "GetHostedZone" => zones::get_hosted_zone(store, ctx, input).await,
@@ -77,6 +86,15 @@ impl Service for Route53 {
                 "ChangeResourceRecordSets" => record_sets::change_resource_record_sets(store, ctx, input).await,
                 "ListResourceRecordSets" => record_sets::list_resource_record_sets(store, ctx, input).await,
                 "GetChange" => changes::get_change(store, &self.served_revision, ctx, input).await,
+                "CreateHealthCheck" => checks::create_health_check(store, ctx, input).await,
+                "GetHealthCheck" => checks::get_health_check(store, ctx, input).await,
+                "ListHealthChecks" => checks::list_health_checks(store, ctx, input).await,
+                "UpdateHealthCheck" => checks::update_health_check(store, ctx, input).await,
+                "DeleteHealthCheck" => checks::delete_health_check(store, ctx, input).await,
+                "GetHealthCheckStatus" => checks::get_health_check_status(store, board, ctx, input).await,
+                "GetHealthCheckLastFailureReason" => {
+                    checks::get_health_check_last_failure_reason(store, board, ctx, input).await
+                }
                 other => return Err(AwsError::not_implemented("Route 53", other)),
             };
             result.map_err(AwsError::from)

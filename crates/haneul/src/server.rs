@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use std::sync::atomic::AtomicU64;
 
 use haneul_route53::dns::server::DnsServer;
+use haneul_route53::health::HealthBoard;
 
 use crate::admin;
 use crate::config::Config;
@@ -124,6 +125,7 @@ fn build_api(
     store: &Store,
     auth: AuthMode,
     served_revision: Arc<AtomicU64>,
+    health: Arc<HealthBoard>,
 ) -> Result<Api, StartError> {
     let mut api = Api::new(ApiConfig {
         default_account_id: config.account_id.clone(),
@@ -138,7 +140,7 @@ fn build_api(
     )?;
     // Served by later issues; until then their requests are routed, authenticated and
     // validated against the model, then answered `NotImplemented`.
-    let route53 = haneul_route53::Route53::new(store.clone(), served_revision);
+    let route53 = haneul_route53::Route53::new(store.clone(), served_revision, health);
     api.register("route53", haneul_route53::MODEL, Some(Arc::new(route53)))?;
     for (name, model) in [
         ("route53domains", include_str!("../../../models/route53domains.json")),
@@ -176,8 +178,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config.account_id = key.account_id.clone();
     }
     let served_revision = Arc::new(AtomicU64::new(0));
-    let api = build_api(&config, &store, auth, served_revision.clone())?;
-    let dns = haneul_route53::dns::server::start(config.dns_addr, store.clone(), served_revision).await?;
+    let health = HealthBoard::new();
+    let api = build_api(&config, &store, auth, served_revision.clone(), health.clone())?;
+    let dns = haneul_route53::dns::server::start(config.dns_addr, store.clone(), served_revision, health).await?;
     let dns_addr = dns.addr;
     let listener = TcpListener::bind(config.api_addr)
         .await

@@ -1,5 +1,6 @@
 //! One module per Route 53 resource family; each function is one operation.
 
 pub mod changes;
+pub mod health_checks;
 pub mod hosted_zones;
 pub mod record_sets;

@@ -37,10 +37,10 @@ fn check_change(
     messages: &mut Vec<String>,
 ) -> Result<(), Route53Error> {
     r.name = names::normalize(&r.name).map_err(|e| Route53Error::InvalidInput(e.to_string()))?;
-    let has_records = r.ttl.is_some() && !r.resource_records.is_empty();
-    let partial = r.ttl.is_some() != !r.resource_records.is_empty();
+    let (has_ttl, has_values) = (r.ttl.is_some(), !r.resource_records.is_empty());
     let alias = r.alias_target.is_some();
-    if (alias && (r.ttl.is_some() || !r.resource_records.is_empty())) || (!alias && (!has_records || partial)) {
+    let exactly_one = if alias { !has_ttl && !has_values } else { has_ttl && has_values };
+    if !exactly_one {
         let found = if alias { "more than one" } else { "none" };
         return Err(Route53Error::InvalidInput(format!(
             "Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found {found} in Change with [Action={action}, Name={}, Type={}, SetIdentifier={}]",
@@ -205,6 +205,11 @@ fn change_batch(
     for change in input.change_batch.changes {
         let mut r = change.resource_record_set;
         check_change(&zone, &change.action, &mut r, &mut messages)?;
+        if let Some(hc) = r.health_check_id.as_deref() {
+            if change.action != "DELETE" && !t.exists(scope, KIND_HEALTH_CHECK, hc)? {
+                return Err(Route53Error::NoSuchHealthCheck(hc.to_string()));
+            }
+        }
         let key = rrset_key_of(&zone.id, &r);
         if seen_keys.contains(&key) {
             messages.push(format!(

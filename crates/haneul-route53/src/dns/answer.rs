@@ -8,6 +8,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::Rng;
 
 use crate::dns::snapshot::{Entry, Snapshot, ZoneView};
+use crate::health::HealthBoard;
 use crate::names;
 use crate::policy::Policy;
 
@@ -28,7 +29,7 @@ pub enum Transport {
 }
 
 /// Answers `request` (wire bytes). `None`: too broken to answer at all (drop it).
-pub fn respond(snapshot: &Snapshot, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+pub fn respond(snapshot: &Snapshot, health: &HealthBoard, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
     let query = match Message::from_vec(request) {
         Ok(m) => m,
         Err(_) => return formerr(request),
@@ -63,7 +64,7 @@ pub fn respond(snapshot: &Snapshot, request: &[u8], transport: Transport) -> Opt
     }
     let q = query.queries()[0].clone();
     response.add_query(q.clone());
-    answer_query(snapshot, &q, &mut response);
+    answer_query(snapshot, health, &q, &mut response);
     let limit = match (transport, &client_edns) {
         (Transport::Tcp, _) => usize::from(u16::MAX),
         (Transport::Udp, Some(e)) => usize::from(e.max_payload().clamp(PLAIN_UDP_BYTES as u16, EDNS_PAYLOAD_BYTES)),
@@ -93,7 +94,7 @@ fn formerr(request: &[u8]) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
-fn answer_query(snapshot: &Snapshot, q: &Query, response: &mut Message) {
+fn answer_query(snapshot: &Snapshot, health: &HealthBoard, q: &Query, response: &mut Message) {
     let qname = q.name().to_lowercase().to_ascii();
     let qname = if qname.ends_with('.') {
         qname
@@ -106,7 +107,7 @@ fn answer_query(snapshot: &Snapshot, q: &Query, response: &mut Message) {
     };
     if let Some(cut) = delegation(zone, &qname) {
         response.set_authoritative(false);
-        for r in select(cut) {
+        for r in select(health, cut) {
             response.add_name_server(r);
         }
         return;
@@ -130,7 +131,7 @@ fn answer_query(snapshot: &Snapshot, q: &Query, response: &mut Message) {
             return;
         }
         if let Some(entries) = zone.entries(&node_name, q.query_type()) {
-            for r in records_for(zone, entries, q.query_type(), &owner) {
+            for r in records_for(zone, health, entries, q.query_type(), &owner) {
                 response.add_answer(r);
             }
             return;
@@ -139,7 +140,7 @@ fn answer_query(snapshot: &Snapshot, q: &Query, response: &mut Message) {
             add_soa(zone, response); // NODATA
             return;
         };
-        let chosen = records_for(zone, cname, RecordType::CNAME, &owner);
+        let chosen = records_for(zone, health, cname, RecordType::CNAME, &owner);
         let target = chosen.iter().find_map(|r| match r.data() {
             RData::CNAME(c) => Some(c.0.clone()),
             _ => None,
@@ -208,12 +209,18 @@ fn add_soa(zone: &ZoneView, response: &mut Message) {
 
 /// Records answering `rtype` from the record sets of one node, after the routing policy,
 /// owned by `owner` (the query name, for wildcards and aliases).
-fn records_for(zone: &ZoneView, entries: &[Entry], rtype: RecordType, owner: &Name) -> Vec<Record> {
+fn records_for(
+    zone: &ZoneView,
+    health: &HealthBoard,
+    entries: &[Entry],
+    rtype: RecordType,
+    owner: &Name,
+) -> Vec<Record> {
     let mut out = Vec::new();
-    for entry in choose(entries) {
+    for entry in choose(health, entries) {
         if let Some(target) = &entry.alias {
             if let Some(target_entries) = zone.entries(target, rtype) {
-                for e in choose(target_entries) {
+                for e in choose(health, target_entries) {
                     out.extend(e.records.iter().cloned());
                 }
             }
@@ -227,48 +234,62 @@ fn records_for(zone: &ZoneView, entries: &[Entry], rtype: RecordType, owner: &Na
     out
 }
 
-fn select(entries: &[Entry]) -> Vec<Record> {
-    choose(entries)
+fn select(health: &HealthBoard, entries: &[Entry]) -> Vec<Record> {
+    choose(health, entries)
         .into_iter()
         .flat_map(|e| e.records.iter().cloned())
         .collect()
 }
 
-/// The record sets the routing policy answers with.
-fn choose(entries: &[Entry]) -> Vec<&Entry> {
+/// The record sets the routing policy answers with, as Route 53 decides with health:
+/// weighted picks among healthy sets by weight (weight 0 only when every non-zero set is
+/// unhealthy); failover answers the primary unless it is unhealthy and the secondary is not;
+/// multivalue answers up to eight healthy sets; when every set is unhealthy, all count as
+/// healthy.
+fn choose<'e>(health: &HealthBoard, entries: &'e [Entry]) -> Vec<&'e Entry> {
     let Some(first) = entries.first() else {
         return Vec::new();
     };
+    let healthy = |e: &Entry| e.health_check_id.as_deref().is_none_or(|id| health.is_healthy(id));
+    let mut candidates: Vec<&Entry> = entries.iter().filter(|e| healthy(e)).collect();
+    if candidates.is_empty() {
+        candidates = entries.iter().collect();
+    }
     let mut rng = rand::thread_rng();
     match first.policy {
         Policy::Weighted => {
-            let total: u32 = entries.iter().map(|e| e.weight).sum();
+            let total: u32 = candidates.iter().map(|e| e.weight).sum();
             if total == 0 {
-                return vec![&entries[rng.gen_range(0..entries.len())]];
+                return vec![candidates[rng.gen_range(0..candidates.len())]];
             }
             let mut pick = rng.gen_range(0..total);
-            for e in entries {
+            for e in &candidates {
                 if pick < e.weight {
                     return vec![e];
                 }
                 pick -= e.weight;
             }
-            vec![first]
+            vec![candidates[0]]
         }
         Policy::Failover => {
-            let primary = entries.iter().find(|e| e.failover_primary).unwrap_or(first);
-            vec![primary]
+            let primary = entries.iter().find(|e| e.failover_primary);
+            let secondary = entries.iter().find(|e| !e.failover_primary);
+            match (primary, secondary) {
+                (Some(p), Some(s)) if !healthy(p) && healthy(s) => vec![s],
+                (Some(p), _) => vec![p],
+                (None, Some(s)) => vec![s],
+                (None, None) => vec![first],
+            }
         }
         Policy::MultiValue => {
-            let mut all: Vec<&Entry> = entries.iter().collect();
-            for i in (1..all.len()).rev() {
-                all.swap(i, rng.gen_range(0..=i));
+            for i in (1..candidates.len()).rev() {
+                candidates.swap(i, rng.gen_range(0..=i));
             }
-            all.truncate(MAX_MULTIVALUE);
-            all
+            candidates.truncate(MAX_MULTIVALUE);
+            candidates
         }
         Policy::Simple => vec![first],
-        // Client location is not known yet: answer with the first record set.
-        Policy::Latency | Policy::Geolocation | Policy::Geoproximity | Policy::IpBased => vec![first],
+        // Client location is not known yet: answer with the first healthy record set.
+        Policy::Latency | Policy::Geolocation | Policy::Geoproximity | Policy::IpBased => vec![candidates[0]],
     }
 }

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::dns::answer::{respond, Transport};
 use crate::dns::snapshot::{self, Snapshot};
+use crate::health::{checker, HealthBoard};
 
 /// Largest UDP datagram read; anything longer is not a DNS query we answer.
 const UDP_BUFFER_BYTES: usize = 4096;
@@ -68,10 +69,12 @@ async fn bind(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsStartErro
 }
 
 /// Binds UDP+TCP on `addr`, builds the first snapshot, and serves until stopped.
+/// Also runs the health checker, whose statuses the answers follow.
 pub async fn start(
     addr: SocketAddr,
     store: Store,
     served_revision: Arc<AtomicU64>,
+    health: Arc<HealthBoard>,
 ) -> Result<DnsServer, DnsStartError> {
     let (udp, tcp) = bind(addr).await?;
     let bound = udp
@@ -81,12 +84,13 @@ pub async fn start(
     served_revision.store(first.revision, Ordering::Release);
     let current = Arc::new(ArcSwap::from_pointee(first));
     let mut tasks = JoinSet::new();
+    tasks.spawn(checker::run(store.clone(), health.clone()));
     tasks.spawn(follow_store(store, current.clone(), served_revision));
     let udp = Arc::new(udp);
     for _ in 0..UDP_WORKERS {
-        tasks.spawn(serve_udp(udp.clone(), current.clone()));
+        tasks.spawn(serve_udp(udp.clone(), current.clone(), health.clone()));
     }
-    tasks.spawn(serve_tcp(tcp, current));
+    tasks.spawn(serve_tcp(tcp, current, health));
     Ok(DnsServer { addr: bound, tasks })
 }
 
@@ -114,7 +118,7 @@ async fn follow_store(store: Store, current: Arc<ArcSwap<Snapshot>>, served_revi
     }
 }
 
-async fn serve_udp(socket: Arc<UdpSocket>, current: Arc<ArcSwap<Snapshot>>) {
+async fn serve_udp(socket: Arc<UdpSocket>, current: Arc<ArcSwap<Snapshot>>, health: Arc<HealthBoard>) {
     let mut buf = vec![0u8; UDP_BUFFER_BYTES];
     loop {
         let (n, peer) = match socket.recv_from(&mut buf).await {
@@ -125,13 +129,13 @@ async fn serve_udp(socket: Arc<UdpSocket>, current: Arc<ArcSwap<Snapshot>>) {
             }
         };
         let snapshot = current.load();
-        if let Some(reply) = respond(&snapshot, &buf[..n], Transport::Udp) {
+        if let Some(reply) = respond(&snapshot, &health, &buf[..n], Transport::Udp) {
             let _ = socket.send_to(&reply, peer).await;
         }
     }
 }
 
-async fn serve_tcp(listener: TcpListener, current: Arc<ArcSwap<Snapshot>>) {
+async fn serve_tcp(listener: TcpListener, current: Arc<ArcSwap<Snapshot>>, health: Arc<HealthBoard>) {
     let slots = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -146,15 +150,16 @@ async fn serve_tcp(listener: TcpListener, current: Arc<ArcSwap<Snapshot>>) {
             }
         };
         let current = current.clone();
+        let health = health.clone();
         tokio::spawn(async move {
             let lifetime = Duration::from_secs(TCP_MAX_LIFETIME_S);
-            let _ = tokio::time::timeout(lifetime, serve_tcp_connection(stream, current)).await;
+            let _ = tokio::time::timeout(lifetime, serve_tcp_connection(stream, current, health)).await;
             drop(permit);
         });
     }
 }
 
-async fn serve_tcp_connection(mut stream: TcpStream, current: Arc<ArcSwap<Snapshot>>) {
+async fn serve_tcp_connection(mut stream: TcpStream, current: Arc<ArcSwap<Snapshot>>, health: Arc<HealthBoard>) {
     let idle = Duration::from_secs(TCP_IDLE_TIMEOUT_S);
     loop {
         let Ok(Ok(len)) = tokio::time::timeout(idle, stream.read_u16()).await else {
@@ -167,7 +172,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, current: Arc<ArcSwap<Snapsh
         ) {
             return;
         }
-        let Some(reply) = respond(&current.load(), &message, Transport::Tcp) else {
+        let Some(reply) = respond(&current.load(), &health, &message, Transport::Tcp) else {
             return;
         };
         let Ok(reply_len) = u16::try_from(reply.len()) else {

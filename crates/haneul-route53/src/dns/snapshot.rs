@@ -18,6 +18,7 @@ pub struct Entry {
     pub policy: Policy,
     pub weight: u32,
     pub failover_primary: bool,
+    pub health_check_id: Option<String>,
     pub records: Vec<Record>,
     /// Alias target (normalized name) in the same zone.
     pub alias: Option<String>,
@@ -123,6 +124,7 @@ fn add_rrset(view: &mut ZoneView, r: &ResourceRecordSet) {
         policy: Policy::of(r),
         weight: r.weight.and_then(|w| u32::try_from(w).ok()).unwrap_or(0),
         failover_primary: r.failover.as_deref() == Some("PRIMARY"),
+        health_check_id: r.health_check_id.clone(),
         records,
         alias: r
             .alias_target
