@@ -25,7 +25,8 @@ pub fn normalize(name: &str) -> Result<String, NameError> {
                 .get(i + 1..i + 4)
                 .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
         {
-            let code: u32 = name[i + 1..i + 4].parse().map_err(|_| bad())?;
+            // Route 53 escapes are octal (`\052` is `*`).
+            let code = u32::from_str_radix(&name[i + 1..i + 4], 8).map_err(|_| bad())?;
             let c = char::from_u32(code).filter(|c| c.is_ascii()).ok_or_else(bad)?;
             out.push(c.to_ascii_lowercase());
             i += 4;

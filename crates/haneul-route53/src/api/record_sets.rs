@@ -39,7 +39,11 @@ fn check_change(
     r.name = names::normalize(&r.name).map_err(|e| Route53Error::InvalidInput(e.to_string()))?;
     let (has_ttl, has_values) = (r.ttl.is_some(), !r.resource_records.is_empty());
     let alias = r.alias_target.is_some();
-    let exactly_one = if alias { !has_ttl && !has_values } else { has_ttl && has_values };
+    let exactly_one = if alias {
+        !has_ttl && !has_values
+    } else {
+        has_ttl && has_values
+    };
     if !exactly_one {
         let found = if alias { "more than one" } else { "none" };
         return Err(Route53Error::InvalidInput(format!(
