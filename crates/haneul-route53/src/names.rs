@@ -20,7 +20,6 @@ pub fn normalize(name: &str) -> Result<String, NameError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'\\'
-            && i + 3 < bytes.len() + 1
             && bytes
                 .get(i + 1..i + 4)
                 .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
