@@ -25,6 +25,7 @@ const RAW_REQUEST_TIMEOUT_S: u64 = 30;
 /// A running haneul; stops when dropped.
 pub struct Haneul {
     pub api_addr: SocketAddr,
+    pub dns_addr: SocketAddr,
     pub data_dir: PathBuf,
     /// The root key (verified mode only).
     pub root_key: Option<(String, String)>,
@@ -105,7 +106,7 @@ impl Haneul {
                             .root_key
                             .as_ref()
                             .map(|(k, _)| (k.access_key_id.clone(), k.secret_access_key.clone()));
-                        let _ = ready_tx.send(Ok((running.api_addr, key)));
+                        let _ = ready_tx.send(Ok((running.api_addr, running.dns_addr, key)));
                         let _ = stop_rx.await;
                         running.shutdown().await;
                     }
@@ -115,12 +116,13 @@ impl Haneul {
                 }
             });
         });
-        let (api_addr, root_key) = ready_rx
+        let (api_addr, dns_addr, root_key) = ready_rx
             .recv_timeout(Duration::from_secs(30))
             .expect("haneul did not start within 30 s")
             .unwrap_or_else(|e| panic!("haneul failed to start: {e}"));
         Haneul {
             api_addr,
+            dns_addr,
             data_dir: dir,
             root_key,
             stop: Some(stop_tx),
@@ -151,6 +153,17 @@ impl Haneul {
 
     pub fn sts(&self) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::from_conf(self.sts_config().build())
+    }
+
+    pub fn route53(&self) -> aws_sdk_route53::Client {
+        let (key, secret) = self.credentials();
+        let config = aws_sdk_route53::Config::builder()
+            .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
+            .region(aws_sdk_route53::config::Region::new(REGION))
+            .endpoint_url(self.endpoint_url())
+            .credentials_provider(Credentials::new(key, secret, None, None, "haneul-testkit"))
+            .build();
+        aws_sdk_route53::Client::from_conf(config)
     }
 
     /// The environment that points the `aws` CLI (or boto3) at this instance.

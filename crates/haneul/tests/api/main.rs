@@ -7,6 +7,7 @@
 mod cli;
 mod durability;
 mod ec2_cli;
+mod route53;
 mod sigv4;
 mod sts;
 mod support;

@@ -146,3 +146,72 @@ pub fn xml_values(xml: &str, tag: &str) -> Vec<String> {
         .filter_map(|rest| rest.split_once(&close).map(|(v, _)| v.to_string()))
         .collect()
 }
+
+/// Sends one DNS query over UDP (with EDNS unless `edns_payload` is None) and returns the
+/// parsed response.
+pub async fn dns_udp(
+    server: SocketAddr,
+    name: &str,
+    rtype: hickory_proto::rr::RecordType,
+    edns_payload: Option<u16>,
+) -> hickory_proto::op::Message {
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::Name;
+    let mut m = Message::new();
+    m.set_id(rand_id())
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    if let Some(payload) = edns_payload {
+        let mut edns = Edns::new();
+        edns.set_max_payload(payload);
+        m.set_edns(edns);
+    }
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.send_to(&m.to_vec().unwrap(), server).await.unwrap();
+    let mut buf = vec![0u8; 65535];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf))
+        .await
+        .expect("DNS answer within 3 s")
+        .unwrap();
+    let reply = Message::from_vec(&buf[..n]).unwrap();
+    assert_eq!(reply.id(), m.id());
+    reply
+}
+
+/// The same over TCP (length-prefixed).
+pub async fn dns_tcp(
+    server: SocketAddr,
+    name: &str,
+    rtype: hickory_proto::rr::RecordType,
+) -> hickory_proto::op::Message {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::Name;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut m = Message::new();
+    m.set_id(rand_id())
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    let bytes = m.to_vec().unwrap();
+    let mut stream = tokio::net::TcpStream::connect(server).await.unwrap();
+    stream.write_u16(bytes.len() as u16).await.unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let len = stream.read_u16().await.unwrap();
+    let mut reply = vec![0u8; usize::from(len)];
+    stream.read_exact(&mut reply).await.unwrap();
+    Message::from_vec(&reply).unwrap()
+}
+
+fn rand_id() -> u16 {
+    (SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        & 0xffff) as u16
+}
+
+/// The answer section's values as text (`192.0.2.1`, `www.example.test.`, …).
+pub fn answer_values(m: &hickory_proto::op::Message) -> Vec<String> {
+    m.answers().iter().map(|r| r.data().to_string()).collect()
+}

@@ -232,6 +232,11 @@ async fn rest_xml_protocol_routing_and_validation() {
     );
 
     let resp = h.raw("GET", "/2013-04-01/hostedzone/Z1/rrset", &[], "").await;
+    assert_eq!(resp.status, 404, "{}", resp.body);
+    assert!(resp.body.contains("<Code>NoSuchHostedZone</Code>"), "{}", resp.body);
+
+    // A valid Route 53 operation haneul does not serve yet is refused honestly.
+    let resp = h.raw("GET", "/2013-04-01/trafficpolicies", &[], "").await;
     assert_eq!(resp.status, 501, "{}", resp.body);
 
     let resp = h.raw("GET", "/2013-04-01/nothing/here", &[], "").await;
