@@ -23,7 +23,6 @@ pub mod names;
 pub mod policy;
 pub mod rdata;
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use haneul_store::{Scope, Store};
@@ -31,27 +30,21 @@ use haneul_wire::{AwsError, BoxFuture, RequestContext, Service};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::dns::DataPlane;
 use crate::error::Route53Error;
-use crate::health::HealthBoard;
 
 /// The botocore model this crate serves.
 pub const MODEL: &str = include_str!("../../../models/route53.json");
 
 pub struct Route53 {
     store: Store,
-    /// The store revision the DNS server answers from (shared with `dns::server`).
-    served_revision: Arc<AtomicU64>,
-    /// Health check statuses (written by `health::checker`).
-    board: Arc<HealthBoard>,
+    /// What the DNS server serves (shared with `dns::server`).
+    plane: Arc<DataPlane>,
 }
 
 impl Route53 {
-    pub fn new(store: Store, served_revision: Arc<AtomicU64>, board: Arc<HealthBoard>) -> Route53 {
-        Route53 {
-            store,
-            served_revision,
-            board,
-        }
+    pub fn new(store: Store, plane: Arc<DataPlane>) -> Route53 {
+        Route53 { store, plane }
     }
 }
 
@@ -74,7 +67,7 @@ impl Service for Route53 {
         Box::pin(async move {
             let store = &self.store;
             use api::{changes, health_checks as checks, hosted_zones as zones, record_sets};
-            let board = &self.board;
+            let board = &self.plane.health;
             let result = match operation {
                 "CreateHostedZone" => zones::create_hosted_zone(store, ctx, input).await,
                 "GetHostedZone" => zones::get_hosted_zone(store, ctx, input).await,
@@ -85,7 +78,7 @@ impl Service for Route53 {
                 "DeleteHostedZone" => zones::delete_hosted_zone(store, ctx, input).await,
                 "ChangeResourceRecordSets" => record_sets::change_resource_record_sets(store, ctx, input).await,
                 "ListResourceRecordSets" => record_sets::list_resource_record_sets(store, ctx, input).await,
-                "GetChange" => changes::get_change(store, &self.served_revision, ctx, input).await,
+                "GetChange" => changes::get_change(store, &self.plane.served_revision, ctx, input).await,
                 "CreateHealthCheck" => checks::create_health_check(store, ctx, input).await,
                 "GetHealthCheck" => checks::get_health_check(store, ctx, input).await,
                 "ListHealthChecks" => checks::list_health_checks(store, ctx, input).await,

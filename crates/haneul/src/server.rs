@@ -20,10 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
-use std::sync::atomic::AtomicU64;
-
 use haneul_route53::dns::server::DnsServer;
-use haneul_route53::health::HealthBoard;
+use haneul_route53::dns::DataPlane;
 
 use crate::admin;
 use crate::config::Config;
@@ -120,13 +118,7 @@ fn open_data_dir(config: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>)
     }
 }
 
-fn build_api(
-    config: &Config,
-    store: &Store,
-    auth: AuthMode,
-    served_revision: Arc<AtomicU64>,
-    health: Arc<HealthBoard>,
-) -> Result<Api, StartError> {
+fn build_api(config: &Config, store: &Store, auth: AuthMode, dns_plane: Arc<DataPlane>) -> Result<Api, StartError> {
     let mut api = Api::new(ApiConfig {
         default_account_id: config.account_id.clone(),
         default_region: config.region.clone(),
@@ -140,7 +132,7 @@ fn build_api(
     )?;
     // Served by later issues; until then their requests are routed, authenticated and
     // validated against the model, then answered `NotImplemented`.
-    let route53 = haneul_route53::Route53::new(store.clone(), served_revision, health);
+    let route53 = haneul_route53::Route53::new(store.clone(), dns_plane);
     api.register("route53", haneul_route53::MODEL, Some(Arc::new(route53)))?;
     for (name, model) in [
         ("route53domains", include_str!("../../../models/route53domains.json")),
@@ -177,10 +169,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if let Some((key, _)) = &root_key {
         config.account_id = key.account_id.clone();
     }
-    let served_revision = Arc::new(AtomicU64::new(0));
-    let health = HealthBoard::new();
-    let api = build_api(&config, &store, auth, served_revision.clone(), health.clone())?;
-    let dns = haneul_route53::dns::server::start(config.dns_addr, store.clone(), served_revision, health).await?;
+    let dns_plane = DataPlane::new();
+    let api = build_api(&config, &store, auth, dns_plane.clone())?;
+    let dns = haneul_route53::dns::server::start(config.dns_addr, store.clone(), dns_plane).await?;
     let dns_addr = dns.addr;
     let listener = TcpListener::bind(config.api_addr)
         .await

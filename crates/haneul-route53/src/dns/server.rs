@@ -2,11 +2,10 @@
 //! task that rebuilds the snapshot when the store's revision moves.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use haneul_store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -14,8 +13,9 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::dns::answer::{respond, Transport};
-use crate::dns::snapshot::{self, Snapshot};
-use crate::health::{checker, HealthBoard};
+use crate::dns::snapshot;
+use crate::dns::DataPlane;
+use crate::health::checker;
 
 /// Largest UDP datagram read; anything longer is not a DNS query we answer.
 const UDP_BUFFER_BYTES: usize = 4096;
@@ -68,35 +68,31 @@ async fn bind(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsStartErro
     Err(bind_err(last.unwrap_or_else(|| std::io::Error::other("no free port"))))
 }
 
-/// Binds UDP+TCP on `addr`, builds the first snapshot, and serves until stopped.
-/// Also runs the health checker, whose statuses the answers follow.
-pub async fn start(
-    addr: SocketAddr,
-    store: Store,
-    served_revision: Arc<AtomicU64>,
-    health: Arc<HealthBoard>,
-) -> Result<DnsServer, DnsStartError> {
+/// Binds UDP+TCP on `addr`, builds the first snapshot into `plane`, and serves until
+/// stopped. Also runs the health checker, whose statuses the answers follow.
+pub async fn start(addr: SocketAddr, store: Store, plane: Arc<DataPlane>) -> Result<DnsServer, DnsStartError> {
     let (udp, tcp) = bind(addr).await?;
     let bound = udp
         .local_addr()
         .map_err(|source| DnsStartError::Bind { addr, source })?;
     let first = snapshot::build(&store).await?;
-    served_revision.store(first.revision, Ordering::Release);
-    let current = Arc::new(ArcSwap::from_pointee(first));
+    let revision = first.revision;
+    plane.snapshot.store(Arc::new(first));
+    plane.served_revision.store(revision, Ordering::Release);
     let mut tasks = JoinSet::new();
-    tasks.spawn(checker::run(store.clone(), health.clone()));
-    tasks.spawn(follow_store(store, current.clone(), served_revision));
+    tasks.spawn(checker::run(store.clone(), plane.clone()));
+    tasks.spawn(follow_store(store, plane.clone()));
     let udp = Arc::new(udp);
     for _ in 0..UDP_WORKERS {
-        tasks.spawn(serve_udp(udp.clone(), current.clone(), health.clone()));
+        tasks.spawn(serve_udp(udp.clone(), plane.clone()));
     }
-    tasks.spawn(serve_tcp(tcp, current, health));
+    tasks.spawn(serve_tcp(tcp, plane));
     Ok(DnsServer { addr: bound, tasks })
 }
 
 /// Rebuilds the snapshot whenever the revision moves; changes that land during a build are
 /// picked up by the next one.
-async fn follow_store(store: Store, current: Arc<ArcSwap<Snapshot>>, served_revision: Arc<AtomicU64>) {
+async fn follow_store(store: Store, plane: Arc<DataPlane>) {
     let mut revisions: watch::Receiver<u64> = store.subscribe();
     loop {
         if revisions.changed().await.is_err() {
@@ -106,8 +102,8 @@ async fn follow_store(store: Store, current: Arc<ArcSwap<Snapshot>>, served_revi
         match snapshot::build(&store).await {
             Ok(next) => {
                 let revision = next.revision;
-                current.store(Arc::new(next));
-                served_revision.store(revision, Ordering::Release);
+                plane.snapshot.store(Arc::new(next));
+                plane.served_revision.store(revision, Ordering::Release);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "zone snapshot build failed; retrying");
@@ -118,7 +114,7 @@ async fn follow_store(store: Store, current: Arc<ArcSwap<Snapshot>>, served_revi
     }
 }
 
-async fn serve_udp(socket: Arc<UdpSocket>, current: Arc<ArcSwap<Snapshot>>, health: Arc<HealthBoard>) {
+async fn serve_udp(socket: Arc<UdpSocket>, plane: Arc<DataPlane>) {
     let mut buf = vec![0u8; UDP_BUFFER_BYTES];
     loop {
         let (n, peer) = match socket.recv_from(&mut buf).await {
@@ -128,14 +124,14 @@ async fn serve_udp(socket: Arc<UdpSocket>, current: Arc<ArcSwap<Snapshot>>, heal
                 continue;
             }
         };
-        let snapshot = current.load();
-        if let Some(reply) = respond(&snapshot, &health, &buf[..n], Transport::Udp) {
+        let snapshot = plane.snapshot.load();
+        if let Some(reply) = respond(&snapshot, &plane.health, &buf[..n], Transport::Udp) {
             let _ = socket.send_to(&reply, peer).await;
         }
     }
 }
 
-async fn serve_tcp(listener: TcpListener, current: Arc<ArcSwap<Snapshot>>, health: Arc<HealthBoard>) {
+async fn serve_tcp(listener: TcpListener, plane: Arc<DataPlane>) {
     let slots = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -149,17 +145,16 @@ async fn serve_tcp(listener: TcpListener, current: Arc<ArcSwap<Snapshot>>, healt
                 continue;
             }
         };
-        let current = current.clone();
-        let health = health.clone();
+        let plane = plane.clone();
         tokio::spawn(async move {
             let lifetime = Duration::from_secs(TCP_MAX_LIFETIME_S);
-            let _ = tokio::time::timeout(lifetime, serve_tcp_connection(stream, current, health)).await;
+            let _ = tokio::time::timeout(lifetime, serve_tcp_connection(stream, plane)).await;
             drop(permit);
         });
     }
 }
 
-async fn serve_tcp_connection(mut stream: TcpStream, current: Arc<ArcSwap<Snapshot>>, health: Arc<HealthBoard>) {
+async fn serve_tcp_connection(mut stream: TcpStream, plane: Arc<DataPlane>) {
     let idle = Duration::from_secs(TCP_IDLE_TIMEOUT_S);
     loop {
         let Ok(Ok(len)) = tokio::time::timeout(idle, stream.read_u16()).await else {
@@ -172,7 +167,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, current: Arc<ArcSwap<Snapsh
         ) {
             return;
         }
-        let Some(reply) = respond(&current.load(), &health, &message, Transport::Tcp) else {
+        let Some(reply) = respond(&plane.snapshot.load(), &plane.health, &message, Transport::Tcp) else {
             return;
         };
         let Ok(reply_len) = u16::try_from(reply.len()) else {

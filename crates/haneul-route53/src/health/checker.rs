@@ -12,9 +12,10 @@ use haneul_wire::value::now_epoch_s;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::dns::DataPlane;
 use crate::generated::{HealthCheck, HealthCheckConfig};
 use crate::health::probe::{self, Outcome, ProbeKind, Target};
-use crate::health::{CheckStatus, HealthBoard};
+use crate::health::CheckStatus;
 use crate::model::KIND_HEALTH_CHECK;
 
 /// How often the loop looks for due probes and finished ones.
@@ -117,7 +118,7 @@ async fn load_checks(store: &Store) -> HashMap<String, HealthCheck> {
 }
 
 /// Runs until the task is dropped.
-pub async fn run(store: Store, board: Arc<HealthBoard>) {
+pub async fn run(store: Store, plane: Arc<DataPlane>) {
     let mut revisions = store.subscribe();
     let mut checks = load_checks(&store).await;
     let mut states: HashMap<String, State> = HashMap::new();
@@ -167,7 +168,7 @@ pub async fn run(store: Store, board: Arc<HealthBoard>) {
             let id = id.clone();
             probes.spawn(async move { (id, probe::run(&target).await) });
         }
-        board.publish(evaluate(&checks, &states));
+        plane.health.publish(evaluate(&checks, &states));
     }
 }
 

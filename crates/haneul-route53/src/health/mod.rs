@@ -28,10 +28,6 @@ pub struct HealthBoard {
 }
 
 impl HealthBoard {
-    pub fn new() -> Arc<HealthBoard> {
-        Arc::new(HealthBoard::default())
-    }
-
     /// A check is healthy until its first result arrives, and when it is unknown.
     pub fn is_healthy(&self, id: &str) -> bool {
         self.statuses.load().get(id).is_none_or(|s| s.healthy)
