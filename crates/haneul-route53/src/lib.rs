@@ -85,6 +85,10 @@ impl Service for Route53 {
                 "UpdateHealthCheck" => checks::update_health_check(store, ctx, input).await,
                 "DeleteHealthCheck" => checks::delete_health_check(store, ctx, input).await,
                 "GetHealthCheckStatus" => checks::get_health_check_status(store, board, ctx, input).await,
+                "TestDNSAnswer" => api::test_dns_answer::test_dns_answer(store, &self.plane, ctx, input).await,
+                "ChangeTagsForResource" => api::tags::change_tags_for_resource(store, ctx, input).await,
+                "ListTagsForResource" => api::tags::list_tags_for_resource(store, ctx, input).await,
+                "ListTagsForResources" => api::tags::list_tags_for_resources(store, ctx, input).await,
                 "GetHealthCheckLastFailureReason" => {
                     checks::get_health_check_last_failure_reason(store, board, ctx, input).await
                 }

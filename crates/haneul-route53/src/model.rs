@@ -11,6 +11,8 @@ pub const KIND_ZONE: &str = "route53.zone";
 pub const KIND_RRSET: &str = "route53.rrset";
 pub const KIND_CHANGE: &str = "route53.change";
 pub const KIND_HEALTH_CHECK: &str = "route53.health-check";
+/// Tags of a hosted zone or health check, keyed `hostedzone/Z…` / `healthcheck/<id>`.
+pub const KIND_TAGS: &str = "route53.tags";
 /// Maps a health check's CallerReference to its id (CreateHealthCheck idempotency).
 pub const KIND_HEALTH_CHECK_REFERENCE: &str = "route53.health-check-reference";
 /// Maps a CallerReference to the zone it created (CreateHostedZone idempotency).

@@ -243,6 +243,7 @@ pub async fn delete_health_check(store: &Store, ctx: &RequestContext, input: Val
             }
             t.delete(&scope, KIND_HEALTH_CHECK, &check.id)?;
             t.delete(&scope, KIND_HEALTH_CHECK_REFERENCE, &check.caller_reference)?;
+            crate::api::tags::forget(t, &scope, "healthcheck", &check.id)?;
             Ok(())
         })
         .await?;

@@ -297,6 +297,7 @@ pub async fn delete_hosted_zone(store: &Store, ctx: &RequestContext, input: Valu
                 t.delete(&scope, KIND_RRSET, &key)?;
             }
             t.delete(&scope, KIND_ZONE, &zone.id)?;
+            crate::api::tags::forget(t, &scope, "hostedzone", &zone.id)?;
             record_change(t, &scope, None)
         })
         .await?;

@@ -4,3 +4,5 @@ pub mod changes;
 pub mod health_checks;
 pub mod hosted_zones;
 pub mod record_sets;
+pub mod tags;
+pub mod test_dns_answer;

@@ -94,17 +94,42 @@ fn formerr(request: &[u8]) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
-fn answer_query(snapshot: &Snapshot, health: &HealthBoard, q: &Query, response: &mut Message) {
+fn normalized_qname(q: &Query) -> String {
     let qname = q.name().to_lowercase().to_ascii();
-    let qname = if qname.ends_with('.') {
+    if qname.ends_with('.') {
         qname
     } else {
         format!("{qname}.")
-    };
+    }
+}
+
+fn answer_query(snapshot: &Snapshot, health: &HealthBoard, q: &Query, response: &mut Message) {
+    let qname = normalized_qname(q);
     let Some(zone) = snapshot.zone_for(&qname) else {
         response.set_response_code(ResponseCode::Refused);
         return;
     };
+    answer_in_zone(zone, health, q, qname, response);
+}
+
+/// The response the DNS server gives for `q`, answered from one zone (TestDNSAnswer): the
+/// same code path as [`respond`], minus the transport. REFUSED when the name is not in it.
+pub fn answer_from_zone(zone: &ZoneView, health: &HealthBoard, q: &Query) -> Message {
+    let mut response = Message::new();
+    response
+        .set_message_type(MessageType::Response)
+        .set_op_code(OpCode::Query);
+    response.add_query(q.clone());
+    let qname = normalized_qname(q);
+    if names::in_zone(&qname, &zone.origin) {
+        answer_in_zone(zone, health, q, qname, &mut response);
+    } else {
+        response.set_response_code(ResponseCode::Refused);
+    }
+    response
+}
+
+fn answer_in_zone(zone: &ZoneView, health: &HealthBoard, q: &Query, qname: String, response: &mut Message) {
     if let Some(cut) = delegation(zone, &qname) {
         response.set_authoritative(false);
         for r in select(health, cut) {

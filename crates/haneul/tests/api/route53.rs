@@ -634,3 +634,70 @@ async fn slow_failover_and_weighted_follow_real_health_checks() {
         .to_string();
     assert!(text.starts_with("Failure:"), "{text}");
 }
+
+#[tokio::test]
+async fn test_dns_answer_matches_the_server_and_tags_are_kept() {
+    let h = Haneul::start();
+    let r53 = h.route53();
+    let zone = create_zone(&h, "example.test").await;
+    let id = apply(
+        &h,
+        &zone,
+        vec![change(
+            ChangeAction::Create,
+            rrset("*.example.test", RrType::A, 60, &["192.0.2.44"]),
+        )],
+    )
+    .await
+    .unwrap();
+    wait_insync(&h, &id).await;
+    let out = r53
+        .test_dns_answer()
+        .hosted_zone_id(&zone)
+        .record_name("anything.example.test")
+        .record_type(RrType::A)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.record_data(), ["192.0.2.44"]);
+    assert_eq!(out.response_code(), "NOERROR");
+    assert_eq!(out.protocol(), "UDP");
+    let dns = dns_udp(h.dns_addr, "anything.example.test.", RecordType::A, None).await;
+    assert_eq!(answer_values(&dns), out.record_data(), "one code path for both");
+    let nx = r53
+        .test_dns_answer()
+        .hosted_zone_id(&zone)
+        .record_name("a.b.elsewhere.test")
+        .record_type(RrType::A)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nx.response_code(), "REFUSED");
+
+    use aws_sdk_route53::types::{Tag, TagResourceType};
+    r53.change_tags_for_resource()
+        .resource_type(TagResourceType::Hostedzone)
+        .resource_id(&zone)
+        .add_tags(Tag::builder().key("team").value("edge").build())
+        .send()
+        .await
+        .unwrap();
+    let tags = r53
+        .list_tags_for_resource()
+        .resource_type(TagResourceType::Hostedzone)
+        .resource_id(&zone)
+        .send()
+        .await
+        .unwrap();
+    let set = tags.resource_tag_set().unwrap();
+    assert_eq!(set.tags()[0].key(), Some("team"));
+    assert_eq!(set.resource_type(), Some(&TagResourceType::Hostedzone));
+    let err = r53
+        .list_tags_for_resource()
+        .resource_type(TagResourceType::Healthcheck)
+        .resource_id("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NoSuchHealthCheck"));
+}
