@@ -28,7 +28,7 @@ fn invalid(message: impl Into<String>) -> Route53Error {
 fn complete(mut c: HealthCheckConfig) -> Result<HealthCheckConfig, Route53Error> {
     let t = c.r#type.clone();
     match t.as_str() {
-        "TCP" | "HTTP" | "HTTP_STR_MATCH" => {
+        "TCP" | "HTTP" | "HTTP_STR_MATCH" | "HTTPS" | "HTTPS_STR_MATCH" => {
             if c.ip_address.is_none() && c.fully_qualified_domain_name.is_none() {
                 return Err(invalid(format!(
                     "A {t} health check needs an IPAddress or a FullyQualifiedDomainName."
@@ -37,10 +37,13 @@ fn complete(mut c: HealthCheckConfig) -> Result<HealthCheckConfig, Route53Error>
             if t == "TCP" && c.port.is_none() {
                 return Err(invalid("A TCP health check needs a Port."));
             }
-            if t == "HTTP_STR_MATCH" && c.search_string.as_deref().is_none_or(str::is_empty) {
-                return Err(invalid("An HTTP_STR_MATCH health check needs a SearchString."));
+            if t.ends_with("_STR_MATCH") && c.search_string.as_deref().is_none_or(str::is_empty) {
+                return Err(invalid(format!("An {t} health check needs a SearchString.")));
             }
-            c.port.get_or_insert(80);
+            c.port.get_or_insert(if t.starts_with("HTTPS") { 443 } else { 80 });
+            if t.starts_with("HTTPS") {
+                c.enable_sni.get_or_insert(c.fully_qualified_domain_name.is_some());
+            }
             c.request_interval.get_or_insert(DEFAULT_INTERVAL_S);
             c.failure_threshold.get_or_insert(DEFAULT_FAILURE_THRESHOLD);
         }
@@ -51,11 +54,6 @@ fn complete(mut c: HealthCheckConfig) -> Result<HealthCheckConfig, Route53Error>
                 )));
             }
             c.health_threshold.get_or_insert(1);
-        }
-        "HTTPS" | "HTTPS_STR_MATCH" => {
-            return Err(invalid(format!(
-                "haneul cannot probe {t} health checks yet; use HTTP, HTTP_STR_MATCH, TCP or CALCULATED."
-            )))
         }
         other => return Err(invalid(format!("haneul does not run {other} health checks."))),
     }
@@ -261,7 +259,7 @@ async fn observations(
     let check = store.read(move |t| load(t, &scope, &id)).await?;
     let status = board.status(&check.id);
     let report = match (&status, failures_only) {
-        (Some(s), false) => Some((s.report.clone(), s.checked_at_s)),
+        (Some(s), false) => s.report.clone().map(|r| (r, s.checked_at_s)),
         (Some(s), true) => s.last_failure.clone(),
         (None, _) => None,
     };

@@ -33,7 +33,7 @@ struct State {
     consecutive_fail: i64,
     next_due: Instant,
     in_flight: bool,
-    report: String,
+    report: Option<String>,
     checked_at_s: f64,
     last_failure: Option<(String, f64)>,
 }
@@ -46,7 +46,7 @@ impl State {
             consecutive_fail: 0,
             next_due: Instant::now(),
             in_flight: false,
-            report: "Success: no result yet (healthy until the first check)".into(),
+            report: None,
             checked_at_s: now_epoch_s(),
             last_failure: None,
         }
@@ -68,7 +68,7 @@ impl State {
             }
             self.last_failure = Some((outcome.report.clone(), now));
         }
-        self.report = outcome.report;
+        self.report = Some(outcome.report);
         self.checked_at_s = now;
     }
 }
@@ -101,6 +101,9 @@ async fn target_of(config: &HealthCheckConfig) -> Option<Target> {
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "/".into()),
         search: config.search_string.clone(),
+        sni: config
+            .enable_sni
+            .unwrap_or(config.fully_qualified_domain_name.is_some()),
     })
 }
 
@@ -192,11 +195,11 @@ fn evaluate(checks: &HashMap<String, HealthCheck>, states: &HashMap<String, Stat
             let healthy = adjust(config, healthy_children >= threshold);
             CheckStatus {
                 healthy,
-                report: format!(
+                report: Some(format!(
                     "{}: {healthy_children} of {} child health checks are healthy",
                     if healthy { "Success" } else { "Failure" },
                     config.child_health_checks.len()
-                ),
+                )),
                 checked_at_s: now_epoch_s(),
                 last_failure: None,
             }

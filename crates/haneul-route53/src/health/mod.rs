@@ -4,6 +4,7 @@
 
 pub mod checker;
 pub mod probe;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,8 +15,8 @@ use arc_swap::ArcSwap;
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckStatus {
     pub healthy: bool,
-    /// Route 53's status text: `Success: …` / `Failure: …`.
-    pub report: String,
+    /// Route 53's status text (`Success: …` / `Failure: …`); `None` before the first result.
+    pub report: Option<String>,
     pub checked_at_s: f64,
     /// The last failing result, for GetHealthCheckLastFailureReason.
     pub last_failure: Option<(String, f64)>,

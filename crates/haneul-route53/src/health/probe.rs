@@ -4,8 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::health::tls;
 
 pub const CONNECT_TIMEOUT_S: u64 = 4;
 pub const RESPONSE_TIMEOUT_S: u64 = 2;
@@ -23,6 +25,8 @@ pub struct Target {
     pub host: String,
     pub path: String,
     pub search: Option<String>,
+    /// HTTPS: send the host name in the TLS handshake (EnableSNI).
+    pub sni: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +67,19 @@ pub async fn run(target: &Target) -> Outcome {
             report: "Success: TCP connection established".into(),
         },
         ProbeKind::Http => http(stream, target).await,
-        ProbeKind::Https => failure("HTTPS health checks are not supported by haneul yet"),
+        ProbeKind::Https => {
+            let handshake =
+                tokio::time::timeout(Duration::from_secs(CONNECT_TIMEOUT_S), tls::connect(stream, target)).await;
+            match handshake {
+                Ok(Ok(tls_stream)) => http(tls_stream, target).await,
+                Ok(Err(e)) => failure(format!("TLS handshake failed: {e}")),
+                Err(_) => failure(format!("TLS handshake timed out after {CONNECT_TIMEOUT_S} seconds.")),
+            }
+        }
     }
 }
 
-async fn http(mut stream: TcpStream, target: &Target) -> Outcome {
+async fn http<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, target: &Target) -> Outcome {
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: Amazon-Route53-Health-Check-Service (haneul)\r\nConnection: close\r\n\r\n",
         target.path, target.host

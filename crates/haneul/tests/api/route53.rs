@@ -701,3 +701,117 @@ async fn test_dns_answer_matches_the_server_and_tags_are_kept() {
         .unwrap_err();
     assert_eq!(err.code(), Some("NoSuchHealthCheck"));
 }
+
+/// Polls GetHealthCheckStatus until its report starts with `prefix` (or gives up).
+async fn wait_status(h: &Haneul, id: &str, prefix: &str) -> String {
+    let mut status = String::new();
+    for _ in 0..60 {
+        let out = h
+            .route53()
+            .get_health_check_status()
+            .health_check_id(id)
+            .send()
+            .await
+            .unwrap();
+        let report = out.health_check_observations().first().and_then(|o| o.status_report());
+        status = report.and_then(|r| r.status()).unwrap_or("").to_string();
+        if status.starts_with(prefix) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_health_checks_probe_a_real_tls_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=probe.test",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is needed for this test");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept", &port.to_string(), "-cert"])
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let h = Haneul::start();
+    let config = HealthCheckConfig::builder()
+        .r#type(HealthCheckType::HttpsStrMatch)
+        .ip_address("127.0.0.1")
+        .port(port as i32)
+        .search_string("s_server")
+        .request_interval(10)
+        .failure_threshold(1)
+        .build()
+        .unwrap();
+    let hc = h
+        .route53()
+        .create_health_check()
+        .caller_reference("tls")
+        .health_check_config(config)
+        .send()
+        .await
+        .unwrap();
+    let id = hc.health_check().unwrap().id().to_string();
+    let status = wait_status(&h, &id, "Success: HTTP").await;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(status.starts_with("Success: HTTP Status Code 200"), "{status}");
+
+    // A plain TCP check on a closed port fails on its first probe.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tcp = HealthCheckConfig::builder()
+        .r#type(HealthCheckType::Tcp)
+        .ip_address("127.0.0.1")
+        .port(closed as i32)
+        .failure_threshold(1)
+        .build()
+        .unwrap();
+    let hc = h
+        .route53()
+        .create_health_check()
+        .caller_reference("tcp")
+        .health_check_config(tcp)
+        .send()
+        .await
+        .unwrap();
+    let status = wait_status(&h, hc.health_check().unwrap().id(), "Failure").await;
+    assert!(status.starts_with("Failure:"), "{status}");
+}
