@@ -53,6 +53,15 @@ fn check_change(
             r.set_identifier.as_deref().unwrap_or("null")
         )));
     }
+    if let Some(target) = r.alias_target.as_mut() {
+        target.dns_name = names::normalize(&target.dns_name).map_err(|e| Route53Error::InvalidInput(e.to_string()))?;
+        if crate::ids::strip_prefix(&target.hosted_zone_id, "hostedzone") != zone.id {
+            messages.push(format!(
+                "Tried to create an alias that targets {}, type {} in zone {}, but haneul resolves alias targets in the same hosted zone only",
+                target.dns_name, r.r#type, target.hosted_zone_id
+            ));
+        }
+    }
     if !names::in_zone(&r.name, &zone.name) {
         messages.push(format!(
             "RRSet with DNS name {} is not permitted in zone {}",
@@ -165,6 +174,28 @@ fn check_names(
     }
 }
 
+/// Every alias the batch writes must point at a record set of its own type in the zone.
+fn check_alias_targets(
+    zone: &Zone,
+    sets: &BTreeMap<String, ResourceRecordSet>,
+    touched: &[String],
+    messages: &mut Vec<String>,
+) {
+    for r in sets.values().filter(|r| touched.contains(&r.name)) {
+        let Some(target) = &r.alias_target else { continue };
+        if crate::ids::strip_prefix(&target.hosted_zone_id, "hostedzone") != zone.id {
+            continue; // reported by check_change
+        }
+        let found = sets.values().any(|t| t.name == target.dns_name && t.r#type == r.r#type);
+        if !found {
+            messages.push(format!(
+                "Tried to create an alias that targets {}, type {} in zone {}, but that target was not found",
+                target.dns_name, r.r#type, zone.id
+            ));
+        }
+    }
+}
+
 fn check_batch_size(changes: &[api_types::Change]) -> Result<(), Route53Error> {
     let mut records = 0usize;
     let mut chars = 0usize;
@@ -226,8 +257,10 @@ fn change_batch(
         touched.push(r.name.clone());
         apply(&zone, &change.action, r, &mut sets, &mut messages);
     }
+    touched.sort();
     touched.dedup();
     check_names(&zone, &sets, &touched, &mut messages);
+    check_alias_targets(&zone, &sets, &touched, &mut messages);
     if !messages.is_empty() {
         return Err(Route53Error::InvalidChangeBatch(messages));
     }

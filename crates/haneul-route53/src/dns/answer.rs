@@ -132,7 +132,7 @@ pub fn answer_from_zone(zone: &ZoneView, health: &HealthBoard, q: &Query) -> Mes
 fn answer_in_zone(zone: &ZoneView, health: &HealthBoard, q: &Query, qname: String, response: &mut Message) {
     if let Some(cut) = delegation(zone, &qname) {
         response.set_authoritative(false);
-        for r in select(health, cut) {
+        for r in select(zone, health, cut) {
             response.add_name_server(r);
         }
         return;
@@ -242,10 +242,10 @@ fn records_for(
     owner: &Name,
 ) -> Vec<Record> {
     let mut out = Vec::new();
-    for entry in choose(health, entries) {
+    for entry in choose(zone, health, entries, rtype) {
         if let Some(target) = &entry.alias {
             if let Some(target_entries) = zone.entries(target, rtype) {
-                for e in choose(health, target_entries) {
+                for e in choose(zone, health, target_entries, rtype) {
                     out.extend(e.records.iter().cloned());
                 }
             }
@@ -259,8 +259,8 @@ fn records_for(
     out
 }
 
-fn select(health: &HealthBoard, entries: &[Entry]) -> Vec<Record> {
-    choose(health, entries)
+fn select(zone: &ZoneView, health: &HealthBoard, entries: &[Entry]) -> Vec<Record> {
+    choose(zone, health, entries, RecordType::NS)
         .into_iter()
         .flat_map(|e| e.records.iter().cloned())
         .collect()
@@ -270,12 +270,19 @@ fn select(health: &HealthBoard, entries: &[Entry]) -> Vec<Record> {
 /// weighted picks among healthy sets by weight (weight 0 only when every non-zero set is
 /// unhealthy); failover answers the primary unless it is unhealthy and the secondary is not;
 /// multivalue answers up to eight healthy sets; when every set is unhealthy, all count as
-/// healthy.
-fn choose<'e>(health: &HealthBoard, entries: &'e [Entry]) -> Vec<&'e Entry> {
+/// healthy. An alias with EvaluateTargetHealth is healthy while any set of its target is.
+fn choose<'e>(zone: &ZoneView, health: &HealthBoard, entries: &'e [Entry], rtype: RecordType) -> Vec<&'e Entry> {
     let Some(first) = entries.first() else {
         return Vec::new();
     };
-    let healthy = |e: &Entry| e.health_check_id.as_deref().is_none_or(|id| health.is_healthy(id));
+    let own = |e: &Entry| e.health_check_id.as_deref().is_none_or(|id| health.is_healthy(id));
+    let healthy = |e: &Entry| {
+        let target_ok = match (&e.alias, e.evaluate_target_health) {
+            (Some(target), true) => zone.entries(target, rtype).is_some_and(|t| t.iter().any(own)),
+            _ => true,
+        };
+        own(e) && target_ok
+    };
     let mut candidates: Vec<&Entry> = entries.iter().filter(|e| healthy(e)).collect();
     if candidates.is_empty() {
         candidates = entries.iter().collect();

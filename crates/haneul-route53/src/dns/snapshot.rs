@@ -22,6 +22,7 @@ pub struct Entry {
     pub records: Vec<Record>,
     /// Alias target (normalized name) in the same zone.
     pub alias: Option<String>,
+    pub evaluate_target_health: bool,
 }
 
 #[derive(Debug, Default)]
@@ -130,6 +131,7 @@ fn add_rrset(view: &mut ZoneView, r: &ResourceRecordSet) {
             .alias_target
             .as_ref()
             .and_then(|a| crate::names::normalize(&a.dns_name).ok()),
+        evaluate_target_health: r.alias_target.as_ref().is_some_and(|a| a.evaluate_target_health),
     };
     view.nodes
         .entry(r.name.clone())

@@ -815,3 +815,92 @@ async fn https_health_checks_probe_a_real_tls_server() {
     let status = wait_status(&h, hc.health_check().unwrap().id(), "Failure").await;
     assert!(status.starts_with("Failure:"), "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aliases_resolve_in_zone_and_evaluate_target_health() {
+    use aws_sdk_route53::types::{AliasTarget, ResourceRecordSetFailover};
+    let h = Haneul::start();
+    let r53 = h.route53();
+    let zone = create_zone(&h, "example.test").await;
+    let alias = |name: &str, target: &str, evaluate: bool| {
+        ResourceRecordSet::builder().name(name).r#type(RrType::A).alias_target(
+            AliasTarget::builder()
+                .hosted_zone_id(&zone)
+                .dns_name(target)
+                .evaluate_target_health(evaluate)
+                .build()
+                .unwrap(),
+        )
+    };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tcp = HealthCheckConfig::builder()
+        .r#type(HealthCheckType::Tcp)
+        .ip_address("127.0.0.1")
+        .port(closed as i32)
+        .failure_threshold(1)
+        .build()
+        .unwrap();
+    let hc = r53
+        .create_health_check()
+        .caller_reference("dead")
+        .health_check_config(tcp)
+        .send()
+        .await
+        .unwrap();
+    let hc_id = hc.health_check().unwrap().id().to_string();
+    assert!(wait_status(&h, &hc_id, "Failure").await.starts_with("Failure"));
+
+    let changes = vec![
+        change(
+            ChangeAction::Create,
+            rrset("blue.example.test", RrType::A, 60, &["192.0.2.10"])
+                .health_check_id(&hc_id)
+                .set_identifier("b")
+                .multi_value_answer(true),
+        ),
+        change(ChangeAction::Create, alias("example.test", "blue.example.test", false)),
+        change(
+            ChangeAction::Create,
+            alias("app.example.test", "blue.example.test", true)
+                .set_identifier("p")
+                .failover(ResourceRecordSetFailover::Primary),
+        ),
+        change(
+            ChangeAction::Create,
+            rrset("app.example.test", RrType::A, 60, &["198.51.100.2"])
+                .set_identifier("s")
+                .failover(ResourceRecordSetFailover::Secondary),
+        ),
+    ];
+    let id = apply(&h, &zone, changes).await.unwrap();
+    wait_insync(&h, &id).await;
+    let apex = dns_udp(h.dns_addr, "example.test.", RecordType::A, None).await;
+    assert_eq!(answer_values(&apex), ["192.0.2.10"], "apex alias");
+    assert_eq!(apex.answers()[0].name().to_ascii(), "example.test.");
+    let app = dns_udp(h.dns_addr, "app.example.test.", RecordType::A, None).await;
+    assert_eq!(
+        answer_values(&app),
+        ["198.51.100.2"],
+        "the alias's target is unhealthy: secondary answers"
+    );
+
+    let err = apply(
+        &h,
+        &zone,
+        vec![change(
+            ChangeAction::Create,
+            alias("x.example.test", "missing.example.test", false),
+        )],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidChangeBatch"));
+    assert!(
+        err.message().unwrap().contains("but that target was not found"),
+        "{err:?}"
+    );
+}
