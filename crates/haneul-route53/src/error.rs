@@ -30,6 +30,28 @@ pub enum Route53Error {
     HealthCheckVersionMismatch(i64),
     #[error("{0}")]
     InvalidVpcId(String),
+    #[error("{0}")]
+    PublicZoneVpcAssociation(String),
+    #[error("{0}")]
+    ConflictingDomainExists(String),
+    #[error("The VPC that you're trying to disassociate from the private hosted zone is the last VPC that is associated with the hosted zone. Amazon Route 53 doesn't support disassociating the last VPC from a hosted zone.")]
+    LastVpcAssociation,
+    #[error("The specified VPC {0} and hosted zone {1} are not currently associated.")]
+    VpcAssociationNotFound(String, String),
+    #[error("{0}")]
+    NoSuchCidrCollection(String),
+    #[error("{0}")]
+    CidrCollectionAlreadyExists(String),
+    #[error("{0}")]
+    CidrCollectionVersionMismatch(String),
+    #[error("{0}")]
+    CidrCollectionInUse(String),
+    #[error("{0}")]
+    CidrBlockInUse(String),
+    #[error("{0}")]
+    NoSuchCidrLocation(String),
+    #[error("{0}")]
+    LimitsExceeded(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -49,6 +71,17 @@ impl From<Route53Error> for AwsError {
             Route53Error::HealthCheckInUse(_) => ("HealthCheckInUse", 400),
             Route53Error::HealthCheckVersionMismatch(_) => ("HealthCheckVersionMismatch", 409),
             Route53Error::InvalidVpcId(_) => ("InvalidVPCId", 400),
+            Route53Error::PublicZoneVpcAssociation(_) => ("PublicZoneVPCAssociation", 400),
+            Route53Error::ConflictingDomainExists(_) => ("ConflictingDomainExists", 400),
+            Route53Error::LastVpcAssociation => ("LastVPCAssociation", 400),
+            Route53Error::VpcAssociationNotFound(..) => ("VPCAssociationNotFound", 404),
+            Route53Error::NoSuchCidrCollection(_) => ("NoSuchCidrCollectionException", 404),
+            Route53Error::CidrCollectionAlreadyExists(_) => ("CidrCollectionAlreadyExistsException", 400),
+            Route53Error::CidrCollectionVersionMismatch(_) => ("CidrCollectionVersionMismatchException", 409),
+            Route53Error::CidrCollectionInUse(_) => ("CidrCollectionInUseException", 400),
+            Route53Error::CidrBlockInUse(_) => ("CidrBlockInUseException", 400),
+            Route53Error::NoSuchCidrLocation(_) => ("NoSuchCidrLocationException", 404),
+            Route53Error::LimitsExceeded(_) => ("LimitsExceeded", 400),
             Route53Error::Store(_) => ("InternalFailure", 500),
         };
         AwsError::new(code, status, e.to_string())

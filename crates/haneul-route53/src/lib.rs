@@ -11,8 +11,10 @@
 //! snapshot being served holds the change's revision.
 
 pub mod api;
+pub mod cidr;
 pub mod dns;
 pub mod error;
+pub mod geo;
 /// Typed input/output structs, generated from the model (see `codegen.txt`).
 #[rustfmt::skip]
 pub mod generated;
@@ -92,6 +94,17 @@ impl Service for Route53 {
                 "GetHealthCheckLastFailureReason" => {
                     checks::get_health_check_last_failure_reason(store, board, ctx, input).await
                 }
+                "AssociateVPCWithHostedZone" => api::vpcs::associate_vpc_with_hosted_zone(store, ctx, input).await,
+                "DisassociateVPCFromHostedZone" => {
+                    api::vpcs::disassociate_vpc_from_hosted_zone(store, ctx, input).await
+                }
+                "ListHostedZonesByVPC" => api::vpcs::list_hosted_zones_by_vpc(store, ctx, input).await,
+                "CreateCidrCollection" => api::cidr_collections::create_cidr_collection(store, ctx, input).await,
+                "ListCidrCollections" => api::cidr_collections::list_cidr_collections(store, ctx, input).await,
+                "DeleteCidrCollection" => api::cidr_collections::delete_cidr_collection(store, ctx, input).await,
+                "ChangeCidrCollection" => api::cidr_collections::change_cidr_collection(store, ctx, input).await,
+                "ListCidrBlocks" => api::cidr_collections::list_cidr_blocks(store, ctx, input).await,
+                "ListCidrLocations" => api::cidr_collections::list_cidr_locations(store, ctx, input).await,
                 other => return Err(AwsError::not_implemented("Route 53", other)),
             };
             result.map_err(AwsError::from)

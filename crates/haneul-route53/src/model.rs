@@ -31,6 +31,15 @@ pub struct Zone {
     pub comment: Option<String>,
     pub private_zone: bool,
     pub name_servers: Vec<String>,
+    /// VPCs a private zone is associated with (at least one while it exists).
+    #[serde(default)]
+    pub vpcs: Vec<ZoneVpc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneVpc {
+    pub vpc_id: String,
+    pub vpc_region: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,4 +67,25 @@ pub fn zone_prefix(zone_id: &str) -> String {
 
 pub fn rrset_key_of(zone_id: &str, rrset: &ResourceRecordSet) -> String {
     rrset_key(zone_id, &rrset.name, &rrset.r#type, rrset.set_identifier.as_deref())
+}
+
+/// CIDR collections (IP-based routing), keyed by collection id.
+pub const KIND_CIDR_COLLECTION: &str = "route53.cidr-collection";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CidrCollection {
+    /// A UUID, as Route 53 gives.
+    pub id: String,
+    pub name: String,
+    pub caller_reference: String,
+    /// Starts at 1; every ChangeCidrCollection adds one.
+    pub version: i64,
+    /// Location name → CIDR blocks (normalized text).
+    pub locations: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl CidrCollection {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:route53:::cidrcollection/{}", self.id)
+    }
 }

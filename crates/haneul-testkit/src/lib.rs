@@ -5,6 +5,8 @@
 //! aws-sdk-rust clients, runs the `aws` CLI against itself, and sends raw HTTP for
 //! wire-level tests. Tests can be plain `#[test]` or `#[tokio::test]`.
 
+pub mod mmdb;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +23,29 @@ pub const ACCOUNT_ID: &str = "000000000000";
 pub const REGION: &str = "us-east-1";
 /// How long a raw request may take before the test fails.
 const RAW_REQUEST_TIMEOUT_S: u64 = 30;
+
+/// How [`Haneul::start_with`] starts haneul.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub dev: bool,
+    /// Existing state to open; `None`: a fresh temp dir.
+    pub data_dir: Option<PathBuf>,
+    /// `--geoip-db`.
+    pub geoip_db: Option<PathBuf>,
+    /// `--dns-upstream`.
+    pub dns_upstream: Option<SocketAddr>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            dev: true,
+            data_dir: None,
+            geoip_db: None,
+            dns_upstream: None,
+        }
+    }
+}
 
 /// A running haneul; stops when dropped.
 pub struct Haneul {
@@ -74,6 +99,22 @@ impl Haneul {
 
     /// A haneul over an existing data dir (e.g. to restart on the same state).
     pub fn start_mode(dev: bool, data_dir: Option<&Path>) -> Haneul {
+        Haneul::start_with(Options {
+            dev,
+            data_dir: data_dir.map(Path::to_path_buf),
+            ..Options::default()
+        })
+    }
+
+    /// A haneul with the given options.
+    pub fn start_with(options: Options) -> Haneul {
+        let Options {
+            dev,
+            data_dir,
+            geoip_db,
+            dns_upstream,
+        } = options;
+        let data_dir = data_dir.as_deref();
         let temp = match data_dir {
             Some(_) => None,
             None => Some(tempfile::tempdir().expect("temp dir for haneul state")),
@@ -89,6 +130,8 @@ impl Haneul {
             account_id: ACCOUNT_ID.into(),
             data_dir: Some(dir.clone()),
             dev,
+            geoip_db,
+            dns_upstream,
             runtime_files: Vec::new(),
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();

@@ -37,6 +37,13 @@ fn health(state: &State) -> ApiResponse {
         let status = if implemented { "running" } else { "api-validation-only" };
         services.insert(name, json!(status));
     }
+    let vpc_resolvers: serde_json::Map<String, serde_json::Value> = state
+        .dns_plane
+        .vpc_resolvers
+        .load()
+        .iter()
+        .map(|(vpc, addr)| (vpc.clone(), json!(addr.to_string())))
+        .collect();
     json_response(
         200,
         json!({
@@ -47,6 +54,7 @@ fn health(state: &State) -> ApiResponse {
                 "api": state.api_addr.to_string(),
                 "dns": state.dns_addr.to_string(),
                 "lb_cidr": state.config.lb_cidr,
+                "vpc_resolvers": vpc_resolvers,
             },
             "region": state.config.region,
             "account_id": state.config.account_id,

@@ -20,6 +20,10 @@ pub struct Config {
     /// `None` in dev mode without `--data-dir`: a temp dir that is removed on exit.
     pub data_dir: Option<PathBuf>,
     pub dev: bool,
+    /// `--geoip-db`: a MaxMind-format database locating DNS clients (location-based routing).
+    pub geoip_db: Option<PathBuf>,
+    /// `--dns-upstream`: where VPC resolvers forward names haneul holds no zone for.
+    pub dns_upstream: Option<SocketAddr>,
     /// Where to announce this instance for `haneul env` (written before the endpoint
     /// answers, removed on exit). Empty for in-process test instances.
     pub runtime_files: Vec<PathBuf>,

@@ -55,6 +55,13 @@ struct UpArgs {
     /// Throw-away mode: any credentials, temp state (unless --data-dir), reset endpoint open.
     #[arg(long)]
     dev: bool,
+    /// A MaxMind-format (.mmdb) database that locates DNS clients for latency, geolocation
+    /// and geoproximity routing (GeoLite2-City or your own).
+    #[arg(long)]
+    geoip_db: Option<PathBuf>,
+    /// An upstream resolver the VPC resolvers forward other names to (off by default).
+    #[arg(long)]
+    dns_upstream: Option<SocketAddr>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -85,6 +92,8 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         account_id: args.account_id,
         data_dir,
         dev: args.dev,
+        geoip_db: args.geoip_db,
+        dns_upstream: args.dns_upstream,
         runtime_files: vec![runtime_file],
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
-use haneul_route53::dns::server::DnsServer;
+use haneul_route53::dns::server::{DnsConfig, DnsServer};
 use haneul_route53::dns::DataPlane;
 
 use crate::admin;
@@ -48,6 +48,8 @@ pub struct State {
     pub dns_addr: SocketAddr,
     pub data_dir: PathBuf,
     pub keys: Option<Arc<KeyRing>>,
+    /// What the DNS server serves (health shows its VPC resolvers).
+    pub dns_plane: Arc<DataPlane>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,8 @@ pub enum StartError {
     Model(#[from] haneul_wire::model::ModelError),
     #[error(transparent)]
     Dns(#[from] haneul_route53::dns::server::DnsStartError),
+    #[error(transparent)]
+    GeoDb(#[from] haneul_route53::geo::GeoDbError),
     #[error("cannot bind the API endpoint on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -169,9 +173,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if let Some((key, _)) = &root_key {
         config.account_id = key.account_id.clone();
     }
-    let dns_plane = DataPlane::new();
+    let geo = match &config.geoip_db {
+        Some(path) => Some(haneul_route53::geo::GeoDb::open(path)?),
+        None => None,
+    };
+    let dns_plane = DataPlane::new(geo);
     let api = build_api(&config, &store, auth, dns_plane.clone())?;
-    let dns = haneul_route53::dns::server::start(config.dns_addr, store.clone(), dns_plane).await?;
+    let dns_config = DnsConfig {
+        addr: config.dns_addr,
+        upstream: config.dns_upstream,
+    };
+    let dns = haneul_route53::dns::server::start(dns_config, store.clone(), dns_plane.clone()).await?;
     let dns_addr = dns.addr;
     let listener = TcpListener::bind(config.api_addr)
         .await
@@ -193,6 +205,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         dns_addr,
         data_dir: data_dir.clone(),
         keys,
+        dns_plane,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx));

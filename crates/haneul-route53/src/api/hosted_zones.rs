@@ -99,11 +99,21 @@ pub async fn create_hosted_zone(store: &Store, ctx: &RequestContext, input: Valu
         ));
     }
     let scope = scope(ctx);
+    let account_id = ctx.account_id.clone();
+    let vpc_input = input.vpc.clone();
     let (zone, change) = store
         .write(move |t| {
             if t.exists(&scope, KIND_CALLER_REFERENCE, &input.caller_reference)? {
                 return Err(Route53Error::HostedZoneAlreadyExists(input.caller_reference));
             }
+            let vpcs = match &vpc_input {
+                Some(vpc) => {
+                    let vpc = crate::api::vpcs::check_vpc(t, &account_id, vpc)?;
+                    crate::api::vpcs::check_no_conflict(t, &scope, &name, &vpc)?;
+                    vec![vpc]
+                }
+                None => Vec::new(),
+            };
             let zone = Zone {
                 id: ids::new_id('Z'),
                 name,
@@ -111,6 +121,7 @@ pub async fn create_hosted_zone(store: &Store, ctx: &RequestContext, input: Valu
                 comment: config.comment,
                 private_zone,
                 name_servers: name_servers(),
+                vpcs,
             };
             t.put(&scope, KIND_ZONE, &zone.id, &zone)?;
             t.put(&scope, KIND_CALLER_REFERENCE, &zone.caller_reference, &zone.id)?;
@@ -146,6 +157,9 @@ pub async fn get_hosted_zone(store: &Store, ctx: &RequestContext, input: Value) 
             Ok::<_, Route53Error>((zone, count))
         })
         .await?;
+    if zone.private_zone {
+        return Ok(json!({ "HostedZone": zone_output(&zone, count), "VPCs": crate::api::vpcs::vpcs_output(&zone) }));
+    }
     Ok(json!({ "HostedZone": zone_output(&zone, count), "DelegationSet": delegation_set(&zone) }))
 }
 

@@ -90,6 +90,7 @@ fn check_change(
         }
         _ => {}
     }
+    check_location_rules(r, messages);
     if let Some(w) = r.weight.filter(|w| !(0..=MAX_WEIGHT).contains(w)) {
         messages.push(format!(
             "Invalid request: Weight {w} of RRSet {} is not between 0 and {MAX_WEIGHT}",
@@ -97,6 +98,54 @@ fn check_change(
         ));
     }
     Ok(())
+}
+
+/// Continent codes Route 53 accepts in a GeoLocation.
+pub const CONTINENT_CODES: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
+
+/// GeoLocation and GeoProximityLocation shapes: one place, well formed.
+fn check_location_rules(r: &ResourceRecordSet, messages: &mut Vec<String>) {
+    if let Some(geo) = &r.geo_location {
+        match (&geo.continent_code, &geo.country_code, &geo.subdivision_code) {
+            (Some(_), Some(_), _) | (None, None, _) => messages.push(format!(
+                "Invalid request: GeoLocation of RRSet {} must specify exactly one of ContinentCode and CountryCode",
+                describe(r)
+            )),
+            (Some(_), None, Some(_)) => messages.push(format!(
+                "Invalid request: SubdivisionCode in RRSet {} requires a CountryCode",
+                describe(r)
+            )),
+            (Some(c), None, None) if !CONTINENT_CODES.contains(&c.as_str()) => messages.push(format!(
+                "Invalid request: Continent code {c} in RRSet {} is not valid",
+                describe(r)
+            )),
+            (None, Some(country), _)
+                if country != "*" && !(country.len() == 2 && country.chars().all(|c| c.is_ascii_uppercase())) =>
+            {
+                messages.push(format!(
+                    "Invalid request: Country code {country} in RRSet {} is not valid",
+                    describe(r)
+                ))
+            }
+            _ => {}
+        }
+    }
+    if let Some(p) = &r.geo_proximity_location {
+        let places = usize::from(p.aws_region.is_some())
+            + usize::from(p.local_zone_group.is_some())
+            + usize::from(p.coordinates.is_some());
+        if places != 1 {
+            messages.push(format!(
+                "Invalid request: GeoProximityLocation of RRSet {} must specify exactly one of AWSRegion, LocalZoneGroup and Coordinates",
+                describe(r)
+            ));
+        } else if crate::dns::snapshot::proximity_point(p).is_none() {
+            messages.push(format!(
+                "Invalid request: the location of GeoProximityLocation in RRSet {} is not known",
+                describe(r)
+            ));
+        }
+    }
 }
 
 /// Applies one change to the zone's record sets, as they stand so far in the batch.
@@ -169,9 +218,40 @@ fn check_names(
                 messages.push(format!(
                     "RRSet with DNS name {name}, type {rtype} cannot be created because other RRSets with the same name and type use a different routing policy"
                 ));
+                continue;
+            }
+            let mut places: Vec<String> = group.iter().filter_map(|r| place_of(r)).collect();
+            let count = places.len();
+            places.sort();
+            places.dedup();
+            if places.len() != count {
+                messages.push(format!(
+                    "RRSet with DNS name {name}, type {rtype} cannot be created because another RRSet with the same name and type already uses the same {}",
+                    first.name()
+                ));
             }
         }
     }
+}
+
+/// What must be unique among the record sets of one name and type under a policy: the
+/// failover role, latency region, geolocation, or CIDR location.
+fn place_of(r: &ResourceRecordSet) -> Option<String> {
+    if let Some(f) = &r.failover {
+        return Some(f.clone());
+    }
+    if let Some(region) = &r.region {
+        return Some(region.clone());
+    }
+    if let Some(g) = &r.geo_location {
+        return Some(format!(
+            "{:?}/{:?}/{:?}",
+            g.continent_code, g.country_code, g.subdivision_code
+        ));
+    }
+    r.cidr_routing_config
+        .as_ref()
+        .map(|c| format!("{}/{}", c.collection_id, c.location_name))
 }
 
 /// Every alias the batch writes must point at a record set of its own type in the zone.
@@ -244,6 +324,9 @@ fn change_batch(
             if change.action != "DELETE" && !t.exists(scope, KIND_HEALTH_CHECK, hc)? {
                 return Err(Route53Error::NoSuchHealthCheck(hc.to_string()));
             }
+        }
+        if let (Some(cidr), false) = (&r.cidr_routing_config, change.action == "DELETE") {
+            crate::api::cidr_collections::check_location(t, scope, &cidr.collection_id, &cidr.location_name)?;
         }
         let key = rrset_key_of(&zone.id, &r);
         if seen_keys.contains(&key) {

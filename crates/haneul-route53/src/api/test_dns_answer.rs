@@ -10,7 +10,7 @@ use hickory_proto::rr::{Name, RecordType};
 use serde_json::{json, Value};
 
 use crate::api::hosted_zones::load_zone;
-use crate::dns::answer::answer_from_zone;
+use crate::dns::answer::{answer_from_zone, Context};
 use crate::dns::DataPlane;
 use crate::error::Route53Error;
 use crate::generated as api_types;
@@ -30,14 +30,22 @@ pub async fn test_dns_answer(
     let rtype = RecordType::from_str(&input.record_type)
         .map_err(|_| Route53Error::InvalidInput(format!("Invalid record type {}", input.record_type)))?;
     let qname = Name::from_ascii(&record_name).map_err(|e| Route53Error::InvalidInput(e.to_string()))?;
+    let client_ip = match (&input.edns0_client_subnet_ip, &input.resolver_ip) {
+        (Some(ip), _) | (None, Some(ip)) => Some(
+            ip.parse::<std::net::IpAddr>()
+                .map_err(|_| Route53Error::InvalidInput(format!("Invalid IP address: {ip}")))?,
+        ),
+        (None, None) => None,
+    };
     let snapshot = plane.snapshot.load();
-    let Some(view) = snapshot.zones.get(&zone.name).filter(|v| v.id == zone.id) else {
+    let Some(view) = snapshot.zone_by_id(&zone.id) else {
         return Err(Route53Error::InvalidInput(format!(
-            "Hosted zone {} is not served by haneul's DNS (private, or shadowed by another zone of the same name)",
+            "Hosted zone {} is not served by haneul's DNS yet (shadowed by another zone of the same name, or just created)",
             zone.id
         )));
     };
-    let response = answer_from_zone(view, &plane.health, &Query::query(qname, rtype));
+    let ctx = Context::new(&snapshot, &plane.health, plane.geo.as_ref(), client_ip);
+    let response = answer_from_zone(&ctx, view, &Query::query(qname, rtype));
     let record_data: Vec<String> = response
         .answers()
         .iter()

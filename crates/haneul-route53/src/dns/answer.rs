@@ -1,16 +1,84 @@
 //! One query → one response, from a snapshot: authoritative answers, CNAME chasing inside the
-//! zone, wildcards, delegations, NXDOMAIN vs NODATA with the SOA, routing policies, REFUSED
-//! outside our zones.
+//! zone, wildcards, delegations, NXDOMAIN vs NODATA with the SOA, routing policies (the
+//! location ones from the EDNS client subnet or the source address), private zones for a
+//! VPC's resolver, REFUSED outside our zones.
+
+use std::cell::{Cell, OnceCell};
+use std::net::IpAddr;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::Rng;
 
 use crate::dns::snapshot::{Entry, Snapshot, ZoneView};
+use crate::geo::{GeoDb, Location};
 use crate::health::HealthBoard;
 use crate::names;
 use crate::policy::Policy;
+
+/// Who asked, and through which door.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asker<'a> {
+    /// The VPC whose resolver took the query; `None` on the public DNS address.
+    pub vpc: Option<&'a str>,
+    /// The address the query came from.
+    pub source: Option<IpAddr>,
+    /// Where addresses are (`--geoip-db`), for the location-based policies.
+    pub geo: Option<&'a GeoDb>,
+}
+
+/// A response, and whether it came from our zones (a VPC resolver forwards the others).
+#[derive(Debug)]
+pub enum Reply {
+    Answer(Vec<u8>),
+    /// REFUSED: no zone of ours holds the name.
+    NotOurs(Vec<u8>),
+}
+
+/// What one query's answer may consult: the data, the health, and the client's place
+/// (looked up once, on first need).
+pub struct Context<'a> {
+    pub snapshot: &'a Snapshot,
+    pub health: &'a HealthBoard,
+    geo: Option<&'a GeoDb>,
+    /// The client subnet's address, else the source address.
+    client_ip: Option<IpAddr>,
+    location: OnceCell<Option<Location>>,
+    /// Whether the answer depended on the client's address (sets the ECS scope).
+    used_client: Cell<bool>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(
+        snapshot: &'a Snapshot,
+        health: &'a HealthBoard,
+        geo: Option<&'a GeoDb>,
+        client_ip: Option<IpAddr>,
+    ) -> Self {
+        Context {
+            snapshot,
+            health,
+            geo,
+            client_ip,
+            location: OnceCell::new(),
+            used_client: Cell::new(false),
+        }
+    }
+
+    fn client_ip(&self) -> Option<IpAddr> {
+        self.used_client.set(true);
+        self.client_ip
+    }
+
+    fn location(&self) -> Option<&Location> {
+        self.used_client.set(true);
+        self.location
+            .get_or_init(|| self.geo.zip(self.client_ip).and_then(|(db, ip)| db.locate(ip)))
+            .as_ref()
+    }
+}
 
 /// UDP payload we advertise and accept (the DNS Flag Day 2020 value).
 pub const EDNS_PAYLOAD_BYTES: u16 = 1232;
@@ -29,10 +97,16 @@ pub enum Transport {
 }
 
 /// Answers `request` (wire bytes). `None`: too broken to answer at all (drop it).
-pub fn respond(snapshot: &Snapshot, health: &HealthBoard, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+pub fn respond(
+    snapshot: &Snapshot,
+    health: &HealthBoard,
+    asker: Asker<'_>,
+    request: &[u8],
+    transport: Transport,
+) -> Option<Reply> {
     let query = match Message::from_vec(request) {
         Ok(m) => m,
-        Err(_) => return formerr(request),
+        Err(_) => return formerr(request).map(Reply::Answer),
     };
     if query.message_type() != MessageType::Query {
         return None;
@@ -51,7 +125,7 @@ pub fn respond(snapshot: &Snapshot, health: &HealthBoard, request: &[u8], transp
         response.set_edns(ours);
         if edns.version() > 0 {
             response.set_response_code(ResponseCode::BADVERS);
-            return response.to_vec().ok();
+            return response.to_vec().ok().map(Reply::Answer);
         }
     }
     if query.op_code() != OpCode::Query || query.queries().len() != 1 {
@@ -60,11 +134,34 @@ pub fn respond(snapshot: &Snapshot, health: &HealthBoard, request: &[u8], transp
         } else {
             ResponseCode::NotImp
         });
-        return response.to_vec().ok();
+        return response.to_vec().ok().map(Reply::Answer);
     }
     let q = query.queries()[0].clone();
     response.add_query(q.clone());
-    answer_query(snapshot, health, &q, &mut response);
+    let client_subnet = client_edns.as_ref().and_then(|e| match e.option(EdnsCode::Subnet) {
+        Some(EdnsOption::Subnet(subnet)) => Some(*subnet),
+        _ => None,
+    });
+    let client_ip = match &client_subnet {
+        Some(subnet) if subnet.source_prefix() > 0 => Some(subnet.addr()),
+        _ => asker.source,
+    };
+    let ctx = Context::new(snapshot, health, asker.geo, client_ip);
+    if asker.vpc.is_some() {
+        response.set_recursion_available(true);
+    }
+    let ours = answer_query(&ctx, asker.vpc, &q, &mut response);
+    if let (Some(subnet), Some(edns)) = (client_subnet, response.extensions_mut().as_mut()) {
+        // RFC 7871: echo the option; the scope says how much of the subnet the answer used.
+        let scope = if ctx.used_client.get() {
+            subnet.source_prefix()
+        } else {
+            0
+        };
+        let echoed = ClientSubnet::new(subnet.addr(), subnet.source_prefix(), scope);
+        edns.options_mut().insert(EdnsOption::Subnet(echoed));
+    }
+    let wrap = if ours { Reply::Answer } else { Reply::NotOurs };
     let limit = match (transport, &client_edns) {
         (Transport::Tcp, _) => usize::from(u16::MAX),
         (Transport::Udp, Some(e)) => usize::from(e.max_payload().clamp(PLAIN_UDP_BYTES as u16, EDNS_PAYLOAD_BYTES)),
@@ -72,14 +169,14 @@ pub fn respond(snapshot: &Snapshot, health: &HealthBoard, request: &[u8], transp
     };
     let bytes = response.to_vec().ok()?;
     if bytes.len() <= limit {
-        return Some(bytes);
+        return Some(wrap(bytes));
     }
     // Too big for UDP: send the header and question with TC set; the client retries on TCP.
     response.take_answers();
     response.take_name_servers();
     response.take_additionals();
     response.set_truncated(true);
-    response.to_vec().ok()
+    response.to_vec().ok().map(wrap)
 }
 
 /// FORMERR for a request whose header we can read but whose body we cannot.
@@ -103,18 +200,25 @@ fn normalized_qname(q: &Query) -> String {
     }
 }
 
-fn answer_query(snapshot: &Snapshot, health: &HealthBoard, q: &Query, response: &mut Message) {
+/// Answers from the zone that holds the name: for a VPC's resolver its most specific private
+/// zone first (a private zone that lacks the name answers NXDOMAIN, no fall-through), then the
+/// public zones. Returns false (REFUSED) when no zone holds it.
+fn answer_query(ctx: &Context<'_>, vpc: Option<&str>, q: &Query, response: &mut Message) -> bool {
     let qname = normalized_qname(q);
-    let Some(zone) = snapshot.zone_for(&qname) else {
+    let zone = vpc
+        .and_then(|v| ctx.snapshot.private_zone_for(v, &qname))
+        .or_else(|| ctx.snapshot.zone_for(&qname));
+    let Some(zone) = zone else {
         response.set_response_code(ResponseCode::Refused);
-        return;
+        return false;
     };
-    answer_in_zone(zone, health, q, qname, response);
+    answer_in_zone(ctx, zone, q, qname, response);
+    true
 }
 
 /// The response the DNS server gives for `q`, answered from one zone (TestDNSAnswer): the
 /// same code path as [`respond`], minus the transport. REFUSED when the name is not in it.
-pub fn answer_from_zone(zone: &ZoneView, health: &HealthBoard, q: &Query) -> Message {
+pub fn answer_from_zone(ctx: &Context<'_>, zone: &ZoneView, q: &Query) -> Message {
     let mut response = Message::new();
     response
         .set_message_type(MessageType::Response)
@@ -122,17 +226,17 @@ pub fn answer_from_zone(zone: &ZoneView, health: &HealthBoard, q: &Query) -> Mes
     response.add_query(q.clone());
     let qname = normalized_qname(q);
     if names::in_zone(&qname, &zone.origin) {
-        answer_in_zone(zone, health, q, qname, &mut response);
+        answer_in_zone(ctx, zone, q, qname, &mut response);
     } else {
         response.set_response_code(ResponseCode::Refused);
     }
     response
 }
 
-fn answer_in_zone(zone: &ZoneView, health: &HealthBoard, q: &Query, qname: String, response: &mut Message) {
+fn answer_in_zone(ctx: &Context<'_>, zone: &ZoneView, q: &Query, qname: String, response: &mut Message) {
     if let Some(cut) = delegation(zone, &qname) {
         response.set_authoritative(false);
-        for r in select(zone, health, cut) {
+        for r in select(ctx, zone, cut) {
             response.add_name_server(r);
         }
         return;
@@ -156,7 +260,11 @@ fn answer_in_zone(zone: &ZoneView, health: &HealthBoard, q: &Query, qname: Strin
             return;
         }
         if let Some(entries) = zone.entries(&node_name, q.query_type()) {
-            for r in records_for(zone, health, entries, q.query_type(), &owner) {
+            let records = records_for(ctx, zone, entries, q.query_type(), &owner);
+            if records.is_empty() && response.answers().is_empty() {
+                add_soa(zone, response); // no record for this client's place: NODATA
+            }
+            for r in records {
                 response.add_answer(r);
             }
             return;
@@ -165,7 +273,7 @@ fn answer_in_zone(zone: &ZoneView, health: &HealthBoard, q: &Query, qname: Strin
             add_soa(zone, response); // NODATA
             return;
         };
-        let chosen = records_for(zone, health, cname, RecordType::CNAME, &owner);
+        let chosen = records_for(ctx, zone, cname, RecordType::CNAME, &owner);
         let target = chosen.iter().find_map(|r| match r.data() {
             RData::CNAME(c) => Some(c.0.clone()),
             _ => None,
@@ -234,18 +342,12 @@ fn add_soa(zone: &ZoneView, response: &mut Message) {
 
 /// Records answering `rtype` from the record sets of one node, after the routing policy,
 /// owned by `owner` (the query name, for wildcards and aliases).
-fn records_for(
-    zone: &ZoneView,
-    health: &HealthBoard,
-    entries: &[Entry],
-    rtype: RecordType,
-    owner: &Name,
-) -> Vec<Record> {
+fn records_for(ctx: &Context<'_>, zone: &ZoneView, entries: &[Entry], rtype: RecordType, owner: &Name) -> Vec<Record> {
     let mut out = Vec::new();
-    for entry in choose(zone, health, entries, rtype) {
+    for entry in choose(ctx, zone, entries, rtype) {
         if let Some(target) = &entry.alias {
             if let Some(target_entries) = zone.entries(target, rtype) {
-                for e in choose(zone, health, target_entries, rtype) {
+                for e in choose(ctx, zone, target_entries, rtype) {
                     out.extend(e.records.iter().cloned());
                 }
             }
@@ -259,8 +361,8 @@ fn records_for(
     out
 }
 
-fn select(zone: &ZoneView, health: &HealthBoard, entries: &[Entry]) -> Vec<Record> {
-    choose(zone, health, entries, RecordType::NS)
+fn select(ctx: &Context<'_>, zone: &ZoneView, entries: &[Entry]) -> Vec<Record> {
+    choose(ctx, zone, entries, RecordType::NS)
         .into_iter()
         .flat_map(|e| e.records.iter().cloned())
         .collect()
@@ -271,10 +373,11 @@ fn select(zone: &ZoneView, health: &HealthBoard, entries: &[Entry]) -> Vec<Recor
 /// unhealthy); failover answers the primary unless it is unhealthy and the secondary is not;
 /// multivalue answers up to eight healthy sets; when every set is unhealthy, all count as
 /// healthy. An alias with EvaluateTargetHealth is healthy while any set of its target is.
-fn choose<'e>(zone: &ZoneView, health: &HealthBoard, entries: &'e [Entry], rtype: RecordType) -> Vec<&'e Entry> {
+fn choose<'e>(ctx: &Context<'_>, zone: &ZoneView, entries: &'e [Entry], rtype: RecordType) -> Vec<&'e Entry> {
     let Some(first) = entries.first() else {
         return Vec::new();
     };
+    let health = ctx.health;
     let own = |e: &Entry| e.health_check_id.as_deref().is_none_or(|id| health.is_healthy(id));
     let healthy = |e: &Entry| {
         let target_ok = match (&e.alias, e.evaluate_target_health) {
@@ -321,7 +424,83 @@ fn choose<'e>(zone: &ZoneView, health: &HealthBoard, entries: &'e [Entry], rtype
             candidates
         }
         Policy::Simple => vec![first],
-        // Client location is not known yet: answer with the first healthy record set.
-        Policy::Latency | Policy::Geolocation | Policy::Geoproximity | Policy::IpBased => vec![candidates[0]],
+        Policy::Latency => {
+            let client = ctx.location().and_then(|l| l.coordinates);
+            nearest(&candidates, |e| {
+                let region = crate::geo::regions::coordinates(e.region.as_deref()?)?;
+                Some(crate::geo::distance_km(client?, region))
+            })
+        }
+        Policy::Geoproximity => {
+            let client = ctx.location().and_then(|l| l.coordinates);
+            nearest(&candidates, |e| {
+                let (place, bias) = e.proximity?;
+                Some(crate::geo::biased_distance_km(
+                    crate::geo::distance_km(client?, place),
+                    bias,
+                ))
+            })
+        }
+        Policy::Geolocation => geolocation(ctx, entries, &healthy),
+        Policy::IpBased => ip_based(ctx, entries, &healthy),
     }
+}
+
+/// The candidate with the smallest distance; without a client location (or any distance),
+/// the first.
+fn nearest<'e>(candidates: &[&'e Entry], distance: impl Fn(&Entry) -> Option<f64>) -> Vec<&'e Entry> {
+    let best = candidates
+        .iter()
+        .filter_map(|e| Some((distance(e)?, *e)))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, e)| e);
+    best.or_else(|| candidates.first().copied()).into_iter().collect()
+}
+
+/// Geolocation: the most specific set that matches the client — subdivision, country,
+/// continent, then `*` — skipping unhealthy ones; no match at all is NODATA.
+fn geolocation<'e>(ctx: &Context<'_>, entries: &'e [Entry], healthy: &dyn Fn(&Entry) -> bool) -> Vec<&'e Entry> {
+    let location = ctx.location().cloned().unwrap_or_default();
+    let rank = |e: &Entry| -> Option<u8> {
+        let g = e.geo.as_ref()?;
+        match (&g.continent, g.country.as_deref(), &g.subdivision) {
+            (_, Some("*"), _) => Some(3),
+            (_, Some(country), Some(sub)) => (location.country.as_deref() == Some(country)
+                && location.subdivision.as_ref() == Some(sub))
+            .then_some(0),
+            (_, Some(country), None) => (location.country.as_deref() == Some(country)).then_some(1),
+            (Some(continent), None, _) => (location.continent.as_ref() == Some(continent)).then_some(2),
+            (None, None, _) => None,
+        }
+    };
+    let mut matching: Vec<(u8, &Entry)> = entries.iter().filter_map(|e| Some((rank(e)?, e))).collect();
+    matching.sort_by_key(|(r, _)| *r);
+    let pick = matching
+        .iter()
+        .find(|(_, e)| healthy(e))
+        .or_else(|| matching.first())
+        .map(|(_, e)| *e);
+    pick.into_iter().collect()
+}
+
+/// IP-based: the set for the CIDR location holding the client's address (longest prefix),
+/// else the `*` set; an unhealthy match falls back to `*`; nothing matching is NODATA.
+fn ip_based<'e>(ctx: &Context<'_>, entries: &'e [Entry], healthy: &dyn Fn(&Entry) -> bool) -> Vec<&'e Entry> {
+    let Some((collection, _)) = entries.iter().find_map(|e| e.cidr.as_ref()) else {
+        return Vec::new();
+    };
+    let location = ctx
+        .client_ip()
+        .and_then(|ip| ctx.snapshot.cidr_location(collection, ip));
+    let at = |name: &str| entries.iter().find(|e| e.cidr.as_ref().is_some_and(|(_, l)| l == name));
+    let matched = location.and_then(at);
+    let fallback = at("*");
+    let pick = match (matched, fallback) {
+        (Some(m), _) if healthy(m) => Some(m),
+        (Some(m), Some(f)) if !healthy(f) => Some(m),
+        (_, Some(f)) => Some(f),
+        (Some(m), None) => Some(m),
+        (None, None) => None,
+    };
+    pick.into_iter().collect()
 }

@@ -1,29 +1,41 @@
 //! The DNS data plane: snapshot → answer → UDP/TCP server.
 
 pub mod answer;
+pub mod resolvers;
 pub mod server;
 pub mod snapshot;
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
 use crate::dns::snapshot::Snapshot;
+use crate::geo::GeoDb;
 use crate::health::HealthBoard;
 
-/// What the API and the DNS server share: the snapshot being served, its revision, and the
-/// health statuses answers follow. Readers never block writers.
+/// What the API and the DNS server share: the snapshot being served, its revision, the
+/// health statuses answers follow, where clients are, and each VPC's resolver address.
+/// Readers never block writers.
 #[derive(Default)]
 pub struct DataPlane {
     pub snapshot: ArcSwap<Snapshot>,
     /// The store revision `snapshot` was built from (GetChange reports INSYNC from it).
     pub served_revision: AtomicU64,
     pub health: HealthBoard,
+    /// `--geoip-db`: locates clients for latency, geolocation and geoproximity routing.
+    pub geo: Option<GeoDb>,
+    /// VPC id → the address of its resolver (private zones, then public ones).
+    pub vpc_resolvers: ArcSwap<BTreeMap<String, SocketAddr>>,
 }
 
 impl DataPlane {
-    pub fn new() -> Arc<DataPlane> {
-        Arc::new(DataPlane::default())
+    pub fn new(geo: Option<GeoDb>) -> Arc<DataPlane> {
+        Arc::new(DataPlane {
+            geo,
+            ..DataPlane::default()
+        })
     }
 }

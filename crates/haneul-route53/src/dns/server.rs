@@ -1,5 +1,6 @@
-//! The DNS server: UDP and TCP on one address, answering from the current snapshot, and the
-//! task that rebuilds the snapshot when the store's revision moves.
+//! The DNS server: UDP and TCP on one address, answering from the current snapshot; the
+//! task that rebuilds the snapshot when the store's revision moves; and the same serving loop
+//! behind each VPC's resolver address (see [`crate::dns::resolvers`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -12,7 +13,8 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::dns::answer::{respond, Transport};
+use crate::dns::answer::{respond, Asker, Reply, Transport};
+use crate::dns::resolvers::Resolvers;
 use crate::dns::snapshot;
 use crate::dns::DataPlane;
 use crate::health::checker;
@@ -21,7 +23,7 @@ use crate::health::checker;
 const UDP_BUFFER_BYTES: usize = 4096;
 /// Tasks reading the UDP socket.
 const UDP_WORKERS: usize = 2;
-/// Most TCP connections served at once.
+/// Most TCP connections served at once (per address).
 const MAX_TCP_CONNECTIONS: usize = 256;
 /// A TCP client must send its next query within this time.
 const TCP_IDLE_TIMEOUT_S: u64 = 10;
@@ -31,6 +33,8 @@ const TCP_MAX_LIFETIME_S: u64 = 120;
 const BIND_ATTEMPTS: usize = 20;
 /// Wait before retrying a snapshot build that failed.
 const REBUILD_RETRY_MS: u64 = 200;
+/// How long a VPC resolver waits for the upstream resolver.
+const FORWARD_TIMEOUT_MS: u64 = 2_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DnsStartError {
@@ -38,6 +42,23 @@ pub enum DnsStartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot build the first zone snapshot: {0}")]
     Snapshot(#[from] haneul_store::StoreError),
+}
+
+/// How the DNS data plane runs.
+#[derive(Debug, Clone)]
+pub struct DnsConfig {
+    /// The public (authoritative) address.
+    pub addr: SocketAddr,
+    /// Where VPC resolvers send names no zone of ours holds; `None`: they answer REFUSED.
+    pub upstream: Option<SocketAddr>,
+}
+
+/// Which door a query came through.
+#[derive(Debug, Clone, Default)]
+pub struct Door {
+    /// The VPC whose resolver this is; `None` for the public address.
+    pub vpc: Option<String>,
+    pub upstream: Option<SocketAddr>,
 }
 
 /// A running DNS server.
@@ -52,7 +73,8 @@ impl DnsServer {
     }
 }
 
-async fn bind(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsStartError> {
+/// Binds UDP and TCP on the same address (for port 0, a port free for both).
+pub async fn bind(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsStartError> {
     let bind_err = |source| DnsStartError::Bind { addr, source };
     let mut last = None;
     for _ in 0..BIND_ATTEMPTS {
@@ -68,31 +90,44 @@ async fn bind(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsStartErro
     Err(bind_err(last.unwrap_or_else(|| std::io::Error::other("no free port"))))
 }
 
-/// Binds UDP+TCP on `addr`, builds the first snapshot into `plane`, and serves until
-/// stopped. Also runs the health checker, whose statuses the answers follow.
-pub async fn start(addr: SocketAddr, store: Store, plane: Arc<DataPlane>) -> Result<DnsServer, DnsStartError> {
-    let (udp, tcp) = bind(addr).await?;
-    let bound = udp
-        .local_addr()
-        .map_err(|source| DnsStartError::Bind { addr, source })?;
+/// Binds UDP+TCP on the configured address, builds the first snapshot into `plane`, starts
+/// a resolver per VPC, and serves until stopped. Also runs the health checker, whose
+/// statuses the answers follow.
+pub async fn start(config: DnsConfig, store: Store, plane: Arc<DataPlane>) -> Result<DnsServer, DnsStartError> {
+    let (udp, tcp) = bind(config.addr).await?;
+    let bound = udp.local_addr().map_err(|source| DnsStartError::Bind {
+        addr: config.addr,
+        source,
+    })?;
     let first = snapshot::build(&store).await?;
     let revision = first.revision;
+    let mut resolvers = Resolvers::new(bound.ip(), config.upstream, plane.clone());
+    resolvers.reconcile(&first.vpcs).await;
     plane.snapshot.store(Arc::new(first));
     plane.served_revision.store(revision, Ordering::Release);
     let mut tasks = JoinSet::new();
     tasks.spawn(checker::run(store.clone(), plane.clone()));
-    tasks.spawn(follow_store(store, plane.clone()));
-    let udp = Arc::new(udp);
-    for _ in 0..UDP_WORKERS {
-        tasks.spawn(serve_udp(udp.clone(), plane.clone()));
-    }
-    tasks.spawn(serve_tcp(tcp, plane));
+    tasks.spawn(follow_store(store, plane.clone(), resolvers));
+    let door = Arc::new(Door {
+        vpc: None,
+        upstream: None,
+    });
+    serve(&mut tasks, udp, tcp, plane, door);
     Ok(DnsServer { addr: bound, tasks })
 }
 
-/// Rebuilds the snapshot whenever the revision moves; changes that land during a build are
-/// picked up by the next one.
-async fn follow_store(store: Store, plane: Arc<DataPlane>) {
+/// Spawns the UDP workers and the TCP acceptor of one address into `tasks`.
+pub fn serve(tasks: &mut JoinSet<()>, udp: UdpSocket, tcp: TcpListener, plane: Arc<DataPlane>, door: Arc<Door>) {
+    let udp = Arc::new(udp);
+    for _ in 0..UDP_WORKERS {
+        tasks.spawn(serve_udp(udp.clone(), plane.clone(), door.clone()));
+    }
+    tasks.spawn(serve_tcp(tcp, plane, door));
+}
+
+/// Rebuilds the snapshot whenever the revision moves (changes that land during a build are
+/// picked up by the next one), and keeps one resolver per VPC.
+async fn follow_store(store: Store, plane: Arc<DataPlane>, mut resolvers: Resolvers) {
     let mut revisions: watch::Receiver<u64> = store.subscribe();
     loop {
         if revisions.changed().await.is_err() {
@@ -102,6 +137,7 @@ async fn follow_store(store: Store, plane: Arc<DataPlane>) {
         match snapshot::build(&store).await {
             Ok(next) => {
                 let revision = next.revision;
+                resolvers.reconcile(&next.vpcs).await;
                 plane.snapshot.store(Arc::new(next));
                 plane.served_revision.store(revision, Ordering::Release);
             }
@@ -114,7 +150,73 @@ async fn follow_store(store: Store, plane: Arc<DataPlane>) {
     }
 }
 
-async fn serve_udp(socket: Arc<UdpSocket>, plane: Arc<DataPlane>) {
+/// The answer for one query through `door`, forwarded upstream when it is a VPC resolver's
+/// and no zone of ours holds the name.
+async fn answer(
+    plane: &DataPlane,
+    door: &Door,
+    request: &[u8],
+    peer: SocketAddr,
+    transport: Transport,
+) -> Option<Vec<u8>> {
+    let reply = {
+        let snapshot = plane.snapshot.load();
+        let asker = Asker {
+            vpc: door.vpc.as_deref(),
+            source: Some(peer.ip()),
+            geo: plane.geo.as_ref(),
+        };
+        respond(&snapshot, &plane.health, asker, request, transport)?
+    };
+    match (reply, door.upstream) {
+        (Reply::Answer(bytes), _) | (Reply::NotOurs(bytes), None) => Some(bytes),
+        (Reply::NotOurs(mut refused), Some(upstream)) => match forward(upstream, request, transport).await {
+            Some(bytes) => Some(bytes),
+            None => {
+                if let Some(flags) = refused.get_mut(3) {
+                    *flags = (*flags & 0xF0) | 0x02; // SERVFAIL: the upstream did not answer
+                }
+                Some(refused)
+            }
+        },
+    }
+}
+
+/// Sends `request` to the upstream resolver over the client's transport.
+async fn forward(upstream: SocketAddr, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+    let timeout = Duration::from_millis(FORWARD_TIMEOUT_MS);
+    let exchange = async {
+        match transport {
+            Transport::Udp => {
+                let local: SocketAddr = if upstream.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    ([0u16; 8], 0).into()
+                };
+                let socket = UdpSocket::bind(local).await.ok()?;
+                socket.connect(upstream).await.ok()?;
+                socket.send(request).await.ok()?;
+                let mut buf = vec![0u8; UDP_BUFFER_BYTES];
+                let n = socket.recv(&mut buf).await.ok()?;
+                buf.truncate(n);
+                Some(buf)
+            }
+            Transport::Tcp => {
+                let mut stream = TcpStream::connect(upstream).await.ok()?;
+                let len = u16::try_from(request.len()).ok()?;
+                stream.write_all(&len.to_be_bytes()).await.ok()?;
+                stream.write_all(request).await.ok()?;
+                let n = stream.read_u16().await.ok()?;
+                let mut buf = vec![0u8; usize::from(n)];
+                stream.read_exact(&mut buf).await.ok()?;
+                Some(buf)
+            }
+        }
+    };
+    tokio::time::timeout(timeout, exchange).await.ok().flatten()
+}
+
+async fn serve_udp(socket: Arc<UdpSocket>, plane: Arc<DataPlane>, door: Arc<Door>) {
     let mut buf = vec![0u8; UDP_BUFFER_BYTES];
     loop {
         let (n, peer) = match socket.recv_from(&mut buf).await {
@@ -124,37 +226,46 @@ async fn serve_udp(socket: Arc<UdpSocket>, plane: Arc<DataPlane>) {
                 continue;
             }
         };
-        let snapshot = plane.snapshot.load();
-        if let Some(reply) = respond(&snapshot, &plane.health, &buf[..n], Transport::Udp) {
+        if door.upstream.is_some() && door.vpc.is_some() {
+            // Forwarding waits on the network: answer on a task so other clients go on.
+            let (socket, plane, door, request) = (socket.clone(), plane.clone(), door.clone(), buf[..n].to_vec());
+            tokio::spawn(async move {
+                if let Some(reply) = answer(&plane, &door, &request, peer, Transport::Udp).await {
+                    let _ = socket.send_to(&reply, peer).await;
+                }
+            });
+            continue;
+        }
+        if let Some(reply) = answer(&plane, &door, &buf[..n], peer, Transport::Udp).await {
             let _ = socket.send_to(&reply, peer).await;
         }
     }
 }
 
-async fn serve_tcp(listener: TcpListener, plane: Arc<DataPlane>) {
+async fn serve_tcp(listener: TcpListener, plane: Arc<DataPlane>, door: Arc<Door>) {
     let slots = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(e) => {
                 tracing::debug!(error = %e, "tcp accept failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
-        let plane = plane.clone();
+        let (plane, door) = (plane.clone(), door.clone());
         tokio::spawn(async move {
             let lifetime = Duration::from_secs(TCP_MAX_LIFETIME_S);
-            let _ = tokio::time::timeout(lifetime, serve_tcp_connection(stream, plane)).await;
+            let _ = tokio::time::timeout(lifetime, serve_tcp_connection(stream, peer, plane, door)).await;
             drop(permit);
         });
     }
 }
 
-async fn serve_tcp_connection(mut stream: TcpStream, plane: Arc<DataPlane>) {
+async fn serve_tcp_connection(mut stream: TcpStream, peer: SocketAddr, plane: Arc<DataPlane>, door: Arc<Door>) {
     let idle = Duration::from_secs(TCP_IDLE_TIMEOUT_S);
     loop {
         let Ok(Ok(len)) = tokio::time::timeout(idle, stream.read_u16()).await else {
@@ -167,7 +278,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, plane: Arc<DataPlane>) {
         ) {
             return;
         }
-        let Some(reply) = respond(&plane.snapshot.load(), &plane.health, &message, Transport::Tcp) else {
+        let Some(reply) = answer(&plane, &door, &message, peer, Transport::Tcp).await else {
             return;
         };
         let Ok(reply_len) = u16::try_from(reply.len()) else {

@@ -1,16 +1,28 @@
-//! An immutable view of every public zone, built from the store at one revision. The DNS
-//! server answers only from a snapshot; a new one is built and swapped in when the store's
-//! revision moves.
+//! An immutable view of every zone, built from the store at one revision: public zones,
+//! each VPC's private zones, and the CIDR collections IP-based routing reads. The DNS server
+//! answers only from a snapshot; a new one is built and swapped in when the store's revision
+//! moves.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use haneul_store::{Store, StoreError};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use crate::model::{ResourceRecordSet, Zone, KIND_RRSET, KIND_ZONE};
+use crate::cidr::IpNet;
+use crate::generated::GeoProximityLocation;
+use crate::model::{CidrCollection, ResourceRecordSet, Zone, KIND_CIDR_COLLECTION, KIND_RRSET, KIND_ZONE};
 use crate::policy::Policy;
+
+/// A geolocation rule: continent, or country (optionally with a subdivision), or `*`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GeoRule {
+    pub continent: Option<String>,
+    pub country: Option<String>,
+    pub subdivision: Option<String>,
+}
 
 /// One record set as the server needs it: routing facts and ready-made records.
 #[derive(Debug, Clone)]
@@ -23,6 +35,13 @@ pub struct Entry {
     /// Alias target (normalized name) in the same zone.
     pub alias: Option<String>,
     pub evaluate_target_health: bool,
+    /// Latency routing: the record's AWS region.
+    pub region: Option<String>,
+    pub geo: Option<GeoRule>,
+    /// Geoproximity: the record's place (latitude, longitude) and bias.
+    pub proximity: Option<((f64, f64), i64)>,
+    /// IP-based routing: (collection id, location name).
+    pub cidr: Option<(String, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -46,65 +65,138 @@ impl ZoneView {
     }
 }
 
-/// Every public zone at one store revision.
+/// Every zone at one store revision.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub revision: u64,
-    /// origin → zone. When several accounts create the same name, the lowest zone id serves.
-    pub zones: BTreeMap<String, ZoneView>,
+    /// Public zones: origin → zone. When several accounts create the same name, the lowest
+    /// zone id serves.
+    pub zones: BTreeMap<String, Arc<ZoneView>>,
+    /// Private zones by the VPC they are associated with: VPC id → origin → zone.
+    pub private: HashMap<String, BTreeMap<String, Arc<ZoneView>>>,
+    /// Every VPC in the store (each gets a resolver), sorted.
+    pub vpcs: Vec<String>,
+    /// CIDR collection id → (block, location), most specific blocks first.
+    pub cidr_tables: HashMap<String, Vec<(IpNet, String)>>,
+}
+
+/// The most specific zone of `zones` that `qname` (normalized) falls in.
+fn most_specific<'s>(zones: &'s BTreeMap<String, Arc<ZoneView>>, qname: &str) -> Option<&'s ZoneView> {
+    let mut name = qname;
+    loop {
+        if let Some(z) = zones.get(name) {
+            return Some(z);
+        }
+        name = crate::names::parent(name)?;
+    }
 }
 
 impl Snapshot {
-    /// The most specific zone that `qname` (normalized) falls in.
+    /// The most specific public zone that `qname` (normalized) falls in.
     pub fn zone_for(&self, qname: &str) -> Option<&ZoneView> {
-        let mut name = qname;
-        loop {
-            if let Some(z) = self.zones.get(name) {
-                return Some(z);
-            }
-            name = crate::names::parent(name)?;
-        }
+        most_specific(&self.zones, qname)
     }
+
+    /// The most specific private zone of `vpc_id` that `qname` falls in.
+    pub fn private_zone_for(&self, vpc_id: &str, qname: &str) -> Option<&ZoneView> {
+        most_specific(self.private.get(vpc_id)?, qname)
+    }
+
+    /// The zone with this id, public or private.
+    pub fn zone_by_id(&self, id: &str) -> Option<&ZoneView> {
+        self.zones
+            .values()
+            .chain(self.private.values().flat_map(|m| m.values()))
+            .find(|z| z.id == id)
+            .map(|z| z.as_ref())
+    }
+
+    /// The location of `ip` in a CIDR collection (longest prefix), if any block holds it.
+    pub fn cidr_location(&self, collection_id: &str, ip: std::net::IpAddr) -> Option<&str> {
+        self.cidr_tables
+            .get(collection_id)?
+            .iter()
+            .find(|(net, _)| net.contains(ip))
+            .map(|(_, l)| l.as_str())
+    }
+}
+
+/// Where a geoproximity record is: its coordinates, or its region's (a Local Zone group is
+/// placed at its parent region).
+pub fn proximity_point(p: &GeoProximityLocation) -> Option<(f64, f64)> {
+    if let Some(c) = &p.coordinates {
+        let lat: f64 = c.latitude.parse().ok()?;
+        let lon: f64 = c.longitude.parse().ok()?;
+        return ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon));
+    }
+    if let Some(region) = &p.aws_region {
+        return crate::geo::regions::coordinates(region);
+    }
+    let group = p.local_zone_group.as_deref()?;
+    let parent: Vec<&str> = group.split('-').take(3).collect();
+    crate::geo::regions::coordinates(&parent.join("-"))
 }
 
 /// Reads every zone and record set and builds the snapshot of `revision`.
 pub async fn build(store: &Store) -> Result<Snapshot, StoreError> {
     let revision = store.revision();
-    let (zones, rrsets) = store
+    let (zones, rrsets, vpcs, collections) = store
         .read(|t| {
             let zones = t.list_all_scopes::<Zone>(KIND_ZONE)?;
             let rrsets = t.list_all_scopes::<ResourceRecordSet>(KIND_RRSET)?;
-            Ok::<_, StoreError>((zones, rrsets))
+            let vpcs = t.list_all_scopes::<serde_json::Value>(haneul_ec2::model::KIND_VPC)?;
+            let collections = t.list_all_scopes::<CidrCollection>(KIND_CIDR_COLLECTION)?;
+            Ok::<_, StoreError>((zones, rrsets, vpcs, collections))
         })
         .await?;
     let mut snapshot = Snapshot {
         revision,
-        zones: BTreeMap::new(),
+        vpcs: vpcs.into_iter().map(|(_, id, _)| id).collect(),
+        ..Snapshot::default()
     };
-    let mut served_ids: HashMap<String, String> = HashMap::new();
-    for (_, _, zone) in zones.into_iter().filter(|(_, _, z)| !z.private_zone) {
-        let taken = snapshot.zones.get(&zone.name).is_some_and(|z| z.id < zone.id);
-        if taken {
-            continue;
-        }
-        served_ids.insert(zone.id.clone(), zone.name.clone());
-        let mut view = ZoneView {
-            id: zone.id.clone(),
-            origin: zone.name.clone(),
-            ..ZoneView::default()
-        };
-        view.names.insert(zone.name.clone());
-        snapshot.zones.insert(zone.name.clone(), view);
-    }
+    snapshot.vpcs.sort();
+    // Build every zone's view, then place it: public by name, private under each VPC.
+    let mut views: HashMap<String, ZoneView> = zones
+        .iter()
+        .map(|(_, _, zone)| {
+            let mut view = ZoneView {
+                id: zone.id.clone(),
+                origin: zone.name.clone(),
+                ..ZoneView::default()
+            };
+            view.names.insert(zone.name.clone());
+            (zone.id.clone(), view)
+        })
+        .collect();
     for (_, key, rrset) in rrsets {
         let zone_id = key.split('\u{1}').next().unwrap_or("");
-        let Some(origin) = served_ids.get(zone_id) else {
-            continue;
-        };
-        let Some(view) = snapshot.zones.get_mut(origin) else {
-            continue;
-        };
-        add_rrset(view, &rrset);
+        if let Some(view) = views.get_mut(zone_id) {
+            add_rrset(view, &rrset);
+        }
+    }
+    for (_, _, zone) in zones {
+        let Some(view) = views.remove(&zone.id) else { continue };
+        let view = Arc::new(view);
+        if zone.private_zone {
+            for vpc in &zone.vpcs {
+                snapshot
+                    .private
+                    .entry(vpc.vpc_id.clone())
+                    .or_default()
+                    .insert(zone.name.clone(), view.clone());
+            }
+        } else if snapshot.zones.get(&zone.name).is_none_or(|z| z.id >= zone.id) {
+            snapshot.zones.insert(zone.name.clone(), view);
+        }
+    }
+    for (_, id, collection) in collections {
+        let mut table: Vec<(IpNet, String)> = collection
+            .locations
+            .iter()
+            .flat_map(|(l, blocks)| blocks.iter().filter_map(move |b| Some((IpNet::parse(b)?, l.clone()))))
+            .collect();
+        table.sort_by_key(|(net, _)| std::cmp::Reverse(net.prefix));
+        snapshot.cidr_tables.insert(id, table);
     }
     Ok(snapshot)
 }
@@ -132,6 +224,20 @@ fn add_rrset(view: &mut ZoneView, r: &ResourceRecordSet) {
             .as_ref()
             .and_then(|a| crate::names::normalize(&a.dns_name).ok()),
         evaluate_target_health: r.alias_target.as_ref().is_some_and(|a| a.evaluate_target_health),
+        region: r.region.clone(),
+        geo: r.geo_location.as_ref().map(|g| GeoRule {
+            continent: g.continent_code.clone(),
+            country: g.country_code.clone(),
+            subdivision: g.subdivision_code.clone(),
+        }),
+        proximity: r
+            .geo_proximity_location
+            .as_ref()
+            .and_then(|p| Some((proximity_point(p)?, p.bias.unwrap_or(0)))),
+        cidr: r
+            .cidr_routing_config
+            .as_ref()
+            .map(|c| (c.collection_id.clone(), c.location_name.clone())),
     };
     view.nodes
         .entry(r.name.clone())

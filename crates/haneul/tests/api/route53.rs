@@ -14,7 +14,7 @@ use hickory_proto::rr::RecordType;
 
 use crate::support::{answer_values, dns_tcp, dns_udp};
 
-fn rrset(
+pub(crate) fn rrset(
     name: &str,
     rtype: RrType,
     ttl: i64,
@@ -27,7 +27,7 @@ fn rrset(
     b
 }
 
-fn change(action: ChangeAction, set: aws_sdk_route53::types::builders::ResourceRecordSetBuilder) -> Change {
+pub(crate) fn change(action: ChangeAction, set: aws_sdk_route53::types::builders::ResourceRecordSetBuilder) -> Change {
     Change::builder()
         .action(action)
         .resource_record_set(set.build().unwrap())
@@ -35,7 +35,7 @@ fn change(action: ChangeAction, set: aws_sdk_route53::types::builders::ResourceR
         .unwrap()
 }
 
-async fn create_zone(h: &Haneul, name: &str) -> String {
+pub(crate) async fn create_zone(h: &Haneul, name: &str) -> String {
     let out = h
         .route53()
         .create_hosted_zone()
@@ -52,7 +52,7 @@ async fn create_zone(h: &Haneul, name: &str) -> String {
         .to_string()
 }
 
-async fn apply(
+pub(crate) async fn apply(
     h: &Haneul,
     zone: &str,
     changes: Vec<Change>,
@@ -73,7 +73,7 @@ async fn apply(
     Ok(out.change_info().unwrap().id().to_string())
 }
 
-async fn wait_insync(h: &Haneul, change_id: &str) {
+pub(crate) async fn wait_insync(h: &Haneul, change_id: &str) {
     for _ in 0..100 {
         let out = h.route53().get_change().id(change_id).send().await.unwrap();
         if out.change_info().unwrap().status() == &ChangeStatus::Insync {

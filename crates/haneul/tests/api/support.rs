@@ -147,6 +147,32 @@ pub fn xml_values(xml: &str, tag: &str) -> Vec<String> {
         .collect()
 }
 
+/// A query for `name`/`rtype` with a fresh id.
+fn query_message(name: &str, rtype: hickory_proto::rr::RecordType) -> hickory_proto::op::Message {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::Name;
+    let mut m = Message::new();
+    m.set_id(rand_id())
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    m
+}
+
+/// Sends `m` over UDP and returns the parsed response (same id).
+async fn udp_exchange(server: SocketAddr, m: hickory_proto::op::Message) -> hickory_proto::op::Message {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.send_to(&m.to_vec().unwrap(), server).await.unwrap();
+    let mut buf = vec![0u8; 65535];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf))
+        .await
+        .expect("DNS answer within 3 s")
+        .unwrap();
+    let reply = hickory_proto::op::Message::from_vec(&buf[..n]).unwrap();
+    assert_eq!(reply.id(), m.id());
+    reply
+}
+
 /// Sends one DNS query over UDP (with EDNS unless `edns_payload` is None) and returns the
 /// parsed response.
 pub async fn dns_udp(
@@ -155,28 +181,13 @@ pub async fn dns_udp(
     rtype: hickory_proto::rr::RecordType,
     edns_payload: Option<u16>,
 ) -> hickory_proto::op::Message {
-    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
-    use hickory_proto::rr::Name;
-    let mut m = Message::new();
-    m.set_id(rand_id())
-        .set_message_type(MessageType::Query)
-        .set_op_code(OpCode::Query);
-    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    let mut m = query_message(name, rtype);
     if let Some(payload) = edns_payload {
-        let mut edns = Edns::new();
+        let mut edns = hickory_proto::op::Edns::new();
         edns.set_max_payload(payload);
         m.set_edns(edns);
     }
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    socket.send_to(&m.to_vec().unwrap(), server).await.unwrap();
-    let mut buf = vec![0u8; 65535];
-    let (n, _) = tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf))
-        .await
-        .expect("DNS answer within 3 s")
-        .unwrap();
-    let reply = Message::from_vec(&buf[..n]).unwrap();
-    assert_eq!(reply.id(), m.id());
-    reply
+    udp_exchange(server, m).await
 }
 
 /// The same over TCP (length-prefixed).
@@ -185,14 +196,9 @@ pub async fn dns_tcp(
     name: &str,
     rtype: hickory_proto::rr::RecordType,
 ) -> hickory_proto::op::Message {
-    use hickory_proto::op::{Message, MessageType, OpCode, Query};
-    use hickory_proto::rr::Name;
+    use hickory_proto::op::Message;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut m = Message::new();
-    m.set_id(rand_id())
-        .set_message_type(MessageType::Query)
-        .set_op_code(OpCode::Query);
-    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    let m = query_message(name, rtype);
     let bytes = m.to_vec().unwrap();
     let mut stream = tokio::net::TcpStream::connect(server).await.unwrap();
     stream.write_u16(bytes.len() as u16).await.unwrap();
@@ -214,4 +220,25 @@ fn rand_id() -> u16 {
 /// The answer section's values as text (`192.0.2.1`, `www.example.test.`, …).
 pub fn answer_values(m: &hickory_proto::op::Message) -> Vec<String> {
     m.answers().iter().map(|r| r.data().to_string()).collect()
+}
+
+/// A UDP query carrying an EDNS client-subnet option (`subnet` as `addr/prefix`).
+pub async fn dns_udp_subnet(
+    server: SocketAddr,
+    name: &str,
+    rtype: hickory_proto::rr::RecordType,
+    subnet: &str,
+) -> hickory_proto::op::Message {
+    use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+    let (addr, prefix) = subnet.split_once('/').unwrap();
+    let mut m = query_message(name, rtype);
+    let mut edns = hickory_proto::op::Edns::new();
+    edns.set_max_payload(1232);
+    edns.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(
+        addr.parse().unwrap(),
+        prefix.parse().unwrap(),
+        0,
+    )));
+    m.set_edns(edns);
+    udp_exchange(server, m).await
 }
