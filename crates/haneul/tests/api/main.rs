@@ -8,6 +8,7 @@ mod cli;
 mod durability;
 mod ec2_cli;
 mod route53;
+mod route53_private;
 mod route53_routing;
 mod sigv4;
 mod sts;
