@@ -89,3 +89,33 @@ impl CidrCollection {
         format!("arn:aws:route53:::cidrcollection/{}", self.id)
     }
 }
+
+/// Domains registered with haneul's local registrar (`route53domains`), keyed by name. The
+/// DNS server serves each domain's TLD as a zone that delegates the domain to its name servers.
+pub const KIND_DOMAIN: &str = "route53domains.domain";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisteredDomain {
+    /// Normalized, without the trailing dot (as Route 53 Domains shows names).
+    pub name: String,
+    /// The TLD zone that delegates it (`test`, `co.uk`).
+    pub tld: String,
+    pub nameservers: Vec<DomainNameserver>,
+    /// The hosted zone registration created.
+    pub hosted_zone_id: Option<String>,
+    pub auto_renew: bool,
+    /// AdminContact, RegistrantContact, TechContact, BillingContact as given.
+    pub contacts: serde_json::Value,
+    /// AdminPrivacy, RegistrantPrivacy, TechPrivacy, BillingPrivacy.
+    pub privacy: serde_json::Value,
+    pub created_at: f64,
+    pub updated_at: f64,
+    pub expires_at: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainNameserver {
+    pub name: String,
+    #[serde(default)]
+    pub glue_ips: Vec<String>,
+}

@@ -138,8 +138,9 @@ fn build_api(config: &Config, store: &Store, auth: AuthMode, dns_plane: Arc<Data
     // validated against the model, then answered `NotImplemented`.
     let route53 = haneul_route53::Route53::new(store.clone(), dns_plane);
     api.register("route53", haneul_route53::MODEL, Some(Arc::new(route53)))?;
+    let domains = haneul_route53domains::Route53Domains::new(store.clone());
+    api.register("route53domains", haneul_route53domains::MODEL, Some(Arc::new(domains)))?;
     for (name, model) in [
-        ("route53domains", include_str!("../../../models/route53domains.json")),
         ("acm", include_str!("../../../models/acm.json")),
         ("elbv2", include_str!("../../../models/elbv2.json")),
         ("ecs", include_str!("../../../models/ecs.json")),

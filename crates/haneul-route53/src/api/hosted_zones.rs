@@ -82,6 +82,32 @@ fn apex_records(zone: &Zone) -> [ResourceRecordSet; 2] {
     [soa, ns]
 }
 
+/// Writes a new zone with its SOA and NS records (the caller checks names and VPCs).
+pub fn insert_zone(
+    t: &mut Txn<'_>,
+    scope: &Scope,
+    name: String,
+    caller_reference: String,
+    comment: Option<String>,
+    vpcs: Vec<ZoneVpc>,
+) -> Result<Zone, Route53Error> {
+    let zone = Zone {
+        id: ids::new_id('Z'),
+        name,
+        caller_reference,
+        comment,
+        private_zone: !vpcs.is_empty(),
+        name_servers: name_servers(),
+        vpcs,
+    };
+    t.put(scope, KIND_ZONE, &zone.id, &zone)?;
+    t.put(scope, KIND_CALLER_REFERENCE, &zone.caller_reference, &zone.id)?;
+    for rrset in apex_records(&zone) {
+        t.put(scope, KIND_RRSET, &rrset_key_of(&zone.id, &rrset), &rrset)?;
+    }
+    Ok(zone)
+}
+
 pub async fn create_hosted_zone(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, Route53Error> {
     let input: api_types::CreateHostedZoneRequest = parse(input)?;
     let name = names::normalize(&input.name)
@@ -114,20 +140,7 @@ pub async fn create_hosted_zone(store: &Store, ctx: &RequestContext, input: Valu
                 }
                 None => Vec::new(),
             };
-            let zone = Zone {
-                id: ids::new_id('Z'),
-                name,
-                caller_reference: input.caller_reference.clone(),
-                comment: config.comment,
-                private_zone,
-                name_servers: name_servers(),
-                vpcs,
-            };
-            t.put(&scope, KIND_ZONE, &zone.id, &zone)?;
-            t.put(&scope, KIND_CALLER_REFERENCE, &zone.caller_reference, &zone.id)?;
-            for rrset in apex_records(&zone) {
-                t.put(&scope, KIND_RRSET, &rrset_key_of(&zone.id, &rrset), &rrset)?;
-            }
+            let zone = insert_zone(t, &scope, name, input.caller_reference, config.comment, vpcs)?;
             let change = record_change(t, &scope, None)?;
             Ok((zone, change))
         })

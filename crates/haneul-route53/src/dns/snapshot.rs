@@ -13,7 +13,9 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::cidr::IpNet;
 use crate::generated::GeoProximityLocation;
-use crate::model::{CidrCollection, ResourceRecordSet, Zone, KIND_CIDR_COLLECTION, KIND_RRSET, KIND_ZONE};
+use crate::model::{
+    CidrCollection, RegisteredDomain, ResourceRecordSet, Zone, KIND_CIDR_COLLECTION, KIND_DOMAIN, KIND_RRSET, KIND_ZONE,
+};
 use crate::policy::Policy;
 
 /// A geolocation rule: continent, or country (optionally with a subdivision), or `*`.
@@ -140,13 +142,14 @@ pub fn proximity_point(p: &GeoProximityLocation) -> Option<(f64, f64)> {
 /// Reads every zone and record set and builds the snapshot of `revision`.
 pub async fn build(store: &Store) -> Result<Snapshot, StoreError> {
     let revision = store.revision();
-    let (zones, rrsets, vpcs, collections) = store
+    let (zones, rrsets, vpcs, collections, domains) = store
         .read(|t| {
             let zones = t.list_all_scopes::<Zone>(KIND_ZONE)?;
             let rrsets = t.list_all_scopes::<ResourceRecordSet>(KIND_RRSET)?;
             let vpcs = t.list_all_scopes::<serde_json::Value>(haneul_ec2::model::KIND_VPC)?;
             let collections = t.list_all_scopes::<CidrCollection>(KIND_CIDR_COLLECTION)?;
-            Ok::<_, StoreError>((zones, rrsets, vpcs, collections))
+            let domains = t.list_all_scopes::<RegisteredDomain>(KIND_DOMAIN)?;
+            Ok::<_, StoreError>((zones, rrsets, vpcs, collections, domains))
         })
         .await?;
     let mut snapshot = Snapshot {
@@ -189,6 +192,7 @@ pub async fn build(store: &Store) -> Result<Snapshot, StoreError> {
             snapshot.zones.insert(zone.name.clone(), view);
         }
     }
+    add_tld_zones(&mut snapshot, domains.into_iter().map(|(_, _, d)| d));
     for (_, id, collection) in collections {
         let mut table: Vec<(IpNet, String)> = collection
             .locations
@@ -199,6 +203,60 @@ pub async fn build(store: &Store) -> Result<Snapshot, StoreError> {
         snapshot.cidr_tables.insert(id, table);
     }
     Ok(snapshot)
+}
+
+/// TTL of the registry's own SOA/NS and of its delegations (as the big TLDs use).
+const TLD_TTL_S: i64 = 172_800;
+
+/// The local registrar's TLD zones: each TLD with a registered domain becomes a zone (unless
+/// a hosted zone of that name already serves) holding its SOA and NS and an NS delegation per
+/// registered domain, to the name servers the registration names.
+fn add_tld_zones(snapshot: &mut Snapshot, domains: impl Iterator<Item = RegisteredDomain>) {
+    let mut tlds: BTreeMap<String, ZoneView> = BTreeMap::new();
+    for d in domains {
+        let origin = format!("{}.", d.tld);
+        let view = tlds.entry(origin.clone()).or_insert_with(|| {
+            let mut view = ZoneView {
+                id: format!("registry:{}", d.tld),
+                origin: origin.clone(),
+                ..ZoneView::default()
+            };
+            view.names.insert(origin.clone());
+            let servers = crate::api::hosted_zones::name_servers();
+            let soa = format!(
+                "{}. hostmaster.haneul-registry.invalid. 1 7200 900 1209600 86400",
+                servers[0]
+            );
+            add_rrset(&mut view, &registry_rrset(&origin, "SOA", vec![soa]));
+            let ns = servers.iter().map(|n| format!("{n}.")).collect();
+            add_rrset(&mut view, &registry_rrset(&origin, "NS", ns));
+            view
+        });
+        let ns: Vec<String> = d
+            .nameservers
+            .iter()
+            .map(|n| format!("{}.", n.name.trim_end_matches('.')))
+            .collect();
+        if !ns.is_empty() {
+            add_rrset(view, &registry_rrset(&format!("{}.", d.name), "NS", ns));
+        }
+    }
+    for (origin, view) in tlds {
+        snapshot.zones.entry(origin).or_insert_with(|| Arc::new(view));
+    }
+}
+
+fn registry_rrset(name: &str, rtype: &str, values: Vec<String>) -> ResourceRecordSet {
+    ResourceRecordSet {
+        name: name.to_string(),
+        r#type: rtype.to_string(),
+        ttl: Some(TLD_TTL_S),
+        resource_records: values
+            .into_iter()
+            .map(|value| crate::generated::ResourceRecord { value })
+            .collect(),
+        ..ResourceRecordSet::default()
+    }
 }
 
 fn add_rrset(view: &mut ZoneView, r: &ResourceRecordSet) {

@@ -10,6 +10,7 @@ mod ec2_cli;
 mod route53;
 mod route53_private;
 mod route53_routing;
+mod route53domains_cli;
 mod sigv4;
 mod sts;
 mod support;
