@@ -44,10 +44,12 @@ pub fn parse(raw: &str) -> Result<DomainName, DomainsError> {
                 "{raw} is a top-level domain; register a name under it (example.{name})."
             )))
         }
-        _ => return Err(DomainsError::UnsupportedTld(format!(
+        _ => {
+            return Err(DomainsError::UnsupportedTld(format!(
             "Amazon Route 53 does not support the top-level domain of {raw}; register a second-level name such as {}.",
             labels[labels.len() - 2..].join(".")
-        ))),
+        )))
+        }
     };
     Ok(DomainName { name, tld })
 }

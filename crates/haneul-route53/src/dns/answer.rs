@@ -8,7 +8,6 @@ use std::net::IpAddr;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
-use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::Rng;
 
@@ -236,26 +235,45 @@ pub fn answer_from_zone(ctx: &Context<'_>, zone: &ZoneView, q: &Query) -> Messag
 fn answer_in_zone(ctx: &Context<'_>, zone: &ZoneView, q: &Query, qname: String, response: &mut Message) {
     if let Some(cut) = delegation(zone, &qname) {
         response.set_authoritative(false);
-        for r in select(ctx, zone, cut) {
+        let referral = select(ctx, zone, cut);
+        for r in glue(zone, &referral) {
+            response.add_additional(r);
+        }
+        for r in referral {
             response.add_name_server(r);
         }
         return;
     }
     response.set_authoritative(true);
+    let mut q = q.clone();
     if q.query_type() == RecordType::ANY {
-        // RFC 8482: a minimal answer instead of every record set.
-        let hinfo = HINFO::new("RFC8482".into(), String::new());
-        response.add_answer(Record::from_rdata(q.name().clone(), 3600, RData::HINFO(hinfo)));
-        return;
+        // RFC 8482: answer one record set of the name instead of all of them (as Knot and
+        // BIND's minimal-any do); a name with none gets the usual NXDOMAIN or NODATA.
+        let (node_name, exists) = resolve_node(zone, &qname);
+        let first_type = zone
+            .nodes
+            .get(&node_name)
+            .filter(|_| exists)
+            .and_then(|types| types.keys().min_by_key(|t| u16::from(**t)));
+        match first_type {
+            Some(t) => {
+                q.set_query_type(*t);
+            }
+            None if exists => {
+                add_soa(zone, response);
+                return;
+            }
+            None => {}
+        }
     }
+    let q = &q;
     let mut name = qname;
     let mut owner = q.name().clone();
     for _ in 0..MAX_CNAME_HOPS {
         let (node_name, exists) = resolve_node(zone, &name);
         if !exists {
-            if response.answers().is_empty() {
-                response.set_response_code(ResponseCode::NXDomain);
-            }
+            // RFC 6604: after a CNAME chain the code is the last name's.
+            response.set_response_code(ResponseCode::NXDomain);
             add_soa(zone, response);
             return;
         }
@@ -310,6 +328,24 @@ fn resolve_node(zone: &ZoneView, name: &str) -> (String, bool) {
         encloser = names::parent(e);
     }
     (name.to_string(), false)
+}
+
+/// Glue for a referral: the zone's A and AAAA records of name servers inside the zone.
+fn glue(zone: &ZoneView, referral: &[Record]) -> Vec<Record> {
+    let mut out = Vec::new();
+    for ns in referral {
+        let RData::NS(target) = ns.data() else { continue };
+        let target = target.0.to_lowercase().to_ascii();
+        if !names::in_zone(&target, &zone.origin) {
+            continue;
+        }
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            if let Some(entries) = zone.entries(&target, rtype) {
+                out.extend(entries.iter().flat_map(|e| e.records.iter().cloned()));
+            }
+        }
+    }
+    out
 }
 
 /// A zone cut between the origin and `name` (NS records below the apex).

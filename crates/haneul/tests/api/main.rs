@@ -5,6 +5,7 @@
 //! with `--include-ignored` (see README).
 
 mod cli;
+mod dns_differential;
 mod durability;
 mod ec2_cli;
 mod route53;
