@@ -540,3 +540,172 @@ fn ip_based<'e>(ctx: &Context<'_>, entries: &'e [Entry], healthy: &dyn Fn(&Entry
     };
     pick.into_iter().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use hickory_proto::rr::rdata::opt::ClientSubnet;
+
+    use super::*;
+    use crate::dns::sample;
+
+    fn query_bytes(name: &str, rtype: RecordType, edns: bool, subnet: Option<&str>) -> Vec<u8> {
+        let mut m = Message::new();
+        m.set_id(7)
+            .set_message_type(MessageType::Query)
+            .set_op_code(OpCode::Query);
+        m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+        if edns {
+            let mut e = Edns::new();
+            e.set_max_payload(EDNS_PAYLOAD_BYTES);
+            if let Some(s) = subnet {
+                let (addr, prefix) = s.split_once('/').unwrap();
+                e.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(
+                    addr.parse().unwrap(),
+                    prefix.parse().unwrap(),
+                    0,
+                )));
+            }
+            m.set_edns(e);
+        }
+        m.to_vec().unwrap()
+    }
+
+    fn answer(reply: Option<Reply>) -> Message {
+        match reply {
+            Some(Reply::Answer(b)) | Some(Reply::NotOurs(b)) => Message::from_vec(&b).unwrap(),
+            None => panic!("no reply"),
+        }
+    }
+
+    #[test]
+    fn the_sample_answers_by_door_and_place() {
+        let snapshot = sample::snapshot();
+        let health = HealthBoard::default();
+        let public = Asker::default();
+        let vpc = Asker {
+            vpc: Some("vpc-1"),
+            ..Asker::default()
+        };
+        let db = query_bytes("db.example.test.", RecordType::A, true, None);
+        let outside = answer(respond(&snapshot, &health, public, &db, Transport::Udp));
+        assert_eq!(outside.response_code(), ResponseCode::NXDomain);
+        let inside = answer(respond(&snapshot, &health, vpc, &db, Transport::Udp));
+        assert_eq!(inside.answers().len(), 1);
+        let office = query_bytes("ip.example.test.", RecordType::A, true, Some("198.51.100.0/24"));
+        assert_eq!(
+            answer(respond(&snapshot, &health, public, &office, Transport::Udp))
+                .answers()
+                .len(),
+            1
+        );
+        let tld = query_bytes("www.registered.test.", RecordType::A, true, None);
+        let referral = answer(respond(&snapshot, &health, public, &tld, Transport::Udp));
+        assert!(!referral.authoritative());
+        assert_eq!(referral.name_servers()[0].record_type(), RecordType::NS);
+    }
+
+    /// xorshift64*: a fast deterministic stream of mutations.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    fn mutate(rng: &mut Rng, packet: &mut Vec<u8>) {
+        for _ in 0..1 + rng.below(4) {
+            match rng.below(6) {
+                0 if !packet.is_empty() => {
+                    let i = rng.below(packet.len());
+                    packet[i] ^= 1 << rng.below(8);
+                }
+                1 => packet.truncate(rng.below(packet.len() + 1)),
+                2 => packet.extend((0..rng.below(64)).map(|_| rng.next() as u8)),
+                3 if packet.len() >= 12 => {
+                    // A huge section count.
+                    let at = 4 + 2 * rng.below(4);
+                    packet[at] = 0xFF;
+                    packet[at + 1] = 0xFF;
+                }
+                4 if packet.len() > 13 => {
+                    // A compression pointer to itself (a loop).
+                    let at = 12 + rng.below(packet.len() - 13);
+                    packet[at] = 0xC0 | ((at >> 8) as u8 & 0x3F);
+                    packet[at + 1] = at as u8;
+                }
+                _ if !packet.is_empty() => {
+                    let i = rng.below(packet.len());
+                    packet[i] = rng.next() as u8;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_packets_get_formerr_or_nothing_and_never_overflow() {
+        let snapshot = sample::snapshot();
+        let health = HealthBoard::default();
+        let names = [
+            "example.test.",
+            "www.example.test.",
+            "x.wild.example.test.",
+            "a.sub.example.test.",
+            "weighted.example.test.",
+            "geo.example.test.",
+            "ip.example.test.",
+            "alias.example.test.",
+            "db.example.test.",
+            "nothere.registered.test.",
+        ];
+        let types = [
+            RecordType::A,
+            RecordType::TXT,
+            RecordType::ANY,
+            RecordType::NS,
+            RecordType::MX,
+        ];
+        let mut bases = Vec::new();
+        for name in names {
+            for t in types {
+                bases.push(query_bytes(name, t, false, None));
+                bases.push(query_bytes(name, t, true, Some("198.51.100.7/32")));
+            }
+        }
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let doors = [
+            Asker::default(),
+            Asker {
+                vpc: Some("vpc-1"),
+                ..Asker::default()
+            },
+        ];
+        for round in 0..60_000 {
+            let mut packet = if round % 10 == 0 {
+                (0..rng.below(600)).map(|_| rng.next() as u8).collect()
+            } else {
+                bases[rng.below(bases.len())].clone()
+            };
+            mutate(&mut rng, &mut packet);
+            let transport = if round % 2 == 0 { Transport::Udp } else { Transport::Tcp };
+            let reply = respond(&snapshot, &health, doors[round % 2], &packet, transport);
+            let bytes = match reply {
+                None => continue,
+                Some(Reply::Answer(b)) | Some(Reply::NotOurs(b)) => b,
+            };
+            let limit = match transport {
+                Transport::Udp => usize::from(EDNS_PAYLOAD_BYTES),
+                Transport::Tcp => usize::from(u16::MAX),
+            };
+            assert!(bytes.len() <= limit, "reply of {} bytes to {packet:?}", bytes.len());
+            assert!(bytes.len() >= 12, "reply without a header to {packet:?}");
+            assert_eq!(bytes[..2], packet[..2], "reply id must echo the query's");
+        }
+    }
+}

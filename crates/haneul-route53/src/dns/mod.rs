@@ -2,6 +2,7 @@
 
 pub mod answer;
 pub mod resolvers;
+pub mod sample;
 pub mod server;
 pub mod snapshot;
 

@@ -142,26 +142,70 @@ pub fn proximity_point(p: &GeoProximityLocation) -> Option<(f64, f64)> {
 /// Reads every zone and record set and builds the snapshot of `revision`.
 pub async fn build(store: &Store) -> Result<Snapshot, StoreError> {
     let revision = store.revision();
-    let (zones, rrsets, vpcs, collections, domains) = store
+    let contents = store
         .read(|t| {
-            let zones = t.list_all_scopes::<Zone>(KIND_ZONE)?;
-            let rrsets = t.list_all_scopes::<ResourceRecordSet>(KIND_RRSET)?;
-            let vpcs = t.list_all_scopes::<serde_json::Value>(haneul_ec2::model::KIND_VPC)?;
-            let collections = t.list_all_scopes::<CidrCollection>(KIND_CIDR_COLLECTION)?;
-            let domains = t.list_all_scopes::<RegisteredDomain>(KIND_DOMAIN)?;
-            Ok::<_, StoreError>((zones, rrsets, vpcs, collections, domains))
+            Ok::<_, StoreError>(Contents {
+                zones: t
+                    .list_all_scopes::<Zone>(KIND_ZONE)?
+                    .into_iter()
+                    .map(|(_, _, z)| z)
+                    .collect(),
+                rrsets: t
+                    .list_all_scopes::<ResourceRecordSet>(KIND_RRSET)?
+                    .into_iter()
+                    .map(|(_, key, r)| (key, r))
+                    .collect(),
+                vpcs: t
+                    .list_all_scopes::<serde_json::Value>(haneul_ec2::model::KIND_VPC)?
+                    .into_iter()
+                    .map(|(_, id, _)| id)
+                    .collect(),
+                collections: t
+                    .list_all_scopes::<CidrCollection>(KIND_CIDR_COLLECTION)?
+                    .into_iter()
+                    .map(|(_, id, c)| (id, c))
+                    .collect(),
+                domains: t
+                    .list_all_scopes::<RegisteredDomain>(KIND_DOMAIN)?
+                    .into_iter()
+                    .map(|(_, _, d)| d)
+                    .collect(),
+            })
         })
         .await?;
+    Ok(assemble(revision, contents))
+}
+
+/// What a snapshot is built from, as read from the store (or made up by a fuzzer).
+#[derive(Debug, Default)]
+pub struct Contents {
+    pub zones: Vec<Zone>,
+    /// (store key `zone␁name␁type␁set`, record set).
+    pub rrsets: Vec<(String, ResourceRecordSet)>,
+    pub vpcs: Vec<String>,
+    pub collections: Vec<(String, CidrCollection)>,
+    pub domains: Vec<RegisteredDomain>,
+}
+
+/// Builds the snapshot of `revision` from the store's contents.
+pub fn assemble(revision: u64, contents: Contents) -> Snapshot {
+    let Contents {
+        zones,
+        rrsets,
+        vpcs,
+        collections,
+        domains,
+    } = contents;
     let mut snapshot = Snapshot {
         revision,
-        vpcs: vpcs.into_iter().map(|(_, id, _)| id).collect(),
+        vpcs,
         ..Snapshot::default()
     };
     snapshot.vpcs.sort();
     // Build every zone's view, then place it: public by name, private under each VPC.
     let mut views: HashMap<String, ZoneView> = zones
         .iter()
-        .map(|(_, _, zone)| {
+        .map(|zone| {
             let mut view = ZoneView {
                 id: zone.id.clone(),
                 origin: zone.name.clone(),
@@ -171,13 +215,13 @@ pub async fn build(store: &Store) -> Result<Snapshot, StoreError> {
             (zone.id.clone(), view)
         })
         .collect();
-    for (_, key, rrset) in rrsets {
+    for (key, rrset) in rrsets {
         let zone_id = key.split('\u{1}').next().unwrap_or("");
         if let Some(view) = views.get_mut(zone_id) {
             add_rrset(view, &rrset);
         }
     }
-    for (_, _, zone) in zones {
+    for zone in zones {
         let Some(view) = views.remove(&zone.id) else { continue };
         let view = Arc::new(view);
         if zone.private_zone {
@@ -192,8 +236,8 @@ pub async fn build(store: &Store) -> Result<Snapshot, StoreError> {
             snapshot.zones.insert(zone.name.clone(), view);
         }
     }
-    add_tld_zones(&mut snapshot, domains.into_iter().map(|(_, _, d)| d));
-    for (_, id, collection) in collections {
+    add_tld_zones(&mut snapshot, domains.into_iter());
+    for (id, collection) in collections {
         let mut table: Vec<(IpNet, String)> = collection
             .locations
             .iter()
@@ -202,7 +246,7 @@ pub async fn build(store: &Store) -> Result<Snapshot, StoreError> {
         table.sort_by_key(|(net, _)| std::cmp::Reverse(net.prefix));
         snapshot.cidr_tables.insert(id, table);
     }
-    Ok(snapshot)
+    snapshot
 }
 
 /// TTL of the registry's own SOA/NS and of its delegations (as the big TLDs use).
