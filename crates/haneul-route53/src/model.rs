@@ -60,6 +60,11 @@ pub fn rrset_key(zone_id: &str, name: &str, rtype: &str, set_identifier: Option<
     )
 }
 
+/// The prefix every record set of one name in a zone shares.
+pub fn name_prefix(zone_id: &str, name: &str) -> String {
+    format!("{zone_id}{KEY_SEP}{}{KEY_SEP}", names::reversed(name))
+}
+
 /// The prefix every record set of a zone shares.
 pub fn zone_prefix(zone_id: &str) -> String {
     format!("{zone_id}{KEY_SEP}")

@@ -50,16 +50,25 @@ pub trait RawTxn {
     /// All `(id, body)` of a kind in a scope, ordered by id, ids ≥ `from_id`, at most `limit`.
     fn list(&self, scope: &Scope, kind: &str, from_id: &str, limit: usize)
         -> Result<Vec<(String, String)>, StoreError>;
-    /// All `(id, body)` of a kind in a scope whose id starts with `prefix`, ordered by id.
+    /// `(id, body)` of a kind in a scope whose id starts with `prefix` and is ≥ `from_id`,
+    /// ordered by id, at most `limit`.
     fn list_prefix(
         &self,
         scope: &Scope,
         kind: &str,
         prefix: &str,
+        from_id: &str,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError>;
+    /// How many records of a kind in a scope have an id starting with `prefix`.
+    fn count_prefix(&self, scope: &Scope, kind: &str, prefix: &str) -> Result<u64, StoreError>;
     /// The last committed revision, as this transaction sees it.
     fn committed_revision(&self) -> Result<u64, StoreError>;
-    /// The same kind across every scope (for data planes that serve all accounts).
-    fn list_all_scopes(&self, kind: &str, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError>;
+    /// Every record of a kind across every scope (for data planes that serve all accounts),
+    /// streamed to `visit` in (account, region, id) order without being collected first.
+    fn scan_all_scopes(
+        &self,
+        kind: &str,
+        visit: &mut dyn FnMut(Scope, String, String) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 }

@@ -303,18 +303,31 @@ impl RawTxn for SqliteTxn<'_> {
         scope: &Scope,
         kind: &str,
         prefix: &str,
+        from_id: &str,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        // ids in [prefix, prefix + U+10FFFF): every id that starts with `prefix`.
+        // ids in [max(prefix, from_id), prefix + U+10FFFF): ids that start with `prefix`.
         let upper = format!("{prefix}\u{10FFFF}");
+        let lower = if from_id > prefix { from_id } else { prefix };
         let mut stmt = self.tx.prepare_cached(
             "SELECT id, body FROM resources WHERE account = ?1 AND region = ?2 AND kind = ?3 AND id >= ?4 AND id < ?5 ORDER BY id LIMIT ?6",
         )?;
         let rows = stmt.query_map(
-            params![scope.account_id, scope.region, kind, prefix, upper, limit as i64],
+            params![scope.account_id, scope.region, kind, lower, upper, limit as i64],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn count_prefix(&self, scope: &Scope, kind: &str, prefix: &str) -> Result<u64, StoreError> {
+        let upper = format!("{prefix}\u{10FFFF}");
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT COUNT(*) FROM resources WHERE account = ?1 AND region = ?2 AND kind = ?3 AND id >= ?4 AND id < ?5",
+        )?;
+        let count: i64 = stmt.query_row(params![scope.account_id, scope.region, kind, prefix, upper], |r| {
+            r.get(0)
+        })?;
+        Ok(count as u64)
     }
 
     fn committed_revision(&self) -> Result<u64, StoreError> {
@@ -324,18 +337,20 @@ impl RawTxn for SqliteTxn<'_> {
         Ok(revision as u64)
     }
 
-    fn list_all_scopes(&self, kind: &str, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError> {
+    fn scan_all_scopes(
+        &self,
+        kind: &str,
+        visit: &mut dyn FnMut(Scope, String, String) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT account, region, id, body FROM resources WHERE kind = ?1 ORDER BY account, region, id LIMIT ?2",
+            "SELECT account, region, id, body FROM resources WHERE kind = ?1 ORDER BY account, region, id",
         )?;
-        let rows = stmt.query_map(params![kind, limit as i64], |r| {
-            Ok((
-                Scope::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-                r.get(2)?,
-                r.get(3)?,
-            ))
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let mut rows = stmt.query(params![kind])?;
+        while let Some(row) = rows.next()? {
+            let scope = Scope::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?);
+            visit(scope, row.get(2)?, row.get(3)?)?;
+        }
+        Ok(())
     }
 }
 

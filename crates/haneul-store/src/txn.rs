@@ -82,25 +82,59 @@ impl<'a> Txn<'a> {
         Ok(self.raw.committed_revision()? + 1)
     }
 
-    /// Records whose id starts with `prefix`, ordered by id.
+    /// Records whose id starts with `prefix`, ordered by id (at most [`MAX_LIST`]).
     pub fn list_prefix<T: DeserializeOwned>(
         &self,
         scope: &Scope,
         kind: &str,
         prefix: &str,
     ) -> Result<Vec<(String, T)>, StoreError> {
-        let rows = self.raw.list_prefix(scope, kind, prefix, MAX_LIST)?;
+        self.list_prefix_from(scope, kind, prefix, "", MAX_LIST)
+    }
+
+    /// Records whose id starts with `prefix` and is ≥ `from_id`, ordered by id, at most
+    /// `limit` (one page of a large listing).
+    pub fn list_prefix_from<T: DeserializeOwned>(
+        &self,
+        scope: &Scope,
+        kind: &str,
+        prefix: &str,
+        from_id: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let rows = self
+            .raw
+            .list_prefix(scope, kind, prefix, from_id, limit.min(MAX_LIST))?;
         rows.into_iter()
             .map(|(id, body)| Ok((id, serde_json::from_str(&body)?)))
             .collect()
     }
 
-    /// A kind across every account and region.
+    /// How many records have an id starting with `prefix`.
+    pub fn count_prefix(&self, scope: &Scope, kind: &str, prefix: &str) -> Result<u64, StoreError> {
+        self.raw.count_prefix(scope, kind, prefix)
+    }
+
+    /// A kind across every account and region, however many there are.
     pub fn list_all_scopes<T: DeserializeOwned>(&self, kind: &str) -> Result<Vec<(Scope, String, T)>, StoreError> {
-        let rows = self.raw.list_all_scopes(kind, MAX_LIST)?;
-        rows.into_iter()
-            .map(|(scope, id, body)| Ok((scope, id, serde_json::from_str(&body)?)))
-            .collect()
+        let mut out = Vec::new();
+        self.for_each_all_scopes(kind, |scope, id, value: T| {
+            out.push((scope, id, value));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Streams a kind across every account and region to `visit`, one record at a time.
+    pub fn for_each_all_scopes<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+        mut visit: impl FnMut(Scope, String, T) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.raw.scan_all_scopes(kind, &mut |scope, id, body| {
+            let value = serde_json::from_str(&body)?;
+            visit(scope, id, value)
+        })
     }
 
     fn assert_writable(&self) {

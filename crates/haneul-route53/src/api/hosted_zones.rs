@@ -52,9 +52,7 @@ pub fn load_zone(txn: &Txn<'_>, scope: &Scope, raw_id: &str) -> Result<Zone, Rou
 }
 
 pub fn rrset_count(txn: &Txn<'_>, scope: &Scope, zone_id: &str) -> Result<usize, Route53Error> {
-    Ok(txn
-        .list_prefix::<ResourceRecordSet>(scope, KIND_RRSET, &zone_prefix(zone_id))?
-        .len())
+    Ok(txn.count_prefix(scope, KIND_RRSET, &zone_prefix(zone_id))? as usize)
 }
 
 fn apex_records(zone: &Zone) -> [ResourceRecordSet; 2] {

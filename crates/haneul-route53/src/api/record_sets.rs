@@ -309,36 +309,47 @@ fn change_batch(
 ) -> Result<ChangeRecord, Route53Error> {
     let zone = load_zone(t, scope, &input.hosted_zone_id)?;
     check_batch_size(&input.change_batch.changes)?;
-    let before: BTreeMap<String, ResourceRecordSet> = t
-        .list_prefix(scope, KIND_RRSET, &zone_prefix(&zone.id))?
-        .into_iter()
-        .collect();
-    let mut sets = before.clone();
     let mut messages = Vec::new();
-    let mut touched = Vec::new();
-    let mut seen_keys = Vec::new();
+    let mut checked = Vec::with_capacity(input.change_batch.changes.len());
     for change in input.change_batch.changes {
         let mut r = change.resource_record_set;
         check_change(&zone, &change.action, &mut r, &mut messages)?;
+        checked.push((change.action, r));
+    }
+    // Only the names the batch touches (and its alias targets) take part in its rules, so
+    // only their record sets are read: a batch costs the same in a huge zone.
+    let mut involved: Vec<String> = checked
+        .iter()
+        .flat_map(|(_, r)| std::iter::once(r.name.clone()).chain(r.alias_target.as_ref().map(|a| a.dns_name.clone())))
+        .collect();
+    involved.sort();
+    involved.dedup();
+    let mut before: BTreeMap<String, ResourceRecordSet> = BTreeMap::new();
+    for name in &involved {
+        before.extend(t.list_prefix::<ResourceRecordSet>(scope, KIND_RRSET, &name_prefix(&zone.id, name))?);
+    }
+    let mut sets = before.clone();
+    let mut touched = Vec::new();
+    let mut seen_keys = std::collections::HashSet::new();
+    for (action, r) in checked {
         if let Some(hc) = r.health_check_id.as_deref() {
-            if change.action != "DELETE" && !t.exists(scope, KIND_HEALTH_CHECK, hc)? {
+            if action != "DELETE" && !t.exists(scope, KIND_HEALTH_CHECK, hc)? {
                 return Err(Route53Error::NoSuchHealthCheck(hc.to_string()));
             }
         }
-        if let (Some(cidr), false) = (&r.cidr_routing_config, change.action == "DELETE") {
+        if let (Some(cidr), false) = (&r.cidr_routing_config, action == "DELETE") {
             crate::api::cidr_collections::check_location(t, scope, &cidr.collection_id, &cidr.location_name)?;
         }
         let key = rrset_key_of(&zone.id, &r);
-        if seen_keys.contains(&key) {
+        if !seen_keys.insert(key) {
             messages.push(format!(
                 "The request contains an invalid set of changes for a resource record set '{} {}'",
                 r.r#type, r.name
             ));
             continue;
         }
-        seen_keys.push(key);
         touched.push(r.name.clone());
-        apply(&zone, &change.action, r, &mut sets, &mut messages);
+        apply(&zone, &action, r, &mut sets, &mut messages);
     }
     touched.sort();
     touched.dedup();
@@ -401,27 +412,30 @@ pub async fn list_resource_record_sets(
         None => None,
     };
     let scope = scope(ctx);
-    let (zone, sets) = store
+    let sets = store
         .read(move |t| {
             let zone = load_zone(t, &scope, &input.hosted_zone_id)?;
-            let sets = t.list_prefix::<ResourceRecordSet>(&scope, KIND_RRSET, &zone_prefix(&zone.id))?;
-            Ok::<_, Route53Error>((zone, sets))
+            let start_key = start_name.map(|n| {
+                rrset_key(
+                    &zone.id,
+                    &n,
+                    input.start_record_type.as_deref().unwrap_or(""),
+                    input.start_record_identifier.as_deref(),
+                )
+            });
+            // One page and the first record of the next: never the whole zone.
+            let sets = t.list_prefix_from::<ResourceRecordSet>(
+                &scope,
+                KIND_RRSET,
+                &zone_prefix(&zone.id),
+                start_key.as_deref().unwrap_or(""),
+                max + 1,
+            )?;
+            Ok::<_, Route53Error>(sets)
         })
         .await?;
-    let start_key = start_name.map(|n| {
-        rrset_key(
-            &zone.id,
-            &n,
-            input.start_record_type.as_deref().unwrap_or(""),
-            input.start_record_identifier.as_deref(),
-        )
-    });
-    let from = match &start_key {
-        Some(k) => sets.iter().position(|(key, _)| key >= k).unwrap_or(sets.len()),
-        None => 0,
-    };
-    let page: Vec<Value> = sets.iter().skip(from).take(max).map(|(_, r)| rrset_output(r)).collect();
-    let next = sets.get(from + max).map(|(_, r)| r);
+    let page: Vec<Value> = sets.iter().take(max).map(|(_, r)| rrset_output(r)).collect();
+    let next = sets.get(max).map(|(_, r)| r);
     Ok(json!({
         "ResourceRecordSets": page,
         "IsTruncated": next.is_some(),
