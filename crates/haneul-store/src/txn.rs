@@ -82,6 +82,11 @@ impl<'a> Txn<'a> {
         Ok(self.raw.committed_revision()? + 1)
     }
 
+    /// The last committed revision as this transaction sees it (what a read reflects).
+    pub fn seen_revision(&self) -> Result<u64, StoreError> {
+        self.raw.committed_revision()
+    }
+
     /// Records whose id starts with `prefix`, ordered by id (at most [`MAX_LIST`]).
     pub fn list_prefix<T: DeserializeOwned>(
         &self,

@@ -251,13 +251,12 @@ fn answer_in_zone(ctx: &Context<'_>, zone: &ZoneView, q: &Query, qname: String, 
         // BIND's minimal-any do); a name with none gets the usual NXDOMAIN or NODATA.
         let (node_name, exists) = resolve_node(zone, &qname);
         let first_type = zone
-            .nodes
-            .get(&node_name)
+            .node(&node_name)
             .filter(|_| exists)
-            .and_then(|types| types.keys().min_by_key(|t| u16::from(**t)));
+            .and_then(|types| types.iter().map(|(t, _)| *t).min_by_key(|t| u16::from(*t)));
         match first_type {
             Some(t) => {
-                q.set_query_type(*t);
+                q.set_query_type(t);
             }
             None if exists => {
                 add_soa(zone, response);
@@ -312,14 +311,14 @@ fn answer_in_zone(ctx: &Context<'_>, zone: &ZoneView, q: &Query, qname: String, 
 /// The node that answers for `name`: itself if it exists, else the wildcard at its closest
 /// encloser. Returns (node name, whether anything answers).
 fn resolve_node(zone: &ZoneView, name: &str) -> (String, bool) {
-    if zone.names.contains(name) {
+    if zone.exists(name) {
         return (name.to_string(), true);
     }
     let mut encloser = names::parent(name);
     while let Some(e) = encloser {
-        if zone.names.contains(e) || e == zone.origin {
+        if zone.exists(e) || e == zone.origin {
             let wildcard = format!("*.{e}");
-            let exists = zone.nodes.contains_key(&wildcard);
+            let exists = zone.node(&wildcard).is_some();
             return (wildcard, exists);
         }
         if !names::in_zone(e, &zone.origin) {
@@ -381,7 +380,7 @@ fn add_soa(zone: &ZoneView, response: &mut Message) {
 fn records_for(ctx: &Context<'_>, zone: &ZoneView, entries: &[Entry], rtype: RecordType, owner: &Name) -> Vec<Record> {
     let mut out = Vec::new();
     for entry in choose(ctx, zone, entries, rtype) {
-        if let Some(target) = &entry.alias {
+        if let Some(target) = &entry.alias() {
             if let Some(target_entries) = zone.entries(target, rtype) {
                 for e in choose(ctx, zone, target_entries, rtype) {
                     out.extend(e.records.iter().cloned());
@@ -414,9 +413,9 @@ fn choose<'e>(ctx: &Context<'_>, zone: &ZoneView, entries: &'e [Entry], rtype: R
         return Vec::new();
     };
     let health = ctx.health;
-    let own = |e: &Entry| e.health_check_id.as_deref().is_none_or(|id| health.is_healthy(id));
+    let own = |e: &Entry| e.health_check_id().is_none_or(|id| health.is_healthy(id));
     let healthy = |e: &Entry| {
-        let target_ok = match (&e.alias, e.evaluate_target_health) {
+        let target_ok = match (&e.alias(), e.evaluate_target_health()) {
             (Some(target), true) => zone.entries(target, rtype).is_some_and(|t| t.iter().any(own)),
             _ => true,
         };
@@ -429,22 +428,22 @@ fn choose<'e>(ctx: &Context<'_>, zone: &ZoneView, entries: &'e [Entry], rtype: R
     let mut rng = rand::thread_rng();
     match first.policy {
         Policy::Weighted => {
-            let total: u32 = candidates.iter().map(|e| e.weight).sum();
+            let total: u32 = candidates.iter().map(|e| e.weight()).sum();
             if total == 0 {
                 return vec![candidates[rng.gen_range(0..candidates.len())]];
             }
             let mut pick = rng.gen_range(0..total);
             for e in &candidates {
-                if pick < e.weight {
+                if pick < e.weight() {
                     return vec![e];
                 }
-                pick -= e.weight;
+                pick -= e.weight();
             }
             vec![candidates[0]]
         }
         Policy::Failover => {
-            let primary = entries.iter().find(|e| e.failover_primary);
-            let secondary = entries.iter().find(|e| !e.failover_primary);
+            let primary = entries.iter().find(|e| e.failover_primary());
+            let secondary = entries.iter().find(|e| !e.failover_primary());
             match (primary, secondary) {
                 (Some(p), Some(s)) if !healthy(p) && healthy(s) => vec![s],
                 (Some(p), _) => vec![p],
@@ -463,14 +462,14 @@ fn choose<'e>(ctx: &Context<'_>, zone: &ZoneView, entries: &'e [Entry], rtype: R
         Policy::Latency => {
             let client = ctx.location().and_then(|l| l.coordinates);
             nearest(&candidates, |e| {
-                let region = crate::geo::regions::coordinates(e.region.as_deref()?)?;
+                let region = crate::geo::regions::coordinates(e.region()?)?;
                 Some(crate::geo::distance_km(client?, region))
             })
         }
         Policy::Geoproximity => {
             let client = ctx.location().and_then(|l| l.coordinates);
             nearest(&candidates, |e| {
-                let (place, bias) = e.proximity?;
+                let (place, bias) = e.proximity()?;
                 Some(crate::geo::biased_distance_km(
                     crate::geo::distance_km(client?, place),
                     bias,
@@ -498,7 +497,7 @@ fn nearest<'e>(candidates: &[&'e Entry], distance: impl Fn(&Entry) -> Option<f64
 fn geolocation<'e>(ctx: &Context<'_>, entries: &'e [Entry], healthy: &dyn Fn(&Entry) -> bool) -> Vec<&'e Entry> {
     let location = ctx.location().cloned().unwrap_or_default();
     let rank = |e: &Entry| -> Option<u8> {
-        let g = e.geo.as_ref()?;
+        let g = e.geo()?;
         match (&g.continent, g.country.as_deref(), &g.subdivision) {
             (_, Some("*"), _) => Some(3),
             (_, Some(country), Some(sub)) => (location.country.as_deref() == Some(country)
@@ -522,13 +521,17 @@ fn geolocation<'e>(ctx: &Context<'_>, entries: &'e [Entry], healthy: &dyn Fn(&En
 /// IP-based: the set for the CIDR location holding the client's address (longest prefix),
 /// else the `*` set; an unhealthy match falls back to `*`; nothing matching is NODATA.
 fn ip_based<'e>(ctx: &Context<'_>, entries: &'e [Entry], healthy: &dyn Fn(&Entry) -> bool) -> Vec<&'e Entry> {
-    let Some((collection, _)) = entries.iter().find_map(|e| e.cidr.as_ref()) else {
+    let Some((collection, _)) = entries.iter().find_map(|e| e.cidr()) else {
         return Vec::new();
     };
     let location = ctx
         .client_ip()
         .and_then(|ip| ctx.snapshot.cidr_location(collection, ip));
-    let at = |name: &str| entries.iter().find(|e| e.cidr.as_ref().is_some_and(|(_, l)| l == name));
+    let at = |name: &str| {
+        entries
+            .iter()
+            .find(|e| e.cidr().as_ref().is_some_and(|(_, l)| l == name))
+    };
     let matched = location.and_then(at);
     let fallback = at("*");
     let pick = match (matched, fallback) {

@@ -1,9 +1,11 @@
 //! The DNS data plane: snapshot → answer → UDP/TCP server.
 
 pub mod answer;
+pub mod entry;
 pub mod resolvers;
 pub mod sample;
 pub mod server;
+pub mod shards;
 pub mod snapshot;
 
 use std::collections::BTreeMap;

@@ -125,8 +125,10 @@ pub fn serve(tasks: &mut JoinSet<()>, udp: UdpSocket, tcp: TcpListener, plane: A
     tasks.spawn(serve_tcp(tcp, plane, door));
 }
 
-/// Rebuilds the snapshot whenever the revision moves (changes that land during a build are
-/// picked up by the next one), and keeps one resolver per VPC.
+/// Follows the store: record-set changes are applied to the served snapshot name by name;
+/// anything else the snapshot holds (zones, VPCs, collections, domains), a gap in the change
+/// feed, or a burst of changes rebuilds it whole. Changes that land meanwhile are picked up by
+/// the next round. Keeps one resolver per VPC.
 async fn follow_store(store: Store, plane: Arc<DataPlane>, mut resolvers: Resolvers) {
     let mut revisions: watch::Receiver<u64> = store.subscribe();
     loop {
@@ -134,20 +136,85 @@ async fn follow_store(store: Store, plane: Arc<DataPlane>, mut resolvers: Resolv
             return;
         }
         revisions.borrow_and_update();
-        match snapshot::build(&store).await {
+        let current = plane.snapshot.load_full();
+        let next = match incremental(&store, &current).await {
+            Ok(Some(next)) => Ok(next),
+            Ok(None) => snapshot::build(&store).await,
+            Err(e) => Err(e),
+        };
+        match next {
             Ok(next) => {
                 let revision = next.revision;
-                resolvers.reconcile(&next.vpcs).await;
+                if next.vpcs != current.vpcs {
+                    resolvers.reconcile(&next.vpcs).await;
+                }
                 plane.snapshot.store(Arc::new(next));
                 plane.served_revision.store(revision, Ordering::Release);
             }
             Err(e) => {
-                tracing::warn!(error = %e, "zone snapshot build failed; retrying");
+                tracing::warn!(error = %e, "zone snapshot update failed; retrying");
                 tokio::time::sleep(Duration::from_millis(REBUILD_RETRY_MS)).await;
                 revisions.mark_changed();
             }
         }
     }
+}
+
+/// Most change-feed entries applied one by one; more than this rebuilds instead.
+const MAX_INCREMENTAL_CHANGES: usize = 20_000;
+
+/// The kinds whose change needs a whole rebuild (they decide which zones exist and where).
+fn needs_rebuild(kind: &str) -> bool {
+    [
+        crate::model::KIND_ZONE,
+        crate::model::KIND_CIDR_COLLECTION,
+        crate::model::KIND_DOMAIN,
+        haneul_ec2::model::KIND_VPC,
+    ]
+    .contains(&kind)
+}
+
+/// `current` with the record-set changes since its revision applied, or `None` when only a
+/// rebuild will do.
+async fn incremental(
+    store: &Store,
+    current: &snapshot::Snapshot,
+) -> Result<Option<snapshot::Snapshot>, haneul_store::StoreError> {
+    let changes = store
+        .changes_since(current.revision, MAX_INCREMENTAL_CHANGES + 1)
+        .await?;
+    let contiguous = changes.first().is_some_and(|c| c.revision == current.revision + 1);
+    if !contiguous || changes.len() > MAX_INCREMENTAL_CHANGES || changes.iter().any(|c| needs_rebuild(&c.kind)) {
+        return Ok(None);
+    }
+    let Some(revision) = changes.last().map(|c| c.revision) else {
+        return Ok(None);
+    };
+    let mut touched: Vec<(haneul_store::Scope, String)> = changes
+        .into_iter()
+        .filter(|c| c.kind == crate::model::KIND_RRSET)
+        .map(|c| (c.scope, snapshot::name_key(&c.id).to_string()))
+        .collect();
+    touched.sort_by(|a, b| (&a.0.account_id, &a.0.region, &a.1).cmp(&(&b.0.account_id, &b.0.region, &b.1)));
+    touched.dedup();
+    let updates = store
+        .read(move |t| {
+            let mut updates = Vec::with_capacity(touched.len());
+            for (scope, prefix) in touched {
+                let Some((zone_id, name)) = snapshot::parse_name_key(&prefix) else {
+                    continue;
+                };
+                let sets = t
+                    .list_prefix::<crate::model::ResourceRecordSet>(&scope, crate::model::KIND_RRSET, &prefix)?
+                    .into_iter()
+                    .map(|(_, r)| r)
+                    .collect();
+                updates.push((zone_id, name, sets));
+            }
+            Ok::<_, haneul_store::StoreError>(updates)
+        })
+        .await?;
+    Ok(Some(current.with_names(revision, updates)))
 }
 
 /// The answer for one query through `door`, forwarded upstream when it is a VPC resolver's

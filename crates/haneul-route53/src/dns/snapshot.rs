@@ -1,74 +1,105 @@
 //! An immutable view of every zone, built from the store at one revision: public zones,
-//! each VPC's private zones, and the CIDR collections IP-based routing reads. The DNS server
-//! answers only from a snapshot; a new one is built and swapped in when the store's revision
-//! moves.
+//! each VPC's private zones, the TLD zones of the local registrar, and the CIDR collections
+//! IP-based routing reads. The DNS server answers only from a snapshot. When the store moves,
+//! record-set changes are applied to a copy that shares everything else with the old
+//! snapshot ([`Snapshot::with_names`], cost proportional to the change, not the zone); other
+//! changes (zones, VPCs, collections, domains) rebuild it whole ([`build`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::str::FromStr;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use haneul_store::{Store, StoreError};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Record, RecordType};
 
 use crate::cidr::IpNet;
-use crate::generated::GeoProximityLocation;
+use crate::dns::entry::node_from;
+pub use crate::dns::entry::{proximity_point, Entry, GeoRule, Node};
+use crate::dns::shards::Shards;
 use crate::model::{
     CidrCollection, RegisteredDomain, ResourceRecordSet, Zone, KIND_CIDR_COLLECTION, KIND_DOMAIN, KIND_RRSET, KIND_ZONE,
 };
-use crate::policy::Policy;
 
-/// A geolocation rule: continent, or country (optionally with a subdivision), or `*`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GeoRule {
-    pub continent: Option<String>,
-    pub country: Option<String>,
-    pub subdivision: Option<String>,
-}
+/// Separates the parts of an rrset key (see `model::rrset_key`).
+const KEY_SEP: char = '\u{1}';
 
-/// One record set as the server needs it: routing facts and ready-made records.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub policy: Policy,
-    pub weight: u32,
-    pub failover_primary: bool,
-    pub health_check_id: Option<String>,
-    pub records: Vec<Record>,
-    /// Alias target (normalized name) in the same zone.
-    pub alias: Option<String>,
-    pub evaluate_target_health: bool,
-    /// Latency routing: the record's AWS region.
-    pub region: Option<String>,
-    pub geo: Option<GeoRule>,
-    /// Geoproximity: the record's place (latitude, longitude) and bias.
-    pub proximity: Option<((f64, f64), i64)>,
-    /// IP-based routing: (collection id, location name).
-    pub cidr: Option<(String, String)>,
-}
-
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ZoneView {
     pub id: String,
     pub origin: String,
-    /// name → type → record sets (several under a routing policy).
-    pub nodes: HashMap<String, HashMap<RecordType, Vec<Entry>>>,
-    /// Every name that exists in the zone, empty non-terminals included.
-    pub names: HashSet<String>,
+    /// name → record sets by type (several per type under a routing policy).
+    nodes: Shards<Node>,
+    /// Every name that exists in the zone, empty non-terminals included, with how many
+    /// names holding records are at or below it (the origin always exists).
+    names: Shards<u32>,
 }
 
 impl ZoneView {
+    pub fn new(id: &str, origin: &str) -> ZoneView {
+        let mut view = ZoneView {
+            id: id.to_string(),
+            origin: origin.to_string(),
+            ..ZoneView::default()
+        };
+        view.names.insert(origin.to_string(), 1);
+        view
+    }
+
     pub fn entries(&self, name: &str, rtype: RecordType) -> Option<&Vec<Entry>> {
-        self.nodes.get(name).and_then(|types| types.get(&rtype))
+        self.nodes.get(name)?.iter().find(|(t, _)| *t == rtype).map(|(_, e)| e)
+    }
+
+    /// The record sets at `name`, by type.
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.get(name)
+    }
+
+    /// Whether `name` exists (holds records, or has a descendant that does).
+    pub fn exists(&self, name: &str) -> bool {
+        self.names.contains_key(name)
+    }
+
+    /// How many names hold records.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
     }
 
     /// The zone's SOA record (for negative answers).
     pub fn soa(&self) -> Option<&Record> {
         self.entries(&self.origin, RecordType::SOA)?.first()?.records.first()
     }
+
+    /// Sets what `name` holds (an empty node removes it), keeping empty non-terminals right.
+    pub fn set_node(&mut self, name: &str, node: Node) {
+        let had = self.nodes.contains_key(name);
+        let has = !node.is_empty();
+        if has {
+            self.nodes.insert(name.to_string(), node);
+        } else if had {
+            self.nodes.remove(name);
+        }
+        if had == has || name == self.origin || !crate::names::in_zone(name, &self.origin) {
+            return;
+        }
+        // The name and each ancestor below the origin count one more (or one less) name
+        // with records beneath them.
+        let mut current = Some(name);
+        while let Some(n) = current.filter(|n| *n != self.origin.as_str()) {
+            if has {
+                *self.names.entry_or_insert_with(n, || 0) += 1;
+            } else if let Some(count) = self.names.get(n).copied() {
+                if count <= 1 {
+                    self.names.remove(n);
+                } else {
+                    self.names.insert(n.to_string(), count - 1);
+                }
+            }
+            current = crate::names::parent(n);
+        }
+    }
 }
 
-/// Every zone at one store revision.
-#[derive(Debug, Default)]
+/// Every zone at one store revision. Cloning shares the zones.
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub revision: u64,
     /// Public zones: origin → zone. When several accounts create the same name, the lowest
@@ -104,13 +135,15 @@ impl Snapshot {
         most_specific(self.private.get(vpc_id)?, qname)
     }
 
-    /// The zone with this id, public or private.
-    pub fn zone_by_id(&self, id: &str) -> Option<&ZoneView> {
+    fn served_zones(&self) -> impl Iterator<Item = &Arc<ZoneView>> {
         self.zones
             .values()
             .chain(self.private.values().flat_map(|m| m.values()))
-            .find(|z| z.id == id)
-            .map(|z| z.as_ref())
+    }
+
+    /// The zone with this id, public or private.
+    pub fn zone_by_id(&self, id: &str) -> Option<&ZoneView> {
+        self.served_zones().find(|z| z.id == id).map(|z| z.as_ref())
     }
 
     /// The location of `ip` in a CIDR collection (longest prefix), if any block holds it.
@@ -121,40 +154,68 @@ impl Snapshot {
             .find(|(net, _)| net.contains(ip))
             .map(|(_, l)| l.as_str())
     }
+
+    /// This snapshot with the given names' record sets replaced (`(zone id, name, record
+    /// sets now)`; none left removes the name), as of `revision`. Zones not served (shadowed)
+    /// are skipped. Only the touched shards of the touched zones are copied.
+    pub fn with_names(&self, revision: u64, updates: Vec<(String, String, Vec<ResourceRecordSet>)>) -> Snapshot {
+        let mut next = self.clone();
+        next.revision = revision;
+        let mut by_zone: HashMap<String, Vec<(String, Vec<ResourceRecordSet>)>> = HashMap::new();
+        for (zone_id, name, sets) in updates {
+            by_zone.entry(zone_id).or_default().push((name, sets));
+        }
+        for (zone_id, names) in by_zone {
+            let Some(old) = next.served_zones().find(|z| z.id == zone_id).cloned() else {
+                continue;
+            };
+            let mut view = (*old).clone();
+            for (name, sets) in names {
+                view.set_node(&name, node_from(&sets));
+            }
+            let view = Arc::new(view);
+            for slot in next
+                .zones
+                .values_mut()
+                .chain(next.private.values_mut().flat_map(|m| m.values_mut()))
+            {
+                if Arc::ptr_eq(slot, &old) {
+                    *slot = view.clone();
+                }
+            }
+        }
+        next
+    }
 }
 
-/// Where a geoproximity record is: its coordinates, or its region's (a Local Zone group is
-/// placed at its parent region).
-pub fn proximity_point(p: &GeoProximityLocation) -> Option<(f64, f64)> {
-    if let Some(c) = &p.coordinates {
-        let lat: f64 = c.latitude.parse().ok()?;
-        let lon: f64 = c.longitude.parse().ok()?;
-        return ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon));
-    }
-    if let Some(region) = &p.aws_region {
-        return crate::geo::regions::coordinates(region);
-    }
-    let group = p.local_zone_group.as_deref()?;
-    let parent: Vec<&str> = group.split('-').take(3).collect();
-    crate::geo::regions::coordinates(&parent.join("-"))
-}
-
-/// Reads every zone and record set and builds the snapshot of `revision`.
+/// Reads the store and builds the snapshot of the revision the read sees. Record sets are
+/// streamed into their zones a name at a time, never collected whole.
 pub async fn build(store: &Store) -> Result<Snapshot, StoreError> {
-    let revision = store.revision();
-    let contents = store
+    store
         .read(|t| {
-            Ok::<_, StoreError>(Contents {
-                zones: t
-                    .list_all_scopes::<Zone>(KIND_ZONE)?
-                    .into_iter()
-                    .map(|(_, _, z)| z)
-                    .collect(),
-                rrsets: t
-                    .list_all_scopes::<ResourceRecordSet>(KIND_RRSET)?
-                    .into_iter()
-                    .map(|(_, key, r)| (key, r))
-                    .collect(),
+            let revision = t.seen_revision()?;
+            let zones: Vec<Zone> = t
+                .list_all_scopes::<Zone>(KIND_ZONE)?
+                .into_iter()
+                .map(|(_, _, z)| z)
+                .collect();
+            let mut views: HashMap<String, ZoneView> = zones
+                .iter()
+                .map(|z| (z.id.clone(), ZoneView::new(&z.id, &z.name)))
+                .collect();
+            let mut group: Option<(String, Vec<ResourceRecordSet>)> = None;
+            t.for_each_all_scopes::<ResourceRecordSet>(KIND_RRSET, |_, key, r| {
+                let prefix = name_key(&key);
+                if group.as_ref().is_some_and(|(p, _)| p.as_str() != prefix) {
+                    flush(&mut views, group.take());
+                }
+                group.get_or_insert_with(|| (prefix.to_string(), Vec::new())).1.push(r);
+                Ok(())
+            })?;
+            flush(&mut views, group.take());
+            let contents = Contents {
+                zones,
+                rrsets: Vec::new(),
                 vpcs: t
                     .list_all_scopes::<serde_json::Value>(haneul_ec2::model::KIND_VPC)?
                     .into_iter()
@@ -170,10 +231,41 @@ pub async fn build(store: &Store) -> Result<Snapshot, StoreError> {
                     .into_iter()
                     .map(|(_, _, d)| d)
                     .collect(),
-            })
+            };
+            Ok(place(revision, contents, views))
         })
-        .await?;
-    Ok(assemble(revision, contents))
+        .await
+}
+
+/// `zone␁reversed-name␁` of an rrset key: what all record sets of one name share.
+pub fn name_key(key: &str) -> &str {
+    let mut seps = key.match_indices(KEY_SEP).map(|(i, _)| i);
+    let _zone_end = seps.next();
+    match seps.next() {
+        Some(end) => &key[..=end],
+        None => key,
+    }
+}
+
+/// Zone id and normalized name of a `name_key`.
+pub fn parse_name_key(prefix: &str) -> Option<(String, String)> {
+    let mut parts = prefix.trim_end_matches(KEY_SEP).split(KEY_SEP);
+    let zone = parts.next()?;
+    let reversed = parts.next()?;
+    let labels: Vec<&str> = reversed.split('.').rev().collect();
+    Some((zone.to_string(), format!("{}.", labels.join("."))))
+}
+
+fn flush(views: &mut HashMap<String, ZoneView>, group: Option<(String, Vec<ResourceRecordSet>)>) {
+    let Some((prefix, sets)) = group else { return };
+    let Some((zone_id, _)) = parse_name_key(&prefix) else {
+        return;
+    };
+    let (Some(view), Some(first)) = (views.get_mut(&zone_id), sets.first()) else {
+        return;
+    };
+    let name = first.name.clone();
+    view.set_node(&name, node_from(&sets));
 }
 
 /// What a snapshot is built from, as read from the store (or made up by a fuzzer).
@@ -187,14 +279,36 @@ pub struct Contents {
     pub domains: Vec<RegisteredDomain>,
 }
 
-/// Builds the snapshot of `revision` from the store's contents.
-pub fn assemble(revision: u64, contents: Contents) -> Snapshot {
+/// Builds the snapshot of `revision` from contents held in memory.
+pub fn assemble(revision: u64, mut contents: Contents) -> Snapshot {
+    let mut views: HashMap<String, ZoneView> = contents
+        .zones
+        .iter()
+        .map(|z| (z.id.clone(), ZoneView::new(&z.id, &z.name)))
+        .collect();
+    let mut rrsets = std::mem::take(&mut contents.rrsets);
+    rrsets.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut group: Option<(String, Vec<ResourceRecordSet>)> = None;
+    for (key, r) in rrsets {
+        let prefix = name_key(&key).to_string();
+        if group.as_ref().is_some_and(|(p, _)| *p != prefix) {
+            flush(&mut views, group.take());
+        }
+        group.get_or_insert_with(|| (prefix, Vec::new())).1.push(r);
+    }
+    flush(&mut views, group.take());
+    place(revision, contents, views)
+}
+
+/// Places built zone views (public by name, private under each VPC) and adds the registry's
+/// TLD zones and the CIDR tables.
+fn place(revision: u64, contents: Contents, mut views: HashMap<String, ZoneView>) -> Snapshot {
     let Contents {
         zones,
-        rrsets,
         vpcs,
         collections,
         domains,
+        ..
     } = contents;
     let mut snapshot = Snapshot {
         revision,
@@ -202,25 +316,6 @@ pub fn assemble(revision: u64, contents: Contents) -> Snapshot {
         ..Snapshot::default()
     };
     snapshot.vpcs.sort();
-    // Build every zone's view, then place it: public by name, private under each VPC.
-    let mut views: HashMap<String, ZoneView> = zones
-        .iter()
-        .map(|zone| {
-            let mut view = ZoneView {
-                id: zone.id.clone(),
-                origin: zone.name.clone(),
-                ..ZoneView::default()
-            };
-            view.names.insert(zone.name.clone());
-            (zone.id.clone(), view)
-        })
-        .collect();
-    for (key, rrset) in rrsets {
-        let zone_id = key.split('\u{1}').next().unwrap_or("");
-        if let Some(view) = views.get_mut(zone_id) {
-            add_rrset(view, &rrset);
-        }
-    }
     for zone in zones {
         let Some(view) = views.remove(&zone.id) else { continue };
         let view = Arc::new(view);
@@ -260,20 +355,18 @@ fn add_tld_zones(snapshot: &mut Snapshot, domains: impl Iterator<Item = Register
     for d in domains {
         let origin = format!("{}.", d.tld);
         let view = tlds.entry(origin.clone()).or_insert_with(|| {
-            let mut view = ZoneView {
-                id: format!("registry:{}", d.tld),
-                origin: origin.clone(),
-                ..ZoneView::default()
-            };
-            view.names.insert(origin.clone());
+            let mut view = ZoneView::new(&format!("registry:{}", d.tld), &origin);
             let servers = crate::api::hosted_zones::name_servers();
             let soa = format!(
                 "{}. hostmaster.haneul-registry.invalid. 1 7200 900 1209600 86400",
                 servers[0]
             );
-            add_rrset(&mut view, &registry_rrset(&origin, "SOA", vec![soa]));
             let ns = servers.iter().map(|n| format!("{n}.")).collect();
-            add_rrset(&mut view, &registry_rrset(&origin, "NS", ns));
+            let apex = [
+                registry_rrset(&origin, "SOA", vec![soa]),
+                registry_rrset(&origin, "NS", ns),
+            ];
+            view.set_node(&origin, node_from(&apex));
             view
         });
         let ns: Vec<String> = d
@@ -282,7 +375,9 @@ fn add_tld_zones(snapshot: &mut Snapshot, domains: impl Iterator<Item = Register
             .map(|n| format!("{}.", n.name.trim_end_matches('.')))
             .collect();
         if !ns.is_empty() {
-            add_rrset(view, &registry_rrset(&format!("{}.", d.name), "NS", ns));
+            let name = format!("{}.", d.name);
+            let delegation = [registry_rrset(&name, "NS", ns)];
+            view.set_node(&name, node_from(&delegation));
         }
     }
     for (origin, view) in tlds {
@@ -303,116 +398,70 @@ fn registry_rrset(name: &str, rtype: &str, values: Vec<String>) -> ResourceRecor
     }
 }
 
-fn add_rrset(view: &mut ZoneView, r: &ResourceRecordSet) {
-    let Ok(rtype) = RecordType::from_str(&r.r#type) else {
-        return;
-    };
-    let Ok(owner) = Name::from_ascii(&r.name) else { return };
-    let ttl = u32::try_from(r.ttl.unwrap_or(0)).unwrap_or(u32::MAX);
-    let records = r
-        .resource_records
-        .iter()
-        .filter_map(|v| rdata(rtype, &v.value))
-        .map(|data| Record::from_rdata(owner.clone(), ttl, data))
-        .collect();
-    let entry = Entry {
-        policy: Policy::of(r),
-        weight: r.weight.and_then(|w| u32::try_from(w).ok()).unwrap_or(0),
-        failover_primary: r.failover.as_deref() == Some("PRIMARY"),
-        health_check_id: r.health_check_id.clone(),
-        records,
-        alias: r
-            .alias_target
-            .as_ref()
-            .and_then(|a| crate::names::normalize(&a.dns_name).ok()),
-        evaluate_target_health: r.alias_target.as_ref().is_some_and(|a| a.evaluate_target_health),
-        region: r.region.clone(),
-        geo: r.geo_location.as_ref().map(|g| GeoRule {
-            continent: g.continent_code.clone(),
-            country: g.country_code.clone(),
-            subdivision: g.subdivision_code.clone(),
-        }),
-        proximity: r
-            .geo_proximity_location
-            .as_ref()
-            .and_then(|p| Some((proximity_point(p)?, p.bias.unwrap_or(0)))),
-        cidr: r
-            .cidr_routing_config
-            .as_ref()
-            .map(|c| (c.collection_id.clone(), c.location_name.clone())),
-    };
-    view.nodes
-        .entry(r.name.clone())
-        .or_default()
-        .entry(rtype)
-        .or_default()
-        .push(entry);
-    // The name and every ancestor down to the origin exist (empty non-terminals).
-    let mut name = r.name.as_str();
-    while name != view.origin && crate::names::in_zone(name, &view.origin) {
-        view.names.insert(name.to_string());
-        match crate::names::parent(name) {
-            Some(p) => name = p,
-            None => break,
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generated::ResourceRecord;
+
+    fn a(name: &str) -> Vec<ResourceRecordSet> {
+        vec![ResourceRecordSet {
+            name: name.into(),
+            r#type: "A".into(),
+            ttl: Some(60),
+            resource_records: vec![ResourceRecord {
+                value: "192.0.2.1".into(),
+            }],
+            ..ResourceRecordSet::default()
+        }]
     }
-}
 
-/// A name in a record value; Route 53 treats values as absolute with or without the dot.
-fn name(text: &str) -> Option<Name> {
-    let mut n = Name::from_ascii(text).ok()?;
-    n.set_fqdn(true);
-    Some(n)
-}
-
-/// `"a" "b c"` → `["a", "b c"]`.
-fn quoted_strings(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut inside = false;
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if inside => {
-                out.push(std::mem::take(&mut current));
-                inside = false;
-            }
-            '"' => inside = true,
-            '\\' if inside => current.extend(chars.next()),
-            c if inside => current.push(c),
-            _ => {}
-        }
+    #[test]
+    fn empty_non_terminals_come_and_go_with_the_names_below() {
+        let mut zone = ZoneView::new("Z1", "example.test.");
+        zone.set_node("x.a.b.example.test.", node_from(&a("x.a.b.example.test.")));
+        zone.set_node("y.b.example.test.", node_from(&a("y.b.example.test.")));
+        assert!(zone.exists("a.b.example.test.") && zone.exists("b.example.test."));
+        zone.set_node("x.a.b.example.test.", Vec::new());
+        assert!(!zone.exists("a.b.example.test.") && !zone.exists("x.a.b.example.test."));
+        assert!(zone.exists("b.example.test."), "y.b still holds records");
+        zone.set_node("y.b.example.test.", Vec::new());
+        assert!(!zone.exists("b.example.test."));
+        assert!(zone.exists("example.test."), "the origin always exists");
+        assert_eq!(zone.node_count(), 0);
     }
-    out
-}
 
-/// A record value in Route 53's text form → wire data. Types haneul cannot encode yet are
-/// skipped (the API still stores them).
-fn rdata(rtype: RecordType, value: &str) -> Option<RData> {
-    let f: Vec<&str> = value.split_whitespace().collect();
-    Some(match rtype {
-        RecordType::A => RData::A(A(value.parse().ok()?)),
-        RecordType::AAAA => RData::AAAA(AAAA(value.parse().ok()?)),
-        RecordType::CNAME => RData::CNAME(CNAME(name(value)?)),
-        RecordType::NS => RData::NS(NS(name(value)?)),
-        RecordType::PTR => RData::PTR(PTR(name(value)?)),
-        RecordType::MX => RData::MX(MX::new(f.first()?.parse().ok()?, name(f.get(1)?)?)),
-        RecordType::TXT => RData::TXT(TXT::new(quoted_strings(value))),
-        RecordType::SRV => RData::SRV(SRV::new(
-            f.first()?.parse().ok()?,
-            f.get(1)?.parse().ok()?,
-            f.get(2)?.parse().ok()?,
-            name(f.get(3)?)?,
-        )),
-        RecordType::SOA => RData::SOA(SOA::new(
-            name(f.first()?)?,
-            name(f.get(1)?)?,
-            f.get(2)?.parse().ok()?,
-            f.get(3)?.parse().ok()?,
-            f.get(4)?.parse().ok()?,
-            f.get(5)?.parse().ok()?,
-            f.get(6)?.parse().ok()?,
-        )),
-        _ => return None,
-    })
+    #[test]
+    fn updates_leave_the_old_snapshot_as_it_was() {
+        let old = crate::dns::sample::snapshot();
+        let new = old.with_names(
+            2,
+            vec![
+                ("ZPUBLIC".into(), "added.example.test.".into(), a("added.example.test.")),
+                ("ZPUBLIC".into(), "txt.example.test.".into(), Vec::new()),
+            ],
+        );
+        let (before, after) = (
+            old.zone_for("example.test.").unwrap(),
+            new.zone_for("example.test.").unwrap(),
+        );
+        assert!(!before.exists("added.example.test.") && after.exists("added.example.test."));
+        assert!(before.exists("txt.example.test.") && !after.exists("txt.example.test."));
+        assert_eq!(new.revision, 2);
+        // The private zone of the same name is a different zone: untouched.
+        assert!(!new
+            .private_zone_for("vpc-1", "added.example.test.")
+            .unwrap()
+            .exists("added.example.test."));
+    }
+
+    #[test]
+    fn name_keys_round_trip() {
+        let key = crate::model::rrset_key("Z1", "www.example.test.", "A", Some("w1"));
+        let prefix = name_key(&key);
+        assert_eq!(prefix, crate::model::name_prefix("Z1", "www.example.test."));
+        assert_eq!(
+            parse_name_key(prefix),
+            Some(("Z1".to_string(), "www.example.test.".to_string()))
+        );
+    }
 }
