@@ -233,9 +233,12 @@ pub fn answer_from_zone(ctx: &Context<'_>, zone: &ZoneView, q: &Query) -> Messag
 }
 
 fn answer_in_zone(ctx: &Context<'_>, zone: &ZoneView, q: &Query, qname: String, response: &mut Message) {
-    if let Some(cut) = delegation(zone, &qname) {
+    if let Some((cut_name, cut)) = delegation(zone, &qname) {
         response.set_authoritative(false);
-        let referral = select(ctx, zone, cut);
+        let Ok(cut_name) = Name::from_ascii(cut_name) else {
+            return;
+        };
+        let referral = select(ctx, zone, cut, &cut_name);
         for r in glue(zone, &referral) {
             response.add_additional(r);
         }
@@ -253,7 +256,7 @@ fn answer_in_zone(ctx: &Context<'_>, zone: &ZoneView, q: &Query, qname: String, 
         let first_type = zone
             .node(&node_name)
             .filter(|_| exists)
-            .and_then(|types| types.iter().map(|(t, _)| *t).min_by_key(|t| u16::from(*t)));
+            .and_then(|node| node.first().map(|e| e.rtype));
         match first_type {
             Some(t) => {
                 q.set_query_type(t);
@@ -334,21 +337,21 @@ fn glue(zone: &ZoneView, referral: &[Record]) -> Vec<Record> {
     let mut out = Vec::new();
     for ns in referral {
         let RData::NS(target) = ns.data() else { continue };
-        let target = target.0.to_lowercase().to_ascii();
-        if !names::in_zone(&target, &zone.origin) {
+        let target_text = target.0.to_lowercase().to_ascii();
+        if !names::in_zone(&target_text, &zone.origin) {
             continue;
         }
         for rtype in [RecordType::A, RecordType::AAAA] {
-            if let Some(entries) = zone.entries(&target, rtype) {
-                out.extend(entries.iter().flat_map(|e| e.records.iter().cloned()));
+            if let Some(entries) = zone.entries(&target_text, rtype) {
+                out.extend(entries.iter().flat_map(|e| e.records(&target.0)));
             }
         }
     }
     out
 }
 
-/// A zone cut between the origin and `name` (NS records below the apex).
-fn delegation<'z>(zone: &'z ZoneView, name: &str) -> Option<&'z Vec<Entry>> {
+/// A zone cut between the origin and `name` (NS records below the apex): the highest one.
+fn delegation<'z, 'n>(zone: &'z ZoneView, name: &'n str) -> Option<(&'n str, &'z [Entry])> {
     let mut current = Some(name);
     let mut cut = None;
     while let Some(n) = current {
@@ -356,7 +359,7 @@ fn delegation<'z>(zone: &'z ZoneView, name: &str) -> Option<&'z Vec<Entry>> {
             break;
         }
         if let Some(ns) = zone.entries(n, RecordType::NS) {
-            cut = Some(ns);
+            cut = Some((n, ns));
         }
         current = names::parent(n);
     }
@@ -364,8 +367,7 @@ fn delegation<'z>(zone: &'z ZoneView, name: &str) -> Option<&'z Vec<Entry>> {
 }
 
 fn add_soa(zone: &ZoneView, response: &mut Message) {
-    if let Some(soa) = zone.soa() {
-        let mut soa = soa.clone();
+    if let Some(mut soa) = zone.soa() {
         if let RData::SOA(data) = soa.data() {
             // Negative answers are cached for min(SOA TTL, SOA minimum) (RFC 2308).
             let ttl = soa.ttl().min(data.minimum());
@@ -383,23 +385,20 @@ fn records_for(ctx: &Context<'_>, zone: &ZoneView, entries: &[Entry], rtype: Rec
         if let Some(target) = &entry.alias() {
             if let Some(target_entries) = zone.entries(target, rtype) {
                 for e in choose(ctx, zone, target_entries, rtype) {
-                    out.extend(e.records.iter().cloned());
+                    out.extend(e.records(owner));
                 }
             }
         } else {
-            out.extend(entry.records.iter().cloned());
+            out.extend(entry.records(owner));
         }
-    }
-    for r in &mut out {
-        r.set_name(owner.clone());
     }
     out
 }
 
-fn select(ctx: &Context<'_>, zone: &ZoneView, entries: &[Entry]) -> Vec<Record> {
+fn select(ctx: &Context<'_>, zone: &ZoneView, entries: &[Entry], owner: &Name) -> Vec<Record> {
     choose(ctx, zone, entries, RecordType::NS)
         .into_iter()
-        .flat_map(|e| e.records.iter().cloned())
+        .flat_map(|e| e.records(owner))
         .collect()
 }
 

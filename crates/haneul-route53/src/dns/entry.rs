@@ -1,10 +1,12 @@
-//! One record set as the DNS server keeps it: ready-made wire records plus, boxed so that a
-//! simple record set stays small, the routing facts a policy needs.
+//! One record set as the DNS server keeps it — compact, because a zone may hold millions:
+//! its type, TTL and values in wire form, plus (boxed, so a simple record set stays small) the
+//! routing facts a policy needs. Records are made from it when an answer needs them.
 
 use std::str::FromStr;
 
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecoder, BinEncodable, BinEncoder, Restrict};
 
 use crate::generated::GeoProximityLocation;
 use crate::model::ResourceRecordSet;
@@ -38,15 +40,37 @@ pub struct Routing {
 
 #[derive(Debug, Clone)]
 pub struct Entry {
+    pub rtype: RecordType,
     pub policy: Policy,
-    pub records: Vec<Record>,
+    pub ttl: u32,
+    /// Each value's wire-form rdata (uncompressed names), as a u16 length then the bytes.
+    rdata: Box<[u8]>,
     routing: Option<Box<Routing>>,
 }
 
-/// The record sets of one name, by type (most names have one or two types).
-pub type Node = Vec<(RecordType, Vec<Entry>)>;
+/// The record sets of one name, ordered by type (a type's sets are next to each other).
+pub type Node = [Entry];
 
 impl Entry {
+    /// The set's records, owned by `owner`.
+    pub fn records<'a>(&'a self, owner: &'a Name) -> impl Iterator<Item = Record> + 'a {
+        let mut rest: &[u8] = &self.rdata;
+        std::iter::from_fn(move || loop {
+            if rest.len() < 2 {
+                return None;
+            }
+            let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+            let (value, tail) = rest[2..].split_at(len.min(rest.len() - 2));
+            rest = tail;
+            let mut decoder = BinDecoder::new(value);
+            // Invariant: the bytes were written by `encode` from a valid RData; a value that
+            // does not read back is skipped rather than served wrong.
+            if let Ok(data) = RData::read(&mut decoder, self.rtype, Restrict::new(value.len() as u16)) {
+                return Some(Record::from_rdata(owner.clone(), self.ttl, data));
+            }
+        })
+    }
+
     fn routing(&self) -> Option<&Routing> {
         self.routing.as_deref()
     }
@@ -95,29 +119,34 @@ pub fn proximity_point(p: &GeoProximityLocation) -> Option<(f64, f64)> {
     crate::geo::regions::coordinates(&parent.join("-"))
 }
 
-/// The node of one name from its record sets (all of the same name).
-pub fn node_from(rrsets: &[ResourceRecordSet]) -> Node {
-    let mut node: Node = Vec::new();
-    for r in rrsets {
-        let Some((rtype, entry)) = entry_from(r) else { continue };
-        match node.iter_mut().find(|(t, _)| *t == rtype) {
-            Some((_, entries)) => entries.push(entry),
-            None => node.push((rtype, vec![entry])),
-        }
-    }
+/// The node of one name from its record sets (all of the same name), ordered by type.
+pub fn node_from(rrsets: &[ResourceRecordSet]) -> Vec<Entry> {
+    let mut node: Vec<Entry> = rrsets.iter().filter_map(entry_from).collect();
+    node.sort_by_key(|e| u16::from(e.rtype));
     node
 }
 
-fn entry_from(r: &ResourceRecordSet) -> Option<(RecordType, Entry)> {
+/// Values in wire form, each as a u16 length then the bytes.
+fn encode(values: impl Iterator<Item = RData>) -> Box<[u8]> {
+    let mut out = Vec::new();
+    for data in values {
+        let mut bytes = Vec::new();
+        let mut encoder = BinEncoder::new(&mut bytes);
+        encoder.set_canonical_names(true);
+        if data.emit(&mut encoder).is_err() {
+            continue;
+        }
+        let Ok(len) = u16::try_from(bytes.len()) else { continue };
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&bytes);
+    }
+    out.into_boxed_slice()
+}
+
+fn entry_from(r: &ResourceRecordSet) -> Option<Entry> {
     let rtype = RecordType::from_str(&r.r#type).ok()?;
-    let owner = Name::from_ascii(&r.name).ok()?;
     let ttl = u32::try_from(r.ttl.unwrap_or(0)).unwrap_or(u32::MAX);
-    let records = r
-        .resource_records
-        .iter()
-        .filter_map(|v| rdata(rtype, &v.value))
-        .map(|data| Record::from_rdata(owner.clone(), ttl, data))
-        .collect();
+    let rdata = encode(r.resource_records.iter().filter_map(|v| rdata(rtype, &v.value)));
     let policy = Policy::of(r);
     let plain = policy == Policy::Simple && r.health_check_id.is_none() && r.alias_target.is_none();
     let routing = (!plain).then(|| {
@@ -146,14 +175,13 @@ fn entry_from(r: &ResourceRecordSet) -> Option<(RecordType, Entry)> {
                 .map(|c| (c.collection_id.clone(), c.location_name.clone())),
         })
     });
-    Some((
+    Some(Entry {
         rtype,
-        Entry {
-            policy,
-            records,
-            routing,
-        },
-    ))
+        policy,
+        ttl,
+        rdata,
+        routing,
+    })
 }
 
 /// A name in a record value; Route 53 treats values as absolute with or without the dot.

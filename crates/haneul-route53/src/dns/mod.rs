@@ -2,10 +2,10 @@
 
 pub mod answer;
 pub mod entry;
+pub mod pmap;
 pub mod resolvers;
 pub mod sample;
 pub mod server;
-pub mod shards;
 pub mod snapshot;
 
 use std::collections::BTreeMap;

@@ -2,19 +2,20 @@
 //! each VPC's private zones, the TLD zones of the local registrar, and the CIDR collections
 //! IP-based routing reads. The DNS server answers only from a snapshot. When the store moves,
 //! record-set changes are applied to a copy that shares everything else with the old
-//! snapshot ([`Snapshot::with_names`], cost proportional to the change, not the zone); other
+//! snapshot ([`Snapshot::with_names`]; zones are persistent maps, so the cost follows the
+//! change, not the zone); other
 //! changes (zones, VPCs, collections, domains) rebuild it whole ([`build`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use haneul_store::{Store, StoreError};
-use hickory_proto::rr::{Record, RecordType};
+use hickory_proto::rr::{Name, Record, RecordType};
 
 use crate::cidr::IpNet;
 use crate::dns::entry::node_from;
 pub use crate::dns::entry::{proximity_point, Entry, GeoRule, Node};
-use crate::dns::shards::Shards;
+use crate::dns::pmap::PersistentMap;
 use crate::model::{
     CidrCollection, RegisteredDomain, ResourceRecordSet, Zone, KIND_CIDR_COLLECTION, KIND_DOMAIN, KIND_RRSET, KIND_ZONE,
 };
@@ -27,10 +28,10 @@ pub struct ZoneView {
     pub id: String,
     pub origin: String,
     /// name → record sets by type (several per type under a routing policy).
-    nodes: Shards<Node>,
-    /// Every name that exists in the zone, empty non-terminals included, with how many
-    /// names holding records are at or below it (the origin always exists).
-    names: Shards<u32>,
+    nodes: PersistentMap<Arc<Node>>,
+    /// Names with record-holding names below them (empty non-terminals among them), with
+    /// how many; the origin is always here. A flat zone keeps only the origin.
+    names: PersistentMap<u32>,
 }
 
 impl ZoneView {
@@ -40,22 +41,26 @@ impl ZoneView {
             origin: origin.to_string(),
             ..ZoneView::default()
         };
-        view.names.insert(origin.to_string(), 1);
+        view.names.insert(origin, 1);
         view
     }
 
-    pub fn entries(&self, name: &str, rtype: RecordType) -> Option<&Vec<Entry>> {
-        self.nodes.get(name)?.iter().find(|(t, _)| *t == rtype).map(|(_, e)| e)
+    /// The record sets of `rtype` at `name` (several under a routing policy).
+    pub fn entries(&self, name: &str, rtype: RecordType) -> Option<&[Entry]> {
+        let node = self.nodes.get(name)?;
+        let start = node.iter().position(|e| e.rtype == rtype)?;
+        let len = node[start..].iter().take_while(|e| e.rtype == rtype).count();
+        Some(&node[start..start + len])
     }
 
     /// The record sets at `name`, by type.
     pub fn node(&self, name: &str) -> Option<&Node> {
-        self.nodes.get(name)
+        self.nodes.get(name).map(|n| n.as_ref())
     }
 
     /// Whether `name` exists (holds records, or has a descendant that does).
     pub fn exists(&self, name: &str) -> bool {
-        self.names.contains_key(name)
+        self.nodes.contains_key(name) || self.names.contains_key(name)
     }
 
     /// How many names hold records.
@@ -64,34 +69,36 @@ impl ZoneView {
     }
 
     /// The zone's SOA record (for negative answers).
-    pub fn soa(&self) -> Option<&Record> {
-        self.entries(&self.origin, RecordType::SOA)?.first()?.records.first()
+    pub fn soa(&self) -> Option<Record> {
+        let entry = self.entries(&self.origin, RecordType::SOA)?.first()?;
+        let origin = Name::from_ascii(&self.origin).ok()?;
+        let record = entry.records(&origin).next();
+        record
     }
 
     /// Sets what `name` holds (an empty node removes it), keeping empty non-terminals right.
-    pub fn set_node(&mut self, name: &str, node: Node) {
+    pub fn set_node(&mut self, name: &str, node: Vec<Entry>) {
         let had = self.nodes.contains_key(name);
         let has = !node.is_empty();
         if has {
-            self.nodes.insert(name.to_string(), node);
+            self.nodes.insert(name, Arc::from(node));
         } else if had {
             self.nodes.remove(name);
         }
         if had == has || name == self.origin || !crate::names::in_zone(name, &self.origin) {
             return;
         }
-        // The name and each ancestor below the origin count one more (or one less) name
-        // with records beneath them.
-        let mut current = Some(name);
+        // Each ancestor below the origin counts one more (or one less) name with records
+        // beneath it.
+        let mut current = crate::names::parent(name);
         while let Some(n) = current.filter(|n| *n != self.origin.as_str()) {
+            let count = self.names.get(n).copied().unwrap_or(0);
             if has {
-                *self.names.entry_or_insert_with(n, || 0) += 1;
-            } else if let Some(count) = self.names.get(n).copied() {
-                if count <= 1 {
-                    self.names.remove(n);
-                } else {
-                    self.names.insert(n.to_string(), count - 1);
-                }
+                self.names.insert(n, count + 1);
+            } else if count <= 1 {
+                self.names.remove(n);
+            } else {
+                self.names.insert(n, count - 1);
             }
             current = crate::names::parent(n);
         }
@@ -157,7 +164,7 @@ impl Snapshot {
 
     /// This snapshot with the given names' record sets replaced (`(zone id, name, record
     /// sets now)`; none left removes the name), as of `revision`. Zones not served (shadowed)
-    /// are skipped. Only the touched shards of the touched zones are copied.
+    /// are skipped. Only the paths to the touched names of the touched zones are copied.
     pub fn with_names(&self, revision: u64, updates: Vec<(String, String, Vec<ResourceRecordSet>)>) -> Snapshot {
         let mut next = self.clone();
         next.revision = revision;
