@@ -2,11 +2,13 @@
 
 pub mod answer;
 pub mod entry;
+pub mod mmsg;
 pub mod pmap;
 pub mod resolvers;
 pub mod sample;
 pub mod server;
 pub mod snapshot;
+pub mod udp;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

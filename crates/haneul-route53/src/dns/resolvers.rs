@@ -10,12 +10,14 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::dns::server::{bind, serve, Door};
+use crate::dns::udp::UdpWorkers;
 use crate::dns::DataPlane;
 
 struct Running {
     addr: SocketAddr,
-    /// Dropping the set stops the resolver's tasks.
+    /// Dropping these stops the resolver.
     _tasks: JoinSet<()>,
+    _udp: UdpWorkers,
 }
 
 pub struct Resolvers {
@@ -37,7 +39,17 @@ impl Resolvers {
 
     /// Starts a resolver for each new VPC and stops those of VPCs that are gone.
     pub async fn reconcile(&mut self, vpcs: &[String]) {
-        self.running.retain(|id, _| vpcs.binary_search(id).is_ok());
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|id| vpcs.binary_search(id).is_err())
+            .cloned()
+            .collect();
+        let stopped: Vec<Running> = gone.iter().filter_map(|id| self.running.remove(id)).collect();
+        if !stopped.is_empty() {
+            // Stopping waits for the UDP threads' next stop check: not on the runtime.
+            tokio::task::spawn_blocking(move || drop(stopped));
+        }
         for vpc in vpcs {
             if self.running.contains_key(vpc) {
                 continue;
@@ -50,9 +62,23 @@ impl Resolvers {
                         upstream: self.upstream,
                     });
                     let mut tasks = JoinSet::new();
-                    serve(&mut tasks, udp, tcp, self.plane.clone(), door);
+                    // One UDP thread: a VPC resolver answers one VPC's clients.
+                    let udp = match serve(&mut tasks, udp, tcp, 1, self.plane.clone(), door) {
+                        Ok(workers) => workers,
+                        Err(e) => {
+                            tracing::warn!(vpc = %vpc, error = %e, "cannot start the VPC's resolver");
+                            continue;
+                        }
+                    };
                     tracing::info!(vpc = %vpc, %addr, "VPC resolver listening");
-                    self.running.insert(vpc.clone(), Running { addr, _tasks: tasks });
+                    self.running.insert(
+                        vpc.clone(),
+                        Running {
+                            addr,
+                            _tasks: tasks,
+                            _udp: udp,
+                        },
+                    );
                 }
                 Err(e) => tracing::warn!(vpc = %vpc, error = %e, "cannot start the VPC's resolver"),
             }

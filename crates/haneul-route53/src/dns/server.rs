@@ -16,13 +16,12 @@ use tokio::task::JoinSet;
 use crate::dns::answer::{respond, Asker, Reply, Transport};
 use crate::dns::resolvers::Resolvers;
 use crate::dns::snapshot;
+use crate::dns::udp::{self, UdpWorkers};
 use crate::dns::DataPlane;
 use crate::health::checker;
 
-/// Largest UDP datagram read; anything longer is not a DNS query we answer.
+/// Largest UDP reply read from an upstream resolver.
 const UDP_BUFFER_BYTES: usize = 4096;
-/// Tasks reading the UDP socket.
-const UDP_WORKERS: usize = 2;
 /// Most TCP connections served at once (per address).
 const MAX_TCP_CONNECTIONS: usize = 256;
 /// A TCP client must send its next query within this time.
@@ -65,11 +64,15 @@ pub struct Door {
 pub struct DnsServer {
     pub addr: SocketAddr,
     tasks: JoinSet<()>,
+    udp_workers: UdpWorkers,
 }
 
 impl DnsServer {
     pub async fn stop(mut self) {
         self.tasks.shutdown().await;
+        let workers = self.udp_workers;
+        // Joining waits for the workers' next stop check; keep it off the runtime.
+        let _ = tokio::task::spawn_blocking(move || drop(workers)).await;
     }
 }
 
@@ -112,17 +115,34 @@ pub async fn start(config: DnsConfig, store: Store, plane: Arc<DataPlane>) -> Re
         vpc: None,
         upstream: None,
     });
-    serve(&mut tasks, udp, tcp, plane, door);
-    Ok(DnsServer { addr: bound, tasks })
+    let udp_workers = serve(&mut tasks, udp, tcp, udp::threads_for_cores(), plane, door)
+        .map_err(|source| DnsStartError::Bind { addr: bound, source })?;
+    Ok(DnsServer {
+        addr: bound,
+        tasks,
+        udp_workers,
+    })
 }
 
-/// Spawns the UDP workers and the TCP acceptor of one address into `tasks`.
-pub fn serve(tasks: &mut JoinSet<()>, udp: UdpSocket, tcp: TcpListener, plane: Arc<DataPlane>, door: Arc<Door>) {
-    let udp = Arc::new(udp);
-    for _ in 0..UDP_WORKERS {
-        tasks.spawn(serve_udp(udp.clone(), plane.clone(), door.clone()));
-    }
+/// Serves one address: UDP on worker threads (returned; they stop when dropped), TCP on
+/// the runtime (spawned into `tasks`).
+pub fn serve(
+    tasks: &mut JoinSet<()>,
+    udp: UdpSocket,
+    tcp: TcpListener,
+    udp_threads: usize,
+    plane: Arc<DataPlane>,
+    door: Arc<Door>,
+) -> std::io::Result<UdpWorkers> {
+    let workers = udp::spawn(
+        udp.into_std()?,
+        udp_threads,
+        plane.clone(),
+        door.clone(),
+        tokio::runtime::Handle::current(),
+    )?;
     tasks.spawn(serve_tcp(tcp, plane, door));
+    Ok(workers)
 }
 
 /// Follows the store: record-set changes are applied to the served snapshot name by name;
@@ -250,7 +270,7 @@ async fn answer(
 }
 
 /// Sends `request` to the upstream resolver over the client's transport.
-async fn forward(upstream: SocketAddr, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+pub(crate) async fn forward(upstream: SocketAddr, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
     let timeout = Duration::from_millis(FORWARD_TIMEOUT_MS);
     let exchange = async {
         match transport {
@@ -281,32 +301,6 @@ async fn forward(upstream: SocketAddr, request: &[u8], transport: Transport) -> 
         }
     };
     tokio::time::timeout(timeout, exchange).await.ok().flatten()
-}
-
-async fn serve_udp(socket: Arc<UdpSocket>, plane: Arc<DataPlane>, door: Arc<Door>) {
-    let mut buf = vec![0u8; UDP_BUFFER_BYTES];
-    loop {
-        let (n, peer) = match socket.recv_from(&mut buf).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(error = %e, "udp receive failed");
-                continue;
-            }
-        };
-        if door.upstream.is_some() && door.vpc.is_some() {
-            // Forwarding waits on the network: answer on a task so other clients go on.
-            let (socket, plane, door, request) = (socket.clone(), plane.clone(), door.clone(), buf[..n].to_vec());
-            tokio::spawn(async move {
-                if let Some(reply) = answer(&plane, &door, &request, peer, Transport::Udp).await {
-                    let _ = socket.send_to(&reply, peer).await;
-                }
-            });
-            continue;
-        }
-        if let Some(reply) = answer(&plane, &door, &buf[..n], peer, Transport::Udp).await {
-            let _ = socket.send_to(&reply, peer).await;
-        }
-    }
 }
 
 async fn serve_tcp(listener: TcpListener, plane: Arc<DataPlane>, door: Arc<Door>) {
