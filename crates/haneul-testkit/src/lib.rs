@@ -32,6 +32,8 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// `--geoip-db`.
     pub geoip_db: Option<PathBuf>,
+    /// `--latency-table`.
+    pub latency_table: Option<PathBuf>,
     /// `--dns-upstream`.
     pub dns_upstream: Option<SocketAddr>,
 }
@@ -42,6 +44,7 @@ impl Default for Options {
             dev: true,
             data_dir: None,
             geoip_db: None,
+            latency_table: None,
             dns_upstream: None,
         }
     }
@@ -112,6 +115,7 @@ impl Haneul {
             dev,
             data_dir,
             geoip_db,
+            latency_table,
             dns_upstream,
         } = options;
         let data_dir = data_dir.as_deref();
@@ -131,6 +135,7 @@ impl Haneul {
             data_dir: Some(dir.clone()),
             dev,
             geoip_db,
+            latency_table,
             dns_upstream,
             runtime_files: Vec::new(),
         };

@@ -22,6 +22,8 @@ pub struct Config {
     pub dev: bool,
     /// `--geoip-db`: a MaxMind-format database locating DNS clients (location-based routing).
     pub geoip_db: Option<PathBuf>,
+    /// `--latency-table`: measured client-network → region latencies for latency routing.
+    pub latency_table: Option<PathBuf>,
     /// `--dns-upstream`: where VPC resolvers forward names haneul holds no zone for.
     pub dns_upstream: Option<SocketAddr>,
     /// Where to announce this instance for `haneul env` (written before the endpoint

@@ -59,6 +59,10 @@ struct UpArgs {
     /// and geoproximity routing (GeoLite2-City or your own).
     #[arg(long)]
     geoip_db: Option<PathBuf>,
+    /// JSON of client networks to region latencies in ms (`{"198.51.100.0/24": {"eu-west-1": 12}}`)
+    /// that latency routing prefers to its distance estimate.
+    #[arg(long)]
+    latency_table: Option<PathBuf>,
     /// An upstream resolver the VPC resolvers forward other names to (off by default).
     #[arg(long)]
     dns_upstream: Option<SocketAddr>,
@@ -93,6 +97,7 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         data_dir,
         dev: args.dev,
         geoip_db: args.geoip_db,
+        latency_table: args.latency_table,
         dns_upstream: args.dns_upstream,
         runtime_files: vec![runtime_file],
     };

@@ -68,6 +68,8 @@ pub enum StartError {
     Dns(#[from] haneul_route53::dns::server::DnsStartError),
     #[error(transparent)]
     GeoDb(#[from] haneul_route53::geo::GeoDbError),
+    #[error(transparent)]
+    LatencyTable(#[from] haneul_route53::geo::latency::LatencyTableError),
     #[error("cannot bind the API endpoint on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -174,9 +176,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if let Some((key, _)) = &root_key {
         config.account_id = key.account_id.clone();
     }
-    let geo = match &config.geoip_db {
-        Some(path) => Some(haneul_route53::geo::GeoDb::open(path)?),
-        None => None,
+    let geo = haneul_route53::geo::Geo {
+        db: match &config.geoip_db {
+            Some(path) => Some(haneul_route53::geo::GeoDb::open(path)?),
+            None => None,
+        },
+        latency: match &config.latency_table {
+            Some(path) => Some(haneul_route53::geo::latency::LatencyTable::open(path)?),
+            None => None,
+        },
     };
     let dns_plane = DataPlane::new(geo);
     let api = build_api(&config, &store, auth, dns_plane.clone())?;

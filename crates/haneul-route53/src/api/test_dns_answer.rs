@@ -44,7 +44,7 @@ pub async fn test_dns_answer(
             zone.id
         )));
     };
-    let ctx = Context::new(&snapshot, &plane.health, plane.geo.as_ref(), client_ip);
+    let ctx = Context::new(&snapshot, &plane.health, Some(&plane.geo), client_ip);
     let response = answer_from_zone(&ctx, view, &Query::query(qname, rtype));
     let record_data: Vec<String> = response
         .answers()

@@ -12,7 +12,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::Rng;
 
 use crate::dns::snapshot::{Entry, Snapshot, ZoneView};
-use crate::geo::{GeoDb, Location};
+use crate::geo::{Geo, Location};
 use crate::health::HealthBoard;
 use crate::names;
 use crate::policy::Policy;
@@ -24,8 +24,8 @@ pub struct Asker<'a> {
     pub vpc: Option<&'a str>,
     /// The address the query came from.
     pub source: Option<IpAddr>,
-    /// Where addresses are (`--geoip-db`), for the location-based policies.
-    pub geo: Option<&'a GeoDb>,
+    /// Where addresses are (`--geoip-db`, `--latency-table`), for the location-based policies.
+    pub geo: Option<&'a Geo>,
 }
 
 /// A response, and whether it came from our zones (a VPC resolver forwards the others).
@@ -41,7 +41,7 @@ pub enum Reply {
 pub struct Context<'a> {
     pub snapshot: &'a Snapshot,
     pub health: &'a HealthBoard,
-    geo: Option<&'a GeoDb>,
+    geo: Option<&'a Geo>,
     /// The client subnet's address, else the source address.
     client_ip: Option<IpAddr>,
     location: OnceCell<Option<Location>>,
@@ -53,7 +53,7 @@ impl<'a> Context<'a> {
     pub fn new(
         snapshot: &'a Snapshot,
         health: &'a HealthBoard,
-        geo: Option<&'a GeoDb>,
+        geo: Option<&'a Geo>,
         client_ip: Option<IpAddr>,
     ) -> Self {
         Context {
@@ -71,10 +71,19 @@ impl<'a> Context<'a> {
         self.client_ip
     }
 
+    /// Measured latencies from the client's network (`--latency-table`), if it lists one.
+    fn latency_row(&self) -> Option<&std::collections::HashMap<String, f64>> {
+        let table = self.geo?.latency.as_ref()?;
+        table.row(self.client_ip()?)
+    }
+
     fn location(&self) -> Option<&Location> {
         self.used_client.set(true);
         self.location
-            .get_or_init(|| self.geo.zip(self.client_ip).and_then(|(db, ip)| db.locate(ip)))
+            .get_or_init(|| {
+                let db = self.geo.and_then(|g| g.db.as_ref());
+                db.zip(self.client_ip).and_then(|(db, ip)| db.locate(ip))
+            })
             .as_ref()
     }
 }
@@ -459,6 +468,17 @@ fn choose<'e>(ctx: &Context<'_>, zone: &ZoneView, entries: &'e [Entry], rtype: R
         }
         Policy::Simple => vec![first],
         Policy::Latency => {
+            // Measured latency first (`--latency-table`), else the distance estimate.
+            let measured = ctx.latency_row().and_then(|row| {
+                candidates
+                    .iter()
+                    .filter_map(|e| Some((*row.get(e.region()?)?, *e)))
+                    .min_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, e)| e)
+            });
+            if let Some(e) = measured {
+                return vec![e];
+            }
             let client = ctx.location().and_then(|l| l.coordinates);
             nearest(&candidates, |e| {
                 let region = crate::geo::regions::coordinates(e.region()?)?;

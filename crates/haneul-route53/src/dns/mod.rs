@@ -18,7 +18,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::dns::snapshot::Snapshot;
-use crate::geo::GeoDb;
+use crate::geo::Geo;
 use crate::health::HealthBoard;
 
 /// What the API and the DNS server share: the snapshot being served, its revision, the
@@ -30,14 +30,14 @@ pub struct DataPlane {
     /// The store revision `snapshot` was built from (GetChange reports INSYNC from it).
     pub served_revision: AtomicU64,
     pub health: HealthBoard,
-    /// `--geoip-db`: locates clients for latency, geolocation and geoproximity routing.
-    pub geo: Option<GeoDb>,
+    /// `--geoip-db` and `--latency-table`: place clients for the location-based policies.
+    pub geo: Geo,
     /// VPC id → the address of its resolver (private zones, then public ones).
     pub vpc_resolvers: ArcSwap<BTreeMap<String, SocketAddr>>,
 }
 
 impl DataPlane {
-    pub fn new(geo: Option<GeoDb>) -> Arc<DataPlane> {
+    pub fn new(geo: Geo) -> Arc<DataPlane> {
         Arc::new(DataPlane {
             geo,
             ..DataPlane::default()

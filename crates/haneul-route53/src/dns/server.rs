@@ -251,7 +251,7 @@ async fn answer(
         let asker = Asker {
             vpc: door.vpc.as_deref(),
             source: Some(peer.ip()),
-            geo: plane.geo.as_ref(),
+            geo: Some(&plane.geo),
         };
         respond(&snapshot, &plane.health, asker, request, transport)?
     };

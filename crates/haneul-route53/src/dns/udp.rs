@@ -92,7 +92,7 @@ fn serve(
                 let asker = Asker {
                     vpc: door.vpc.as_deref(),
                     source: peer.map(|p| p.ip()),
-                    geo: plane.geo.as_ref(),
+                    geo: Some(&plane.geo),
                 };
                 match (
                     respond(&snapshot, &plane.health, asker, request, Transport::Udp),

@@ -3,6 +3,7 @@
 //! coordinates; [`regions`] places AWS regions on the map so latency and geoproximity
 //! routing can measure distances.
 
+pub mod latency;
 pub mod regions;
 
 use std::net::IpAddr;
@@ -17,6 +18,13 @@ pub enum GeoDbError {
         path: String,
         source: maxminddb::MaxMindDbError,
     },
+}
+
+/// Everything that places clients: the GeoIP database and the latency table, each optional.
+#[derive(Debug, Default)]
+pub struct Geo {
+    pub db: Option<GeoDb>,
+    pub latency: Option<latency::LatencyTable>,
 }
 
 /// A client's place, as far as the database knows it.

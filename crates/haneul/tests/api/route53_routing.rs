@@ -411,3 +411,70 @@ async fn ip_based_routing_follows_cidr_collections() {
     let listed = r53.list_cidr_collections().send().await.unwrap();
     assert_eq!(listed.cidr_collections()[0].version(), Some(2));
 }
+
+#[tokio::test]
+async fn a_latency_table_overrides_the_distance_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("latency.json");
+    // Measured from Frankfurt's network: Tokyo is closest (whatever the map says); regions
+    // the row does not list, and clients it does not hold, fall back to distance.
+    std::fs::write(
+        &table,
+        format!(r#"{{"{FRANKFURT}": {{"ap-northeast-1": 5, "eu-central-1": 80}}}}"#),
+    )
+    .unwrap();
+    let places = tempfile::tempdir().unwrap();
+    let mmdb_path = places.path().join("places.mmdb");
+    std::fs::write(
+        &mmdb_path,
+        mmdb::build(&[(
+            SAN_FRANCISCO,
+            Place {
+                continent: Some("NA"),
+                country: Some("US"),
+                subdivision: Some("CA"),
+                coordinates: Some((37.77, -122.42)),
+            },
+        )]),
+    )
+    .unwrap();
+    let h = Haneul::start_with(Options {
+        geoip_db: Some(mmdb_path),
+        latency_table: Some(table),
+        ..Options::default()
+    });
+    let zone = create_zone(&h, "example.test").await;
+    let at = |region: ResourceRecordSetRegion, ip: &str| {
+        rrset("api.example.test", RrType::A, 60, &[ip])
+            .set_identifier(region.as_str())
+            .region(region)
+    };
+    let id = apply(
+        &h,
+        &zone,
+        vec![
+            change(ChangeAction::Create, at(ResourceRecordSetRegion::UsWest1, "192.0.2.10")),
+            change(
+                ChangeAction::Create,
+                at(ResourceRecordSetRegion::EuCentral1, "192.0.2.20"),
+            ),
+            change(
+                ChangeAction::Create,
+                at(ResourceRecordSetRegion::ApNortheast1, "192.0.2.30"),
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    wait_insync(&h, &id).await;
+    assert_eq!(
+        a_from(&h, "api.example.test.", FRANKFURT).await,
+        ["192.0.2.30"],
+        "measured"
+    );
+    assert_eq!(
+        a_from(&h, "api.example.test.", SAN_FRANCISCO).await,
+        ["192.0.2.10"],
+        "distance"
+    );
+}
