@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run haneul in the foreground until SIGINT/SIGTERM.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Print `export …` lines for the running instance: `eval "$(haneul env)"`.
     Env {
         /// The running instance's data dir (default: the persistent one, else the dev one).
@@ -71,7 +71,7 @@ struct UpArgs {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Up(args) => up(args),
+        Command::Up(args) => up(*args),
         Command::Env { data_dir } => env(data_dir),
     }
 }
