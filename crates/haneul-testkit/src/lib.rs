@@ -203,6 +203,17 @@ impl Haneul {
         aws_sdk_sts::Client::from_conf(self.sts_config().build())
     }
 
+    pub fn acm(&self) -> aws_sdk_acm::Client {
+        let (key, secret) = self.credentials();
+        let config = aws_sdk_acm::Config::builder()
+            .behavior_version(aws_sdk_acm::config::BehaviorVersion::latest())
+            .region(aws_sdk_acm::config::Region::new(REGION))
+            .endpoint_url(self.endpoint_url())
+            .credentials_provider(Credentials::new(key, secret, None, None, "haneul-testkit"))
+            .build();
+        aws_sdk_acm::Client::from_conf(config)
+    }
+
     pub fn route53(&self) -> aws_sdk_route53::Client {
         let (key, secret) = self.credentials();
         let config = aws_sdk_route53::Config::builder()

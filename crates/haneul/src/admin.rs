@@ -1,4 +1,4 @@
-//! Admin endpoints under `/_haneul/` — never an AWS path: health, reset.
+//! Admin endpoints under `/_haneul/` — never an AWS path: health, reset, the CA's root.
 
 use std::sync::Arc;
 
@@ -23,6 +23,11 @@ pub async fn handle(state: &Arc<State>, req: ApiRequest) -> ApiResponse {
     let path = req.raw_path.trim_end_matches('/');
     match (req.method.as_str(), path) {
         ("GET", "/_haneul/health") => health(state),
+        ("GET", "/_haneul/ca.pem") => ApiResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "application/x-pem-file".into())],
+            body: Bytes::from(state.ca_pem.clone()),
+        },
         ("POST", "/_haneul/reset") => reset(state, &req).await,
         _ => json_response(
             404,

@@ -32,6 +32,12 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Print the running instance's root CA certificate (PEM), to trust in curl, browsers, containers.
+    Ca {
+        /// The running instance's data dir (default: the persistent one, else the dev one).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -73,6 +79,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Up(args) => up(*args),
         Command::Env { data_dir } => env(data_dir),
+        Command::Ca { data_dir } => ca(data_dir),
     }
 }
 
@@ -164,8 +171,9 @@ async fn wait_for_signal() -> anyhow::Result<bool> {
     }
 }
 
-fn env(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let info = match &data_dir {
+/// The running instance `haneul env` / `haneul ca` talk about.
+fn running_instance(data_dir: Option<PathBuf>) -> anyhow::Result<RuntimeInfo> {
+    Ok(match &data_dir {
         Some(dir) => RuntimeInfo::read_live(&dir.join(RUNTIME_FILE)).with_context(|| {
             format!(
                 "no running haneul uses {} (start one with `haneul up --data-dir {}`)",
@@ -182,7 +190,20 @@ fn env(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 None => bail!("no running haneul found (start one with `haneul up` or `haneul up --dev`)"),
             }
         }
-    };
+    })
+}
+
+/// Prints the root certificate of the running instance's CA (what `/_haneul/ca.pem` serves).
+fn ca(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let info = running_instance(data_dir)?;
+    let path = info.data_dir.join("ca").join("root.pem");
+    let pem = std::fs::read_to_string(&path).with_context(|| format!("no CA at {}", path.display()))?;
+    print!("{pem}");
+    Ok(())
+}
+
+fn env(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let info = running_instance(data_dir)?;
     let (key_id, secret) = if info.dev {
         (info.account_id.clone(), "haneul-dev".to_string())
     } else {

@@ -50,6 +50,8 @@ pub struct State {
     pub keys: Option<Arc<KeyRing>>,
     /// What the DNS server serves (health shows its VPC resolvers).
     pub dns_plane: Arc<DataPlane>,
+    /// The root certificate of haneul's CA (`/_haneul/ca.pem`).
+    pub ca_pem: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,8 @@ pub enum StartError {
     Model(#[from] haneul_wire::model::ModelError),
     #[error(transparent)]
     Dns(#[from] haneul_route53::dns::server::DnsStartError),
+    #[error(transparent)]
+    Acm(#[from] haneul_acm::AcmStartError),
     #[error(transparent)]
     GeoDb(#[from] haneul_route53::geo::GeoDbError),
     #[error(transparent)]
@@ -85,6 +89,8 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
     dns: DnsServer,
+    /// ACM's validation loop.
+    validator: JoinHandle<()>,
     runtime_files: Vec<PathBuf>,
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -95,6 +101,7 @@ impl Running {
         self.remove_runtime_files();
         self.shutdown.send_replace(true);
         let _ = self.task.await;
+        self.validator.abort();
         self.dns.stop().await;
     }
 
@@ -102,6 +109,7 @@ impl Running {
     pub fn abort(self) {
         self.remove_runtime_files();
         self.task.abort();
+        self.validator.abort();
     }
 
     fn remove_runtime_files(&self) {
@@ -124,7 +132,13 @@ fn open_data_dir(config: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>)
     }
 }
 
-fn build_api(config: &Config, store: &Store, auth: AuthMode, dns_plane: Arc<DataPlane>) -> Result<Api, StartError> {
+fn build_api(
+    config: &Config,
+    store: &Store,
+    auth: AuthMode,
+    dns_plane: Arc<DataPlane>,
+    acm: Arc<haneul_acm::Acm>,
+) -> Result<Api, StartError> {
     let mut api = Api::new(ApiConfig {
         default_account_id: config.account_id.clone(),
         default_region: config.region.clone(),
@@ -140,10 +154,10 @@ fn build_api(config: &Config, store: &Store, auth: AuthMode, dns_plane: Arc<Data
     // validated against the model, then answered `NotImplemented`.
     let route53 = haneul_route53::Route53::new(store.clone(), dns_plane);
     api.register("route53", haneul_route53::MODEL, Some(Arc::new(route53)))?;
+    api.register("acm", haneul_acm::MODEL, Some(acm))?;
     let domains = haneul_route53domains::Route53Domains::new(store.clone());
     api.register("route53domains", haneul_route53domains::MODEL, Some(Arc::new(domains)))?;
     for (name, model) in [
-        ("acm", include_str!("../../../models/acm.json")),
         ("elbv2", include_str!("../../../models/elbv2.json")),
         ("ecs", include_str!("../../../models/ecs.json")),
         ("ecr", include_str!("../../../models/ecr.json")),
@@ -187,7 +201,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         },
     };
     let dns_plane = DataPlane::new(geo);
-    let api = build_api(&config, &store, auth, dns_plane.clone())?;
+    let acm = Arc::new(haneul_acm::Acm::open(store.clone(), &data_dir)?);
+    let api = build_api(&config, &store, auth, dns_plane.clone(), acm.clone())?;
+    let validator = haneul_acm::validation::Validator {
+        store: store.clone(),
+        plane: dns_plane.clone(),
+        ca: acm.ca.clone(),
+        sealer: acm.sealer.clone(),
+    };
+    let validator = tokio::spawn(validator.run());
     let dns_config = DnsConfig {
         addr: config.dns_addr,
         upstream: config.dns_upstream,
@@ -215,6 +237,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         data_dir: data_dir.clone(),
         keys,
         dns_plane,
+        ca_pem: acm.ca.root_pem().to_string(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx));
@@ -227,6 +250,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         shutdown,
         task,
         dns,
+        validator,
         runtime_files,
         _temp_dir: temp_dir,
     })

@@ -224,6 +224,19 @@ fn answer_query(ctx: &Context<'_>, vpc: Option<&str>, q: &Query, response: &mut 
     true
 }
 
+/// What haneul's public DNS answers for `q` (for haneul's own lookups, such as ACM checking
+/// its validation records): the same path as a query on the public address.
+pub fn resolve(snapshot: &Snapshot, health: &HealthBoard, q: &Query) -> Message {
+    let mut response = Message::new();
+    response
+        .set_message_type(MessageType::Response)
+        .set_op_code(OpCode::Query);
+    response.add_query(q.clone());
+    let ctx = Context::new(snapshot, health, None, None);
+    answer_query(&ctx, None, q, &mut response);
+    response
+}
+
 /// The response the DNS server gives for `q`, answered from one zone (TestDNSAnswer): the
 /// same code path as [`respond`], minus the transport. REFUSED when the name is not in it.
 pub fn answer_from_zone(ctx: &Context<'_>, zone: &ZoneView, q: &Query) -> Message {

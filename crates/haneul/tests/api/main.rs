@@ -4,6 +4,7 @@
 //! Slow end-to-end tests are `#[ignore]`d so `cargo test` skips them locally; CI runs them
 //! with `--include-ignored` (see README).
 
+mod acm;
 mod cli;
 mod dns_differential;
 mod durability;

@@ -1,0 +1,51 @@
+//! ACM certificates as stored (regional: per account and region), keyed by certificate id.
+
+use serde::{Deserialize, Serialize};
+
+pub const KIND_CERTIFICATE: &str = "acm.certificate";
+/// `token␁domain` → certificate id (RequestCertificate idempotency, one hour).
+pub const KIND_IDEMPOTENCY: &str = "acm.idempotency";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Validation {
+    pub domain_name: String,
+    pub validation_domain: String,
+    /// PENDING_VALIDATION, SUCCESS or FAILED.
+    pub status: String,
+    /// The CNAME ACM asks for: `_token.domain.` → `_token.xyz.acm-validations.aws.`.
+    pub record_name: String,
+    pub record_value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Certificate {
+    pub arn: String,
+    pub id: String,
+    pub domain_name: String,
+    /// Every name on the certificate, the domain name first.
+    pub names: Vec<String>,
+    pub key_algorithm: String,
+    pub validation_method: String,
+    pub status: String,
+    pub created_at: f64,
+    pub issued_at: Option<f64>,
+    pub not_before: Option<f64>,
+    pub not_after: Option<f64>,
+    pub serial: Option<String>,
+    pub signature_algorithm: Option<String>,
+    pub certificate_pem: Option<String>,
+    pub chain_pem: Option<String>,
+    /// The private key, sealed with the data dir's key (see `seal.rs`).
+    pub sealed_key: Option<String>,
+    pub validations: Vec<Validation>,
+    pub transparency_logging: String,
+    pub tags: Vec<(String, Option<String>)>,
+    pub in_use_by: Vec<String>,
+    pub failure_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub certificate_id: String,
+    pub created_at: f64,
+}

@@ -1,0 +1,276 @@
+//! ACM through aws-sdk-acm: DNS validation checked for real through haneul's own zones, and
+//! certificates that `openssl verify` chains to `/_haneul/ca.pem`.
+
+use std::time::Duration;
+
+use aws_sdk_acm::error::ProvideErrorMetadata;
+use aws_sdk_acm::types::{CertificateStatus, Filters, KeyAlgorithm, Tag, ValidationMethod};
+use aws_sdk_route53::types::{ChangeAction, RrType};
+use haneul_testkit::Haneul;
+
+use crate::route53::{apply, change, create_zone, rrset, wait_insync};
+
+async fn wait_issued(h: &Haneul, arn: &str) -> aws_sdk_acm::types::CertificateDetail {
+    for _ in 0..200 {
+        let cert = h
+            .acm()
+            .describe_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        let detail = cert.certificate().unwrap().clone();
+        if detail.status() == Some(&CertificateStatus::Issued) {
+            return detail;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{arn} was not issued within 20 s");
+}
+
+/// `openssl verify` of `cert` against the CA root and the chain; returns what openssl printed.
+fn openssl_verify(dir: &std::path::Path, root: &str, chain: &str, cert: &str) -> String {
+    std::fs::write(dir.join("root.pem"), root).unwrap();
+    std::fs::write(dir.join("chain.pem"), chain).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["verify", "-CAfile", "root.pem", "-untrusted", "chain.pem", "cert.pem"])
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test]
+async fn dns_validation_issues_certificates_that_verify() {
+    let h = Haneul::start();
+    let acm = h.acm();
+    let requested = acm
+        .request_certificate()
+        .domain_name("app.example.test")
+        .subject_alternative_names("*.app.example.test")
+        .validation_method(ValidationMethod::Dns)
+        .key_algorithm(KeyAlgorithm::EcPrime256v1)
+        .idempotency_token("tok1")
+        .send()
+        .await
+        .unwrap();
+    let arn = requested.certificate_arn().unwrap().to_string();
+    let again = acm
+        .request_certificate()
+        .domain_name("app.example.test")
+        .subject_alternative_names("*.app.example.test")
+        .validation_method(ValidationMethod::Dns)
+        .key_algorithm(KeyAlgorithm::EcPrime256v1)
+        .idempotency_token("tok1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.certificate_arn(),
+        Some(arn.as_str()),
+        "same IdempotencyToken, same certificate"
+    );
+
+    let pending = acm.describe_certificate().certificate_arn(&arn).send().await.unwrap();
+    let detail = pending.certificate().unwrap();
+    assert_eq!(detail.status(), Some(&CertificateStatus::PendingValidation));
+    let options = detail.domain_validation_options();
+    assert_eq!(options.len(), 2);
+    let record = options[0].resource_record().unwrap().clone();
+    assert_eq!(
+        options[1].resource_record().unwrap(),
+        &record,
+        "a wildcard validates with its base name's record"
+    );
+    assert!(record.name().starts_with('_') && record.name().ends_with(".app.example.test."));
+    assert!(record.value().ends_with(".acm-validations.aws."));
+
+    // Not issued yet: no certificate to get, and nothing issues without the record.
+    let early = acm.get_certificate().certificate_arn(&arn).send().await.unwrap_err();
+    assert_eq!(early.code(), Some("RequestInProgressException"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let still = acm.describe_certificate().certificate_arn(&arn).send().await.unwrap();
+    assert_eq!(
+        still.certificate().unwrap().status(),
+        Some(&CertificateStatus::PendingValidation)
+    );
+
+    // The CNAME in haneul's zone: validated for real, issued within seconds.
+    let zone = create_zone(&h, "example.test").await;
+    let id = apply(
+        &h,
+        &zone,
+        vec![change(
+            ChangeAction::Create,
+            rrset(record.name(), RrType::Cname, 300, &[record.value()]),
+        )],
+    )
+    .await
+    .unwrap();
+    wait_insync(&h, &id).await;
+    let issued = wait_issued(&h, &arn).await;
+    assert!(issued.not_after().unwrap().secs() - issued.not_before().unwrap().secs() >= 395 * 86_400);
+    assert_eq!(
+        issued.subject_alternative_names(),
+        ["app.example.test", "*.app.example.test"]
+    );
+    assert!(issued
+        .domain_validation_options()
+        .iter()
+        .all(|o| o.validation_status() == Some(&aws_sdk_acm::types::DomainStatus::Success)));
+
+    let got = acm.get_certificate().certificate_arn(&arn).send().await.unwrap();
+    let root = h.raw("GET", "/_haneul/ca.pem", &[], "").await;
+    assert_eq!(root.status, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let verdict = openssl_verify(
+        dir.path(),
+        &root.body,
+        got.certificate_chain().unwrap(),
+        got.certificate().unwrap(),
+    );
+    assert!(verdict.contains("cert.pem: OK"), "{verdict}");
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in", "cert.pem"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("DNS:app.example.test") && text.contains("DNS:*.app.example.test"),
+        "{text}"
+    );
+    assert!(text.contains("TLS Web Server Authentication"), "{text}");
+
+    // RSA_2048 (the default) with the same, already-present record.
+    let rsa = acm
+        .request_certificate()
+        .domain_name("app.example.test")
+        .validation_method(ValidationMethod::Dns)
+        .send()
+        .await
+        .unwrap();
+    let rsa_arn = rsa.certificate_arn().unwrap().to_string();
+    let rsa_detail = wait_issued(&h, &rsa_arn).await;
+    assert_eq!(rsa_detail.key_algorithm(), Some(&KeyAlgorithm::Rsa2048));
+    let rsa_got = acm.get_certificate().certificate_arn(&rsa_arn).send().await.unwrap();
+    let verdict = openssl_verify(
+        dir.path(),
+        &root.body,
+        rsa_got.certificate_chain().unwrap(),
+        rsa_got.certificate().unwrap(),
+    );
+    assert!(verdict.contains("cert.pem: OK"), "{verdict}");
+
+    // ListCertificates shows RSA_2048 unless asked for other key types.
+    let listed = acm.list_certificates().send().await.unwrap();
+    let arns: Vec<&str> = listed
+        .certificate_summary_list()
+        .iter()
+        .filter_map(|c| c.certificate_arn())
+        .collect();
+    assert_eq!(arns, [rsa_arn.as_str()]);
+    let ec = acm
+        .list_certificates()
+        .includes(Filters::builder().key_types(KeyAlgorithm::EcPrime256v1).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ec.certificate_summary_list()[0].certificate_arn(), Some(arn.as_str()));
+
+    // Tags, delete.
+    acm.add_tags_to_certificate()
+        .certificate_arn(&arn)
+        .tags(Tag::builder().key("team").value("edge").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let tags = acm
+        .list_tags_for_certificate()
+        .certificate_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags()[0].value(), Some("edge"));
+    acm.delete_certificate().certificate_arn(&arn).send().await.unwrap();
+    let gone = acm
+        .describe_certificate()
+        .certificate_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Some("ResourceNotFoundException"));
+}
+
+#[tokio::test]
+async fn bad_requests_get_acms_errors_and_leave_nothing() {
+    let h = Haneul::start();
+    let acm = h.acm();
+    let mut too_many = acm
+        .request_certificate()
+        .domain_name("a.example.test")
+        .validation_method(ValidationMethod::Dns);
+    for i in 0..10 {
+        too_many = too_many.subject_alternative_names(format!("n{i}.example.test"));
+    }
+    assert_eq!(
+        too_many.send().await.unwrap_err().code(),
+        Some("LimitExceededException")
+    );
+    let bad_wildcard = acm
+        .request_certificate()
+        .domain_name("a.*.example.test")
+        .validation_method(ValidationMethod::Dns)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            bad_wildcard.code(),
+            Some("ValidationException") | Some("InvalidParameterException")
+        ),
+        "{bad_wildcard:?}"
+    );
+    let email = acm
+        .request_certificate()
+        .domain_name("a.example.test")
+        .validation_method(ValidationMethod::Email)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(email.code(), Some("InvalidParameterException"));
+    let bad_arn = acm
+        .describe_certificate()
+        .certificate_arn("arn:aws:acm:us-east-1:000000000000:nothing/x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(bad_arn.code(), Some("InvalidArnException"));
+    let missing = acm
+        .describe_certificate()
+        .certificate_arn("arn:aws:acm:us-east-1:000000000000:certificate/00000000-0000-0000-0000-000000000000")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Some("ResourceNotFoundException"));
+    let listed = acm
+        .list_certificates()
+        .includes(
+            Filters::builder()
+                .key_types(KeyAlgorithm::Rsa2048)
+                .key_types(KeyAlgorithm::EcPrime256v1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        listed.certificate_summary_list().is_empty(),
+        "failed requests leave nothing behind"
+    );
+}
