@@ -65,7 +65,7 @@ fn certificate_id(ctx: &RequestContext, arn: &str) -> Result<String, AcmError> {
     Ok(id.to_string())
 }
 
-fn load(t: &Txn<'_>, scope: &Scope, ctx: &RequestContext, arn: &str) -> Result<Certificate, AcmError> {
+pub(crate) fn load(t: &Txn<'_>, scope: &Scope, ctx: &RequestContext, arn: &str) -> Result<Certificate, AcmError> {
     let id = certificate_id(ctx, arn)?;
     t.get(scope, KIND_CERTIFICATE, &id)?
         .ok_or_else(|| AcmError::NotFound(arn.to_string()))
@@ -89,7 +89,7 @@ fn check_name(name: &str) -> Result<String, AcmError> {
     Ok(lower)
 }
 
-fn check_tags(tags: &[api_types::Tag]) -> Result<(), AcmError> {
+pub(crate) fn check_tags(tags: &[api_types::Tag]) -> Result<(), AcmError> {
     if let Some(t) = tags.iter().find(|t| t.key.to_ascii_lowercase().starts_with("aws:")) {
         return Err(AcmError::InvalidTag(format!(
             "Tag key {} uses the reserved prefix aws:.",
@@ -205,6 +205,10 @@ pub async fn request_certificate(store: &Store, ctx: &RequestContext, input: Val
                 tags: input.tags.into_iter().map(|t| (t.key, t.value)).collect(),
                 in_use_by: Vec::new(),
                 failure_reason: None,
+                cert_type: "AMAZON_ISSUED".into(),
+                imported_at: None,
+                subject: None,
+                issuer: None,
             };
             t.put(&scope, KIND_CERTIFICATE, &id, &cert)?;
             if let Some(key) = token_key {
@@ -246,8 +250,9 @@ fn detail(c: &Certificate) -> Value {
             "ResourceRecord": { "Name": v.record_name, "Type": "CNAME", "Value": v.record_value },
         })).collect::<Vec<_>>(),
         "Serial": c.serial,
-        "Subject": format!("CN={}", c.domain_name),
-        "Issuer": "haneul",
+        "Subject": c.subject.clone().unwrap_or_else(|| format!("CN={}", c.domain_name)),
+        "Issuer": c.issuer.clone().unwrap_or_else(|| "haneul".into()),
+        "ImportedAt": c.imported_at,
         "CreatedAt": c.created_at,
         "IssuedAt": c.issued_at,
         "Status": c.status,
@@ -257,13 +262,13 @@ fn detail(c: &Certificate) -> Value {
         "SignatureAlgorithm": c.signature_algorithm,
         "InUseBy": c.in_use_by,
         "FailureReason": c.failure_reason,
-        "Type": "AMAZON_ISSUED",
+        "Type": c.cert_type,
         "KeyUsages": if issued { key_usages(c) } else { Vec::new() },
         "ExtendedKeyUsages": if issued { vec![
             json!({ "Name": "TLS_WEB_SERVER_AUTHENTICATION", "OID": "1.3.6.1.5.5.7.3.1" }),
             json!({ "Name": "TLS_WEB_CLIENT_AUTHENTICATION", "OID": "1.3.6.1.5.5.7.3.2" }),
         ] } else { Vec::new() },
-        "RenewalEligibility": if issued && !c.in_use_by.is_empty() { "ELIGIBLE" } else { "INELIGIBLE" },
+        "RenewalEligibility": if issued && c.cert_type == "AMAZON_ISSUED" && !c.in_use_by.is_empty() { "ELIGIBLE" } else { "INELIGIBLE" },
         "Options": { "CertificateTransparencyLoggingPreference": c.transparency_logging },
     })
 }
@@ -283,10 +288,8 @@ pub async fn get_certificate(store: &Store, ctx: &RequestContext, input: Value) 
     let cert = store
         .read(move |t| load(t, &scope, &ctx2, &input.certificate_arn))
         .await?;
-    match (&cert.certificate_pem, &cert.chain_pem) {
-        (Some(pem), Some(chain)) if cert.status == "ISSUED" => {
-            Ok(json!({ "Certificate": pem, "CertificateChain": chain }))
-        }
+    match &cert.certificate_pem {
+        Some(pem) if cert.status == "ISSUED" => Ok(json!({ "Certificate": pem, "CertificateChain": cert.chain_pem })),
         _ => Err(AcmError::InProgress(cert.arn, cert.status)),
     }
 }
@@ -341,7 +344,8 @@ pub async fn list_certificates(store: &Store, ctx: &RequestContext, input: Value
                 "SubjectAlternativeNameSummaries": c.names,
                 "HasAdditionalSubjectAlternativeNames": false,
                 "Status": c.status,
-                "Type": "AMAZON_ISSUED",
+                "Type": c.cert_type,
+                "ImportedAt": c.imported_at,
                 "KeyAlgorithm": c.key_algorithm,
                 "InUse": !c.in_use_by.is_empty(),
                 "CreatedAt": c.created_at,

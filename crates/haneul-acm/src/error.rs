@@ -23,6 +23,11 @@ pub enum AcmError {
     InvalidTag(String),
     #[error("{0}")]
     InvalidDomainValidationOptions(String),
+    /// What ACM answers for a certificate, key or chain it cannot import.
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -41,6 +46,8 @@ impl From<AcmError> for AwsError {
             AcmError::TooManyTags(_) => ("TooManyTagsException", 400),
             AcmError::InvalidTag(_) => ("InvalidTagException", 400),
             AcmError::InvalidDomainValidationOptions(_) => ("InvalidDomainValidationOptionsException", 400),
+            AcmError::Validation(_) => ("ValidationException", 400),
+            AcmError::Conflict(_) => ("ConflictException", 400),
             AcmError::Store(_) | AcmError::Internal(_) => ("InternalFailure", 500),
         };
         AwsError::new(code, status, e.to_string())

@@ -12,6 +12,7 @@ pub mod error;
 /// Typed input/output structs, generated from the model (see `codegen.txt`).
 #[rustfmt::skip]
 pub mod generated;
+pub mod import;
 pub mod model;
 pub mod seal;
 pub mod validation;
@@ -83,6 +84,7 @@ impl Service for Acm {
                 "AddTagsToCertificate" => api::add_tags(store, ctx, input).await,
                 "RemoveTagsFromCertificate" => api::remove_tags(store, ctx, input).await,
                 "ListTagsForCertificate" => api::list_tags(store, ctx, input).await,
+                "ImportCertificate" => import::import_certificate(store, &self.sealer, ctx, input).await,
                 other => return Err(AwsError::not_implemented("ACM", other)),
             };
             result.map_err(AwsError::from)

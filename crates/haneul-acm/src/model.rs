@@ -42,6 +42,20 @@ pub struct Certificate {
     pub tags: Vec<(String, Option<String>)>,
     pub in_use_by: Vec<String>,
     pub failure_reason: Option<String>,
+    /// AMAZON_ISSUED or IMPORTED.
+    #[serde(default = "amazon_issued")]
+    pub cert_type: String,
+    #[serde(default)]
+    pub imported_at: Option<f64>,
+    /// Subject and issuer as the certificate names them (imported certificates).
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub issuer: Option<String>,
+}
+
+fn amazon_issued() -> String {
+    "AMAZON_ISSUED".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -274,3 +274,88 @@ async fn bad_requests_get_acms_errors_and_leave_nothing() {
         "failed requests leave nothing behind"
     );
 }
+
+fn openssl_self_signed(dir: &std::path::Path, name: &str, key_args: &[&str]) -> (String, String) {
+    let key = dir.join(format!("{name}.key"));
+    let cert = dir.join(format!("{name}.crt"));
+    let mut args = vec!["req", "-x509", "-nodes", "-days", "30", "-subj"];
+    let subj = format!("/CN={name}");
+    let san = format!("subjectAltName=DNS:{name},DNS:www.{name}");
+    args.extend([subj.as_str(), "-addext", san.as_str()]);
+    args.extend(key_args);
+    let (k, c) = (key.to_str().unwrap().to_string(), cert.to_str().unwrap().to_string());
+    args.extend(["-keyout", k.as_str(), "-out", c.as_str()]);
+    let out = std::process::Command::new("openssl").args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (
+        std::fs::read_to_string(cert).unwrap(),
+        std::fs::read_to_string(key).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn imported_certificates_are_checked_and_reimported_in_place() {
+    use aws_sdk_acm::primitives::Blob;
+    let h = Haneul::start();
+    let acm = h.acm();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = openssl_self_signed(dir.path(), "imported.example.test", &["-newkey", "rsa:2048"]);
+    let arn = acm
+        .import_certificate()
+        .certificate(Blob::new(cert.as_bytes()))
+        .private_key(Blob::new(key.as_bytes()))
+        .tags(Tag::builder().key("source").value("openssl").build().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_string();
+    let detail = acm.describe_certificate().certificate_arn(&arn).send().await.unwrap();
+    let detail = detail.certificate().unwrap();
+    assert_eq!(detail.r#type(), Some(&aws_sdk_acm::types::CertificateType::Imported));
+    assert_eq!(detail.status(), Some(&CertificateStatus::Issued));
+    assert_eq!(detail.key_algorithm(), Some(&KeyAlgorithm::Rsa2048));
+    assert_eq!(
+        detail.subject_alternative_names(),
+        ["imported.example.test", "www.imported.example.test"]
+    );
+    let first_serial = detail.serial().unwrap().to_string();
+    let got = acm.get_certificate().certificate_arn(&arn).send().await.unwrap();
+    assert_eq!(got.certificate().unwrap().trim(), cert.trim());
+
+    // Re-import (an EC key this time) keeps the ARN.
+    let (cert2, key2) = openssl_self_signed(
+        dir.path(),
+        "imported.example.test",
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+    );
+    let again = acm
+        .import_certificate()
+        .certificate_arn(&arn)
+        .certificate(Blob::new(cert2.as_bytes()))
+        .private_key(Blob::new(key2.as_bytes()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.certificate_arn(), Some(arn.as_str()));
+    let detail = acm.describe_certificate().certificate_arn(&arn).send().await.unwrap();
+    assert_eq!(
+        detail.certificate().unwrap().key_algorithm(),
+        Some(&KeyAlgorithm::EcPrime256v1)
+    );
+    assert_ne!(detail.certificate().unwrap().serial(), Some(first_serial.as_str()));
+
+    // A key that does not match, or an ACM-issued ARN, is refused and changes nothing.
+    let mismatch = acm
+        .import_certificate()
+        .certificate_arn(&arn)
+        .certificate(Blob::new(cert.as_bytes()))
+        .private_key(Blob::new(key2.as_bytes()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(mismatch.code(), Some("ValidationException"), "{mismatch:?}");
+    let after = acm.get_certificate().certificate_arn(&arn).send().await.unwrap();
+    assert_eq!(after.certificate().unwrap().trim(), cert2.trim());
+}
