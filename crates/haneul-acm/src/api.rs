@@ -209,6 +209,8 @@ pub async fn request_certificate(store: &Store, ctx: &RequestContext, input: Val
                 imported_at: None,
                 subject: None,
                 issuer: None,
+                renewal: None,
+                renewal_requested: false,
             };
             t.put(&scope, KIND_CERTIFICATE, &id, &cert)?;
             if let Some(key) = token_key {
@@ -270,6 +272,18 @@ fn detail(c: &Certificate) -> Value {
         ] } else { Vec::new() },
         "RenewalEligibility": if issued && c.cert_type == "AMAZON_ISSUED" && !c.in_use_by.is_empty() { "ELIGIBLE" } else { "INELIGIBLE" },
         "Options": { "CertificateTransparencyLoggingPreference": c.transparency_logging },
+        "RenewalSummary": c.renewal.as_ref().map(|r| json!({
+            "RenewalStatus": r.status,
+            "RenewalStatusReason": r.reason,
+            "UpdatedAt": r.updated_at,
+            "DomainValidationOptions": c.validations.iter().map(|v| json!({
+                "DomainName": v.domain_name,
+                "ValidationDomain": v.validation_domain,
+                "ValidationStatus": if r.status == "SUCCESS" { "SUCCESS" } else { "PENDING_VALIDATION" },
+                "ValidationMethod": c.validation_method,
+                "ResourceRecord": { "Name": v.record_name, "Type": "CNAME", "Value": v.record_value },
+            })).collect::<Vec<_>>(),
+        })),
     })
 }
 
@@ -428,4 +442,99 @@ pub async fn list_tags(store: &Store, ctx: &RequestContext, input: Value) -> Res
         .await?;
     let tags: Vec<Value> = cert.tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect();
     Ok(json!({ "Tags": tags }))
+}
+
+pub async fn update_certificate_options(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, AcmError> {
+    let input: api_types::UpdateCertificateOptionsRequest = parse(input)?;
+    let (scope, ctx2) = (scope(ctx), ctx.clone());
+    store
+        .write(move |t| {
+            let mut cert = load(t, &scope, &ctx2, &input.certificate_arn)?;
+            if cert.status != "ISSUED" {
+                return Err(AcmError::InvalidState(format!(
+                    "Certificate {} is {}; options can be changed once it is issued.",
+                    cert.arn, cert.status
+                )));
+            }
+            if let Some(pref) = input.options.certificate_transparency_logging_preference {
+                cert.transparency_logging = pref;
+            }
+            t.put(&scope, KIND_CERTIFICATE, &cert.id, &cert)?;
+            Ok(())
+        })
+        .await?;
+    Ok(json!({}))
+}
+
+/// Starts a renewal now (the validation loop re-validates and re-issues under the same ARN).
+pub async fn renew_certificate(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, AcmError> {
+    let input: api_types::RenewCertificateRequest = parse(input)?;
+    let (scope, ctx2) = (scope(ctx), ctx.clone());
+    store
+        .write(move |t| {
+            let mut cert = load(t, &scope, &ctx2, &input.certificate_arn)?;
+            if cert.status != "ISSUED" || cert.cert_type != "AMAZON_ISSUED" {
+                return Err(AcmError::InvalidParameter(format!(
+                    "Certificate {} is not eligible for renewal: only issued ACM certificates renew.",
+                    cert.arn
+                )));
+            }
+            cert.renewal_requested = true;
+            cert.renewal = Some(Renewal {
+                status: "PENDING_AUTO_RENEWAL".into(),
+                reason: None,
+                updated_at: now_epoch_s(),
+            });
+            t.put(&scope, KIND_CERTIFICATE, &cert.id, &cert)?;
+            Ok(())
+        })
+        .await?;
+    Ok(json!({}))
+}
+
+/// ACM's default expiry-events window, in days.
+pub const DEFAULT_DAYS_BEFORE_EXPIRY: i64 = 45;
+
+fn account_key(ctx: &RequestContext) -> Scope {
+    Scope::global(ctx.account_id.clone())
+}
+
+pub async fn get_account_configuration(store: &Store, ctx: &RequestContext) -> Result<Value, AcmError> {
+    let scope = account_key(ctx);
+    let config = store
+        .read(move |t| {
+            Ok::<_, AcmError>(t.get::<AccountConfiguration>(&scope, KIND_ACCOUNT_CONFIGURATION, "account")?)
+        })
+        .await?;
+    let days = config.map_or(DEFAULT_DAYS_BEFORE_EXPIRY, |c| c.days_before_expiry);
+    Ok(json!({ "ExpiryEvents": { "DaysBeforeExpiry": days } }))
+}
+
+pub async fn put_account_configuration(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, AcmError> {
+    let input: api_types::PutAccountConfigurationRequest = parse(input)?;
+    let scope = account_key(ctx);
+    store
+        .write(move |t| {
+            let current = t.get::<AccountConfiguration>(&scope, KIND_ACCOUNT_CONFIGURATION, "account")?;
+            if current.as_ref().and_then(|c| c.idempotency_token.as_ref()) == Some(&input.idempotency_token) {
+                return Ok(()); // the same request again
+            }
+            let days = input
+                .expiry_events
+                .and_then(|e| e.days_before_expiry)
+                .or(current.map(|c| c.days_before_expiry))
+                .unwrap_or(DEFAULT_DAYS_BEFORE_EXPIRY);
+            t.put(
+                &scope,
+                KIND_ACCOUNT_CONFIGURATION,
+                "account",
+                &AccountConfiguration {
+                    days_before_expiry: days,
+                    idempotency_token: Some(input.idempotency_token),
+                },
+            )?;
+            Ok::<_, AcmError>(())
+        })
+        .await?;
+    Ok(json!({}))
 }

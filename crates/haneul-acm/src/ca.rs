@@ -10,8 +10,38 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
-/// ACM's validity for the certificates it issues.
+/// ACM's validity for the certificates it issues, and how long before expiry managed renewal
+/// starts.
 pub const VALIDITY_DAYS: i64 = 395;
+pub const RENEW_BEFORE_DAYS: i64 = 60;
+
+/// How long issued certificates live and when renewal starts (shortened with
+/// `--acm-validity-s` in dev mode, so renewal can be watched).
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetime {
+    pub validity: Duration,
+    pub renew_before: Duration,
+}
+
+impl Default for Lifetime {
+    fn default() -> Self {
+        Lifetime {
+            validity: Duration::days(VALIDITY_DAYS),
+            renew_before: Duration::days(RENEW_BEFORE_DAYS),
+        }
+    }
+}
+
+impl Lifetime {
+    /// A shortened lifetime of `seconds`, renewing in the same proportion as ACM (60 of 395).
+    pub fn shortened(seconds: u64) -> Lifetime {
+        let validity = Duration::seconds(seconds.max(1) as i64);
+        Lifetime {
+            validity,
+            renew_before: validity * RENEW_BEFORE_DAYS as f64 / VALIDITY_DAYS as f64,
+        }
+    }
+}
 const ROOT_VALIDITY_DAYS: i64 = 3650 * 2;
 const INTERMEDIATE_VALIDITY_DAYS: i64 = 3650;
 const ROOT_NAME: &str = "haneul Root CA";
@@ -161,7 +191,7 @@ impl CertificateAuthority {
 
     /// Issues a server certificate for `names` (the first is the subject's CN) with a new key
     /// of `key_algorithm`.
-    pub fn issue(&self, names: &[String], key_algorithm: &str) -> Result<Issued, CaError> {
+    pub fn issue(&self, names: &[String], key_algorithm: &str, validity: Duration) -> Result<Issued, CaError> {
         let (key, key_pem) = new_key(key_algorithm)?;
         let mut params = CertificateParams::new(names.to_vec()).map_err(gen_err)?;
         let mut dn = DistinguishedName::new();
@@ -181,7 +211,7 @@ impl CertificateAuthority {
         params.serial_number = Some(SerialNumber::from_slice(&serial));
         let now = OffsetDateTime::now_utc();
         params.not_before = now - Duration::minutes(5);
-        params.not_after = now + Duration::days(VALIDITY_DAYS);
+        params.not_after = now + validity;
         let issuer = Issuer::from_params(&self.intermediate_params, &self.intermediate_key);
         let cert = params.signed_by(&key, &issuer).map_err(gen_err)?;
         Ok(Issued {

@@ -28,6 +28,8 @@ pub enum AcmError {
     Validation(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    InvalidState(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -48,6 +50,7 @@ impl From<AcmError> for AwsError {
             AcmError::InvalidDomainValidationOptions(_) => ("InvalidDomainValidationOptionsException", 400),
             AcmError::Validation(_) => ("ValidationException", 400),
             AcmError::Conflict(_) => ("ConflictException", 400),
+            AcmError::InvalidState(_) => ("InvalidStateException", 400),
             AcmError::Store(_) | AcmError::Internal(_) => ("InternalFailure", 500),
         };
         AwsError::new(code, status, e.to_string())

@@ -239,6 +239,8 @@ pub async fn import_certificate(
                         imported_at: None,
                         subject: None,
                         issuer: None,
+                        renewal: None,
+                        renewal_requested: false,
                     }
                 }
             };

@@ -84,6 +84,10 @@ impl Service for Acm {
                 "AddTagsToCertificate" => api::add_tags(store, ctx, input).await,
                 "RemoveTagsFromCertificate" => api::remove_tags(store, ctx, input).await,
                 "ListTagsForCertificate" => api::list_tags(store, ctx, input).await,
+                "UpdateCertificateOptions" => api::update_certificate_options(store, ctx, input).await,
+                "RenewCertificate" => api::renew_certificate(store, ctx, input).await,
+                "GetAccountConfiguration" => api::get_account_configuration(store, ctx).await,
+                "PutAccountConfiguration" => api::put_account_configuration(store, ctx, input).await,
                 "ImportCertificate" => import::import_certificate(store, &self.sealer, ctx, input).await,
                 other => return Err(AwsError::not_implemented("ACM", other)),
             };

@@ -52,6 +52,29 @@ pub struct Certificate {
     pub subject: Option<String>,
     #[serde(default)]
     pub issuer: Option<String>,
+    /// Managed renewal's state (RenewalSummary), once a renewal has started.
+    #[serde(default)]
+    pub renewal: Option<Renewal>,
+    /// RenewCertificate asked for a renewal now, whatever the window says.
+    #[serde(default)]
+    pub renewal_requested: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Renewal {
+    /// PENDING_AUTO_RENEWAL, PENDING_VALIDATION, SUCCESS or FAILED.
+    pub status: String,
+    pub reason: Option<String>,
+    pub updated_at: f64,
+}
+
+/// The account's ACM configuration (GetAccountConfiguration), keyed `account`.
+pub const KIND_ACCOUNT_CONFIGURATION: &str = "acm.account-configuration";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountConfiguration {
+    pub days_before_expiry: i64,
+    pub idempotency_token: Option<String>,
 }
 
 fn amazon_issued() -> String {

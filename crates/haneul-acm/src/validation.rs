@@ -1,7 +1,10 @@
 //! DNS validation, for real: each pending certificate's CNAMEs are looked up through haneul's
 //! own DNS (the same answer path the server uses), again and again with backoff; when every
 //! name has its record the certificate is issued by haneul's CA. Names that never validate end
-//! VALIDATION_TIMED_OUT after 72 hours, as at ACM.
+//! VALIDATION_TIMED_OUT after 72 hours, as at ACM. The same loop runs managed renewal: an
+//! issued certificate that is in use (or asked to renew) is re-validated from its records
+//! once inside the renewal window and re-issued under the same ARN; anything past NotAfter
+//! turns EXPIRED.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,9 +17,9 @@ use haneul_wire::value::now_epoch_s;
 use hickory_proto::op::Query;
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use crate::ca::CertificateAuthority;
+use crate::ca::{CertificateAuthority, Lifetime};
 use crate::error::AcmError;
-use crate::model::{Certificate, KIND_CERTIFICATE};
+use crate::model::{Certificate, Renewal, KIND_CERTIFICATE};
 use crate::seal::Sealer;
 
 /// How often the validator wakes up.
@@ -32,6 +35,21 @@ pub struct Validator {
     pub plane: Arc<DataPlane>,
     pub ca: Arc<CertificateAuthority>,
     pub sealer: Arc<Sealer>,
+    pub lifetime: Lifetime,
+}
+
+/// What the loop should do with a certificate now.
+fn due(cert: &Certificate, now: f64, lifetime: &Lifetime) -> bool {
+    match cert.status.as_str() {
+        "PENDING_VALIDATION" => true,
+        "ISSUED" => {
+            let not_after = cert.not_after.unwrap_or(f64::MAX);
+            let in_window = not_after - now < lifetime.renew_before.as_seconds_f64();
+            let eligible = cert.cert_type == "AMAZON_ISSUED" && (!cert.in_use_by.is_empty() || cert.renewal_requested);
+            now > not_after || (eligible && (in_window || cert.renewal_requested))
+        }
+        _ => false,
+    }
 }
 
 /// Whether haneul's DNS answers `name` CNAME with `value`.
@@ -59,10 +77,12 @@ impl Validator {
                 .read(|t| t.list_all_scopes::<Certificate>(KIND_CERTIFICATE))
                 .await
             {
-                Ok(all) => all
-                    .into_iter()
-                    .filter(|(_, _, c)| c.status == "PENDING_VALIDATION")
-                    .collect::<Vec<_>>(),
+                Ok(all) => {
+                    let now = now_epoch_s();
+                    all.into_iter()
+                        .filter(|(_, _, c)| due(c, now, &self.lifetime))
+                        .collect::<Vec<_>>()
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "ACM validator cannot read certificates");
                     continue;
@@ -91,8 +111,11 @@ impl Validator {
         }
     }
 
-    /// Checks one certificate; true once it left PENDING_VALIDATION.
+    /// Checks one certificate; true once there is nothing left to do for now.
     async fn check(&self, scope: Scope, cert: Certificate, now: f64) -> Result<bool, AcmError> {
+        if cert.status == "ISSUED" {
+            return self.renew(scope, cert, now).await;
+        }
         if now - cert.created_at > VALIDATION_TIMEOUT_S {
             self.finish(scope, cert.id, None).await?;
             return Ok(true);
@@ -126,9 +149,17 @@ impl Validator {
             }
             return Ok(false);
         }
-        // Every name is proven: issue (RSA key generation takes a while — off the runtime).
+        let issued = self.issue(&cert).await?;
+        self.finish(scope, cert.id, Some(issued)).await?;
+        Ok(true)
+    }
+
+    /// A new certificate and sealed key for `cert`'s names (RSA key generation takes a while:
+    /// off the runtime).
+    async fn issue(&self, cert: &Certificate) -> Result<(crate::ca::Issued, String), AcmError> {
         let (ca, names, key_algorithm) = (self.ca.clone(), cert.names.clone(), cert.key_algorithm.clone());
-        let issued = tokio::task::spawn_blocking(move || ca.issue(&names, &key_algorithm))
+        let validity = self.lifetime.validity;
+        let issued = tokio::task::spawn_blocking(move || ca.issue(&names, &key_algorithm, validity))
             .await
             .map_err(|e| AcmError::Internal(e.to_string()))?
             .map_err(|e| AcmError::Internal(e.to_string()))?;
@@ -136,8 +167,67 @@ impl Validator {
             .sealer
             .seal(&issued.private_key_pem)
             .map_err(|e| AcmError::Internal(e.to_string()))?;
-        self.finish(scope, cert.id, Some((issued, sealed))).await?;
-        Ok(true)
+        Ok((issued, sealed))
+    }
+
+    /// Expiry and managed renewal of an issued certificate.
+    async fn renew(&self, scope: Scope, cert: Certificate, now: f64) -> Result<bool, AcmError> {
+        let expired = now > cert.not_after.unwrap_or(f64::MAX);
+        let proven = cert.cert_type == "AMAZON_ISSUED"
+            && cert
+                .validations
+                .iter()
+                .all(|v| cname_points(&self.plane, &v.record_name, &v.record_value));
+        let issued = if proven { Some(self.issue(&cert).await?) } else { None };
+        let done = issued.is_some() || expired;
+        self.store
+            .write(move |t| {
+                let Some(mut c) = t.get::<Certificate>(&scope, KIND_CERTIFICATE, &cert.id)? else {
+                    return Ok(());
+                };
+                if c.status != "ISSUED" {
+                    return Ok(());
+                }
+                let now = now_epoch_s();
+                match issued {
+                    Some((new, sealed)) => {
+                        c.issued_at = Some(now);
+                        c.not_before = Some(new.not_before.unix_timestamp() as f64);
+                        c.not_after = Some(new.not_after.unix_timestamp() as f64);
+                        c.serial = Some(new.serial_hex);
+                        c.certificate_pem = Some(new.certificate_pem);
+                        c.chain_pem = Some(new.chain_pem);
+                        c.sealed_key = Some(sealed);
+                        c.renewal_requested = false;
+                        c.renewal = Some(Renewal {
+                            status: "SUCCESS".into(),
+                            reason: None,
+                            updated_at: now,
+                        });
+                    }
+                    None if now > c.not_after.unwrap_or(f64::MAX) => {
+                        c.status = "EXPIRED".into();
+                        if c.renewal.is_some() {
+                            c.renewal = Some(Renewal {
+                                status: "FAILED".into(),
+                                reason: Some("DOMAIN_VALIDATION_DENIED".into()),
+                                updated_at: now,
+                            });
+                        }
+                    }
+                    None => {
+                        c.renewal = Some(Renewal {
+                            status: "PENDING_VALIDATION".into(),
+                            reason: Some("DOMAIN_VALIDATION_DENIED".into()),
+                            updated_at: now,
+                        });
+                    }
+                }
+                t.put(&scope, KIND_CERTIFICATE, &c.id, &c)?;
+                Ok::<_, AcmError>(())
+            })
+            .await?;
+        Ok(done)
     }
 
     /// ISSUED with the certificate, or VALIDATION_TIMED_OUT without one.

@@ -34,6 +34,8 @@ pub struct Options {
     pub geoip_db: Option<PathBuf>,
     /// `--latency-table`.
     pub latency_table: Option<PathBuf>,
+    /// `--acm-validity-s`.
+    pub acm_validity_s: Option<u64>,
     /// `--dns-upstream`.
     pub dns_upstream: Option<SocketAddr>,
 }
@@ -45,6 +47,7 @@ impl Default for Options {
             data_dir: None,
             geoip_db: None,
             latency_table: None,
+            acm_validity_s: None,
             dns_upstream: None,
         }
     }
@@ -116,6 +119,7 @@ impl Haneul {
             data_dir,
             geoip_db,
             latency_table,
+            acm_validity_s,
             dns_upstream,
         } = options;
         let data_dir = data_dir.as_deref();
@@ -136,6 +140,7 @@ impl Haneul {
             dev,
             geoip_db,
             latency_table,
+            acm_validity_s,
             dns_upstream,
             runtime_files: Vec::new(),
         };

@@ -24,6 +24,9 @@ pub struct Config {
     pub geoip_db: Option<PathBuf>,
     /// `--latency-table`: measured client-network → region latencies for latency routing.
     pub latency_table: Option<PathBuf>,
+    /// `--acm-validity-s` (dev only): issued certificates live this long, so managed renewal
+    /// and expiry can be watched.
+    pub acm_validity_s: Option<u64>,
     /// `--dns-upstream`: where VPC resolvers forward names haneul holds no zone for.
     pub dns_upstream: Option<SocketAddr>,
     /// Where to announce this instance for `haneul env` (written before the endpoint
@@ -39,6 +42,8 @@ pub enum ConfigError {
     LbCidr(String),
     #[error("--region must look like us-east-1, got '{0}'")]
     Region(String),
+    #[error("--acm-validity-s shortens certificate lifetimes for tests and demos; it needs --dev")]
+    ShortLifetimeOutsideDev,
 }
 
 impl Config {
@@ -60,6 +65,9 @@ impl Config {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !region_ok {
             return Err(ConfigError::Region(self.region.clone()));
+        }
+        if self.acm_validity_s.is_some() && !self.dev {
+            return Err(ConfigError::ShortLifetimeOutsideDev);
         }
         Ok(())
     }

@@ -69,6 +69,10 @@ struct UpArgs {
     /// that latency routing prefers to its distance estimate.
     #[arg(long)]
     latency_table: Option<PathBuf>,
+    /// Dev mode only: issued ACM certificates live this many seconds (renewal starts in ACM's
+    /// proportion, 60 of 395), so renewal and expiry can be watched.
+    #[arg(long)]
+    acm_validity_s: Option<u64>,
     /// An upstream resolver the VPC resolvers forward other names to (off by default).
     #[arg(long)]
     dns_upstream: Option<SocketAddr>,
@@ -105,6 +109,7 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         dev: args.dev,
         geoip_db: args.geoip_db,
         latency_table: args.latency_table,
+        acm_validity_s: args.acm_validity_s,
         dns_upstream: args.dns_upstream,
         runtime_files: vec![runtime_file],
     };

@@ -208,6 +208,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         plane: dns_plane.clone(),
         ca: acm.ca.clone(),
         sealer: acm.sealer.clone(),
+        lifetime: match config.acm_validity_s {
+            Some(seconds) => haneul_acm::ca::Lifetime::shortened(seconds),
+            None => haneul_acm::ca::Lifetime::default(),
+        },
     };
     let validator = tokio::spawn(validator.run());
     let dns_config = DnsConfig {

@@ -359,3 +359,83 @@ async fn imported_certificates_are_checked_and_reimported_in_place() {
     let after = acm.get_certificate().certificate_arn(&arn).send().await.unwrap();
     assert_eq!(after.certificate().unwrap().trim(), cert2.trim());
 }
+
+#[tokio::test]
+#[ignore = "slow end-to-end: waits for a shortened certificate lifetime to run out"]
+async fn slow_renewal_keeps_the_arn_and_expiry_follows_a_lost_record() {
+    let h = Haneul::start_with(haneul_testkit::Options {
+        acm_validity_s: Some(8),
+        ..haneul_testkit::Options::default()
+    });
+    let acm = h.acm();
+    let arn = acm
+        .request_certificate()
+        .domain_name("renew.example.test")
+        .validation_method(ValidationMethod::Dns)
+        .key_algorithm(KeyAlgorithm::EcPrime256v1)
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_string();
+    let pending = acm.describe_certificate().certificate_arn(&arn).send().await.unwrap();
+    let record = pending.certificate().unwrap().domain_validation_options()[0]
+        .resource_record()
+        .unwrap()
+        .clone();
+    let zone = create_zone(&h, "example.test").await;
+    let cname = || rrset(record.name(), RrType::Cname, 300, &[record.value()]);
+    let id = apply(&h, &zone, vec![change(ChangeAction::Create, cname())])
+        .await
+        .unwrap();
+    wait_insync(&h, &id).await;
+    let first = wait_issued(&h, &arn).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let left = first.not_after().unwrap().secs() - now;
+    assert!((0..20).contains(&left), "the dev lifetime is seconds, {left} s left");
+
+    // RenewCertificate: re-validated from the record, re-issued under the same ARN.
+    acm.renew_certificate().certificate_arn(&arn).send().await.unwrap();
+    let mut renewed = None;
+    for _ in 0..100 {
+        let d = acm.describe_certificate().certificate_arn(&arn).send().await.unwrap();
+        let d = d.certificate().unwrap().clone();
+        if d.renewal_summary().map(|r| r.renewal_status().as_str()) == Some("SUCCESS") {
+            renewed = Some(d);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let renewed = renewed.expect("renewal succeeded");
+    assert_ne!(renewed.serial(), first.serial());
+    assert!(renewed.not_after().unwrap().secs() >= first.not_after().unwrap().secs());
+
+    // Without the record a renewal cannot validate, and the certificate expires.
+    let id = apply(&h, &zone, vec![change(ChangeAction::Delete, cname())])
+        .await
+        .unwrap();
+    wait_insync(&h, &id).await;
+    acm.renew_certificate().certificate_arn(&arn).send().await.unwrap();
+    let mut status = None;
+    for _ in 0..300 {
+        let d = acm.describe_certificate().certificate_arn(&arn).send().await.unwrap();
+        status = d.certificate().unwrap().status().cloned();
+        if status == Some(CertificateStatus::Expired) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, Some(CertificateStatus::Expired));
+    let options = acm
+        .update_certificate_options()
+        .certificate_arn(&arn)
+        .options(aws_sdk_acm::types::CertificateOptions::builder().build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(options.code(), Some("InvalidStateException"));
+}
