@@ -70,8 +70,15 @@ impl Validator {
     pub async fn run(self) {
         // certificate id → (next check at, current wait).
         let mut schedule: HashMap<String, (f64, f64)> = HashMap::new();
+        let mut dns_revision = 0;
         loop {
             tokio::time::sleep(Duration::from_millis(TICK_MS)).await;
+            // A DNS change may be the record someone was waiting for: check everyone now.
+            let served = self.plane.served_revision.load(std::sync::atomic::Ordering::Acquire);
+            if served != dns_revision {
+                dns_revision = served;
+                schedule.clear();
+            }
             let pending = match self
                 .store
                 .read(|t| t.list_all_scopes::<Certificate>(KIND_CERTIFICATE))
