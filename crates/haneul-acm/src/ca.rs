@@ -233,21 +233,22 @@ fn new_key(key_algorithm: &str) -> Result<(KeyPair, String), CaError> {
         let pem = key.serialize_pem();
         Ok((key, pem))
     };
-    let rsa = |bits: usize| -> Result<(KeyPair, String), CaError> {
-        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-        let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits).map_err(gen_err)?;
-        let der = private.to_pkcs8_der().map_err(gen_err)?;
-        let pem = private.to_pkcs8_pem(LineEnding::LF).map_err(gen_err)?.to_string();
-        let pkcs8 = rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_bytes().to_vec());
+    // RSA keys come from aws-lc (fast, constant-time); rcgen signs with them through ring.
+    let rsa = |size: aws_lc_rs::rsa::KeySize| -> Result<(KeyPair, String), CaError> {
+        use aws_lc_rs::encoding::AsDer;
+        let private = aws_lc_rs::rsa::KeyPair::generate(size).map_err(gen_err)?;
+        let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&private).map_err(gen_err)?;
+        let pkcs8 = rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_ref().to_vec());
         let key = KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256).map_err(gen_err)?;
+        let pem = key.serialize_pem();
         Ok((key, pem))
     };
     match key_algorithm {
         "EC_prime256v1" => ec(&rcgen::PKCS_ECDSA_P256_SHA256),
         "EC_secp384r1" => ec(&rcgen::PKCS_ECDSA_P384_SHA384),
-        "RSA_2048" => rsa(2048),
-        "RSA_3072" => rsa(3072),
-        "RSA_4096" => rsa(4096),
+        "RSA_2048" => rsa(aws_lc_rs::rsa::KeySize::Rsa2048),
+        "RSA_3072" => rsa(aws_lc_rs::rsa::KeySize::Rsa3072),
+        "RSA_4096" => rsa(aws_lc_rs::rsa::KeySize::Rsa4096),
         other => Err(CaError::UnsupportedKey(other.to_string())),
     }
 }
