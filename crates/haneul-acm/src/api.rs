@@ -144,6 +144,7 @@ pub async fn request_certificate(store: &Store, ctx: &RequestContext, input: Val
             "A certificate can have at most {MAX_TAGS} tags."
         )));
     }
+    let exportable = input.options.as_ref().and_then(|o| o.export.as_deref()) == Some("ENABLED");
     let scope = scope(ctx);
     let (account, region) = (ctx.account_id.clone(), ctx.region.clone());
     let arn = store
@@ -211,6 +212,7 @@ pub async fn request_certificate(store: &Store, ctx: &RequestContext, input: Val
                 issuer: None,
                 renewal: None,
                 renewal_requested: false,
+                exportable,
             };
             t.put(&scope, KIND_CERTIFICATE, &id, &cert)?;
             if let Some(key) = token_key {
@@ -271,7 +273,10 @@ fn detail(c: &Certificate) -> Value {
             json!({ "Name": "TLS_WEB_CLIENT_AUTHENTICATION", "OID": "1.3.6.1.5.5.7.3.2" }),
         ] } else { Vec::new() },
         "RenewalEligibility": if issued && c.cert_type == "AMAZON_ISSUED" && !c.in_use_by.is_empty() { "ELIGIBLE" } else { "INELIGIBLE" },
-        "Options": { "CertificateTransparencyLoggingPreference": c.transparency_logging },
+        "Options": {
+            "CertificateTransparencyLoggingPreference": c.transparency_logging,
+            "Export": if c.exportable { "ENABLED" } else { "DISABLED" },
+        },
         "RenewalSummary": c.renewal.as_ref().map(|r| json!({
             "RenewalStatus": r.status,
             "RenewalStatusReason": r.reason,
@@ -537,4 +542,68 @@ pub async fn put_account_configuration(store: &Store, ctx: &RequestContext, inpu
         })
         .await?;
     Ok(json!({}))
+}
+
+/// ExportCertificate: an exportable certificate with its chain and its private key, the key
+/// encrypted (PKCS#8, PBES2: PBKDF2-SHA256 + AES-256-CBC, which every OpenSSL reads) with the
+/// caller's passphrase.
+pub async fn export_certificate(
+    store: &Store,
+    sealer: &crate::seal::Sealer,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, AcmError> {
+    use base64::Engine;
+    let input: api_types::ExportCertificateRequest = parse(input)?;
+    let passphrase = base64::engine::general_purpose::STANDARD
+        .decode(&input.passphrase)
+        .map_err(|_| AcmError::InvalidParameter("Passphrase is not base64 data.".into()))?;
+    let (scope, ctx2) = (scope(ctx), ctx.clone());
+    let cert = store
+        .read(move |t| load(t, &scope, &ctx2, &input.certificate_arn))
+        .await?;
+    if cert.status != "ISSUED" {
+        return Err(AcmError::InProgress(cert.arn, cert.status));
+    }
+    if !cert.exportable || cert.cert_type != "AMAZON_ISSUED" {
+        return Err(AcmError::Validation(format!(
+            "Certificate {} is not exportable: request it with Options Export=ENABLED.",
+            cert.arn
+        )));
+    }
+    let sealed = cert
+        .sealed_key
+        .as_deref()
+        .ok_or_else(|| AcmError::Internal("no key stored".into()))?;
+    let key_pem = sealer.open(sealed).map_err(|e| AcmError::Internal(e.to_string()))?;
+    let encrypted = tokio::task::spawn_blocking(move || encrypt_key(&key_pem, &passphrase))
+        .await
+        .map_err(|e| AcmError::Internal(e.to_string()))??;
+    Ok(json!({
+        "Certificate": cert.certificate_pem,
+        "CertificateChain": cert.chain_pem,
+        "PrivateKey": encrypted,
+    }))
+}
+
+/// PBKDF2 rounds for exported keys.
+const EXPORT_PBKDF2_ROUNDS: u32 = 200_000;
+
+fn encrypt_key(key_pem: &str, passphrase: &[u8]) -> Result<String, AcmError> {
+    use pkcs8::der::pem::LineEnding;
+    use pkcs8::der::Decode;
+    let internal = |e: &dyn std::fmt::Display| AcmError::Internal(format!("cannot encrypt the key: {e}"));
+    let (_, der) = pkcs8::der::pem::decode_vec(key_pem.as_bytes()).map_err(|e| internal(&e))?;
+    let info = pkcs8::PrivateKeyInfo::from_der(&der).map_err(|e| internal(&e))?;
+    let mut salt = [0u8; 16];
+    let mut iv = [0u8; 16];
+    rand::Rng::fill(&mut rand::rngs::OsRng, &mut salt[..]);
+    rand::Rng::fill(&mut rand::rngs::OsRng, &mut iv[..]);
+    let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(EXPORT_PBKDF2_ROUNDS, &salt, &iv)
+        .map_err(|e| internal(&e))?;
+    let encrypted = info.encrypt_with_params(params, passphrase).map_err(|e| internal(&e))?;
+    let pem = encrypted
+        .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+        .map_err(|e| internal(&e))?;
+    Ok(pem.to_string())
 }

@@ -241,6 +241,7 @@ pub async fn import_certificate(
                         issuer: None,
                         renewal: None,
                         renewal_requested: false,
+                        exportable: false,
                     }
                 }
             };

@@ -88,6 +88,7 @@ impl Service for Acm {
                 "RenewCertificate" => api::renew_certificate(store, ctx, input).await,
                 "GetAccountConfiguration" => api::get_account_configuration(store, ctx).await,
                 "PutAccountConfiguration" => api::put_account_configuration(store, ctx, input).await,
+                "ExportCertificate" => api::export_certificate(store, &self.sealer, ctx, input).await,
                 "ImportCertificate" => import::import_certificate(store, &self.sealer, ctx, input).await,
                 other => return Err(AwsError::not_implemented("ACM", other)),
             };

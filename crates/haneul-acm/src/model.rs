@@ -58,6 +58,9 @@ pub struct Certificate {
     /// RenewCertificate asked for a renewal now, whatever the window says.
     #[serde(default)]
     pub renewal_requested: bool,
+    /// Requested with `Options.Export = ENABLED`: ExportCertificate hands out its key.
+    #[serde(default)]
+    pub exportable: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

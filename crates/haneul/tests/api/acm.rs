@@ -439,3 +439,91 @@ async fn slow_renewal_keeps_the_arn_and_expiry_follows_a_lost_record() {
         .unwrap_err();
     assert_eq!(options.code(), Some("InvalidStateException"));
 }
+
+#[tokio::test]
+async fn exportable_certificates_come_out_with_a_passphrase_protected_key() {
+    use aws_sdk_acm::primitives::Blob;
+    use aws_sdk_acm::types::{CertificateExport, CertificateOptions};
+    let h = Haneul::start();
+    let acm = h.acm();
+    let request = |export: bool| {
+        let mut r = acm
+            .request_certificate()
+            .domain_name("export.example.test")
+            .validation_method(ValidationMethod::Dns)
+            .key_algorithm(KeyAlgorithm::EcPrime256v1);
+        if export {
+            r = r.options(CertificateOptions::builder().export(CertificateExport::Enabled).build());
+        }
+        r
+    };
+    let arn = request(true)
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_string();
+    let plain = request(false)
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_string();
+    let pending = acm.describe_certificate().certificate_arn(&arn).send().await.unwrap();
+    let record = pending.certificate().unwrap().domain_validation_options()[0]
+        .resource_record()
+        .unwrap()
+        .clone();
+    let zone = create_zone(&h, "example.test").await;
+    let id = apply(
+        &h,
+        &zone,
+        vec![change(
+            ChangeAction::Create,
+            rrset(record.name(), RrType::Cname, 300, &[record.value()]),
+        )],
+    )
+    .await
+    .unwrap();
+    wait_insync(&h, &id).await;
+    wait_issued(&h, &arn).await;
+    wait_issued(&h, &plain).await;
+
+    let exported = acm
+        .export_certificate()
+        .certificate_arn(&arn)
+        .passphrase(Blob::new("correct horse"))
+        .send()
+        .await
+        .unwrap();
+    let key = exported.private_key().unwrap();
+    assert!(key.contains("BEGIN ENCRYPTED PRIVATE KEY"), "{key}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("key.pem"), key).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), exported.certificate().unwrap()).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    let (ok, key_pub) = run(&["pkey", "-in", "key.pem", "-passin", "pass:correct horse", "-pubout"]);
+    assert!(ok, "the passphrase opens the key");
+    let (_, cert_pub) = run(&["x509", "-in", "cert.pem", "-pubkey", "-noout"]);
+    assert_eq!(key_pub, cert_pub, "the exported key belongs to the certificate");
+    let (wrong, _) = run(&["pkey", "-in", "key.pem", "-passin", "pass:wrong", "-pubout"]);
+    assert!(!wrong, "another passphrase does not open it");
+
+    let refused = acm
+        .export_certificate()
+        .certificate_arn(&plain)
+        .passphrase(Blob::new("correct horse"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("ValidationException"));
+}
