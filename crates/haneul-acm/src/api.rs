@@ -99,7 +99,12 @@ pub(crate) fn check_tags(tags: &[api_types::Tag]) -> Result<(), AcmError> {
     Ok(())
 }
 
-pub async fn request_certificate(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, AcmError> {
+pub async fn request_certificate(
+    store: &Store,
+    mailbox: &crate::mail::Mailbox,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, AcmError> {
     let input: api_types::RequestCertificateRequest = parse(input)?;
     let domain = check_name(&input.domain_name)?;
     let mut names = vec![domain.clone()];
@@ -123,20 +128,23 @@ pub async fn request_certificate(store: &Store, ctx: &RequestContext, input: Val
         )));
     }
     let method = input.validation_method.clone().unwrap_or_else(|| "EMAIL".into());
-    if method != "DNS" {
-        return Err(AcmError::InvalidParameter(format!(
-            "ValidationMethod {method} is not available in haneul yet; use DNS."
-        )));
-    }
-    if let Some(o) = input
-        .domain_validation_options
-        .iter()
-        .find(|o| !names.contains(&o.domain_name.to_ascii_lowercase()))
-    {
-        return Err(AcmError::InvalidDomainValidationOptions(format!(
-            "DomainValidationOptions names {}, which is not a name on the certificate.",
-            o.domain_name
-        )));
+    let mut validation_domains: Vec<String> = names.clone();
+    for o in &input.domain_validation_options {
+        let name = o.domain_name.trim_end_matches('.').to_ascii_lowercase();
+        let Some(i) = names.iter().position(|n| *n == name) else {
+            return Err(AcmError::InvalidDomainValidationOptions(format!(
+                "DomainValidationOptions names {}, which is not a name on the certificate.",
+                o.domain_name
+            )));
+        };
+        let vd = o.validation_domain.trim_end_matches('.').to_ascii_lowercase();
+        let base = validated_name(&name);
+        if vd != base && !base.ends_with(&format!(".{vd}")) {
+            return Err(AcmError::InvalidDomainValidationOptions(format!(
+                "The validation domain {vd} must be {base} or a domain above it."
+            )));
+        }
+        validation_domains[i] = vd;
     }
     check_tags(&input.tags)?;
     if input.tags.len() > MAX_TAGS {
@@ -170,14 +178,16 @@ pub async fn request_certificate(store: &Store, ctx: &RequestContext, input: Val
             let arn = format!("arn:aws:acm:{region}:{account}:certificate/{id}");
             let validations = names
                 .iter()
-                .map(|n| {
+                .zip(&validation_domains)
+                .map(|(n, vd)| {
                     let (record_name, record_value) = validation_record(&account, n);
                     Validation {
                         domain_name: n.clone(),
-                        validation_domain: n.clone(),
+                        validation_domain: vd.clone(),
                         status: "PENDING_VALIDATION".into(),
                         record_name,
                         record_value,
+                        approval_token: (method == "EMAIL").then(|| uuid::Uuid::new_v4().simple().to_string()),
                     }
                 })
                 .collect();
@@ -229,7 +239,62 @@ pub async fn request_certificate(store: &Store, ctx: &RequestContext, input: Val
             Ok::<_, AcmError>(arn)
         })
         .await?;
+    send_validation_mails(store, mailbox, ctx, &arn, None).await?;
     Ok(json!({ "CertificateArn": arn }))
+}
+
+/// Writes the validation mails of a pending EMAIL certificate (of one name, or all).
+async fn send_validation_mails(
+    store: &Store,
+    mailbox: &crate::mail::Mailbox,
+    ctx: &RequestContext,
+    arn: &str,
+    only: Option<(&str, &str)>,
+) -> Result<(), AcmError> {
+    let (scope, ctx2, arn2) = (scope(ctx), ctx.clone(), arn.to_string());
+    let cert = store.read(move |t| load(t, &scope, &ctx2, &arn2)).await?;
+    if cert.validation_method != "EMAIL" {
+        return Ok(());
+    }
+    let mut sent = 0;
+    for v in cert.validations.iter().filter(|v| v.status == "PENDING_VALIDATION") {
+        if only.is_some_and(|(d, vd)| d != v.domain_name || vd != v.validation_domain) {
+            continue;
+        }
+        if let Some(token) = &v.approval_token {
+            mailbox.send(&cert, &v.domain_name, &v.validation_domain, token)?;
+            sent += 1;
+        }
+    }
+    if only.is_some() && sent == 0 {
+        return Err(AcmError::InvalidDomainValidationOptions(
+            "No pending validation of the certificate matches that Domain and ValidationDomain.".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn resend_validation_email(
+    store: &Store,
+    mailbox: &crate::mail::Mailbox,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, AcmError> {
+    let input: api_types::ResendValidationEmailRequest = parse(input)?;
+    let (scope, ctx2, arn) = (scope(ctx), ctx.clone(), input.certificate_arn.clone());
+    let cert = store.read(move |t| load(t, &scope, &ctx2, &arn)).await?;
+    if cert.status != "PENDING_VALIDATION" || cert.validation_method != "EMAIL" {
+        return Err(AcmError::InvalidState(format!(
+            "Certificate {} is {} with {} validation; only pending EMAIL validations get mail.",
+            cert.arn, cert.status, cert.validation_method
+        )));
+    }
+    let (domain, vd) = (
+        input.domain.to_ascii_lowercase(),
+        input.validation_domain.to_ascii_lowercase(),
+    );
+    send_validation_mails(store, mailbox, ctx, &cert.arn, Some((&domain, &vd))).await?;
+    Ok(json!({}))
 }
 
 fn key_usages(c: &Certificate) -> Vec<Value> {
@@ -251,7 +316,8 @@ fn detail(c: &Certificate) -> Value {
             "ValidationDomain": v.validation_domain,
             "ValidationStatus": v.status,
             "ValidationMethod": c.validation_method,
-            "ResourceRecord": { "Name": v.record_name, "Type": "CNAME", "Value": v.record_value },
+            "ResourceRecord": (c.validation_method == "DNS").then(|| json!({ "Name": v.record_name, "Type": "CNAME", "Value": v.record_value })),
+            "ValidationEmails": (c.validation_method == "EMAIL").then(|| crate::mail::addresses(&v.validation_domain)),
         })).collect::<Vec<_>>(),
         "Serial": c.serial,
         "Subject": c.subject.clone().unwrap_or_else(|| format!("CN={}", c.domain_name)),

@@ -13,6 +13,7 @@ pub mod error;
 #[rustfmt::skip]
 pub mod generated;
 pub mod import;
+pub mod mail;
 pub mod model;
 pub mod seal;
 pub mod validation;
@@ -44,6 +45,8 @@ pub struct Acm {
     store: Store,
     pub ca: Arc<CertificateAuthority>,
     pub sealer: Arc<Sealer>,
+    /// Validation mails (`mail/` in the data dir).
+    pub mailbox: Arc<mail::Mailbox>,
 }
 
 impl Acm {
@@ -53,6 +56,7 @@ impl Acm {
             store,
             ca: Arc::new(CertificateAuthority::open_or_create(data_dir)?),
             sealer: Arc::new(Sealer::open_or_create(data_dir)?),
+            mailbox: Arc::new(mail::Mailbox::new(data_dir)),
         })
     }
 }
@@ -76,7 +80,8 @@ impl Service for Acm {
         Box::pin(async move {
             let store = &self.store;
             let result = match operation {
-                "RequestCertificate" => api::request_certificate(store, ctx, input).await,
+                "RequestCertificate" => api::request_certificate(store, &self.mailbox, ctx, input).await,
+                "ResendValidationEmail" => api::resend_validation_email(store, &self.mailbox, ctx, input).await,
                 "DescribeCertificate" => api::describe_certificate(store, ctx, input).await,
                 "ListCertificates" => api::list_certificates(store, ctx, input).await,
                 "GetCertificate" => api::get_certificate(store, ctx, input).await,

@@ -15,6 +15,9 @@ pub struct Validation {
     /// The CNAME ACM asks for: `_token.domain.` → `_token.xyz.acm-validations.aws.`.
     pub record_name: String,
     pub record_value: String,
+    /// EMAIL validation: the token of the approval link sent for this name.
+    #[serde(default)]
+    pub approval_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

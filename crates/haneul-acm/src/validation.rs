@@ -130,7 +130,10 @@ impl Validator {
         let statuses: Vec<bool> = cert
             .validations
             .iter()
-            .map(|v| v.status == "SUCCESS" || cname_points(&self.plane, &v.record_name, &v.record_value))
+            .map(|v| {
+                v.status == "SUCCESS"
+                    || (cert.validation_method == "DNS" && cname_points(&self.plane, &v.record_name, &v.record_value))
+            })
             .collect();
         if !statuses.iter().all(|ok| *ok) {
             let changed = cert
@@ -181,6 +184,7 @@ impl Validator {
     async fn renew(&self, scope: Scope, cert: Certificate, now: f64) -> Result<bool, AcmError> {
         let expired = now > cert.not_after.unwrap_or(f64::MAX);
         let proven = cert.cert_type == "AMAZON_ISSUED"
+            && cert.validation_method == "DNS"
             && cert
                 .validations
                 .iter()

@@ -1,4 +1,5 @@
-//! Admin endpoints under `/_haneul/` — never an AWS path: health, reset, the CA's root.
+//! Admin endpoints under `/_haneul/` — never an AWS path: health, reset, the CA's root, ACM's
+//! validation mail and its approval links.
 
 use std::sync::Arc;
 
@@ -23,6 +24,14 @@ pub async fn handle(state: &Arc<State>, req: ApiRequest) -> ApiResponse {
     let path = req.raw_path.trim_end_matches('/');
     match (req.method.as_str(), path) {
         ("GET", "/_haneul/health") => health(state),
+        ("GET", "/_haneul/mail") => json_response(200, json!({ "mails": state.acm_mailbox.list() })),
+        ("GET" | "POST", p) if p.starts_with("/_haneul/acm/approve/") => {
+            let token = p.trim_start_matches("/_haneul/acm/approve/").to_string();
+            match haneul_acm::mail::approve(&state.store, token).await {
+                Ok(arn) => json_response(200, json!({ "approved": arn })),
+                Err(e) => json_response(404, json!({ "error": e.to_string() })),
+            }
+        }
         ("GET", "/_haneul/ca.pem") => ApiResponse {
             status: 200,
             headers: vec![("content-type".into(), "application/x-pem-file".into())],

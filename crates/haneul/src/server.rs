@@ -52,6 +52,8 @@ pub struct State {
     pub dns_plane: Arc<DataPlane>,
     /// The root certificate of haneul's CA (`/_haneul/ca.pem`).
     pub ca_pem: String,
+    /// ACM's validation mails (`/_haneul/mail`, approval links).
+    pub acm_mailbox: Arc<haneul_acm::mail::Mailbox>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +232,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.api_addr,
         source,
     })?;
+    acm.mailbox.set_base_url(format!("http://{api_addr}"));
     announce_runtime(&config, api_addr, dns_addr, &data_dir);
     let runtime_files = config.runtime_files.clone();
     let state = Arc::new(State {
@@ -242,6 +245,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         keys,
         dns_plane,
         ca_pem: acm.ca.root_pem().to_string(),
+        acm_mailbox: acm.mailbox.clone(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx));

@@ -236,14 +236,21 @@ async fn bad_requests_get_acms_errors_and_leave_nothing() {
         ),
         "{bad_wildcard:?}"
     );
-    let email = acm
+    let not_above = acm
         .request_certificate()
         .domain_name("a.example.test")
         .validation_method(ValidationMethod::Email)
+        .domain_validation_options(
+            aws_sdk_acm::types::DomainValidationOption::builder()
+                .domain_name("a.example.test")
+                .validation_domain("other.test")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap_err();
-    assert_eq!(email.code(), Some("InvalidParameterException"));
+    assert_eq!(not_above.code(), Some("InvalidDomainValidationOptionsException"));
     let bad_arn = acm
         .describe_certificate()
         .certificate_arn("arn:aws:acm:us-east-1:000000000000:nothing/x")
@@ -526,4 +533,88 @@ async fn exportable_certificates_come_out_with_a_passphrase_protected_key() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Some("ValidationException"));
+}
+
+async fn mailbox(h: &Haneul) -> Vec<serde_json::Value> {
+    let body = h.raw("GET", "/_haneul/mail", &[], "").await.body;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["mails"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn email_validation_writes_mail_whose_link_approves() {
+    let h = Haneul::start();
+    let acm = h.acm();
+    let arn = acm
+        .request_certificate()
+        .domain_name("mail.example.test")
+        .validation_method(ValidationMethod::Email)
+        .key_algorithm(KeyAlgorithm::EcPrime256v1)
+        .domain_validation_options(
+            aws_sdk_acm::types::DomainValidationOption::builder()
+                .domain_name("mail.example.test")
+                .validation_domain("example.test")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_string();
+    let pending = acm.describe_certificate().certificate_arn(&arn).send().await.unwrap();
+    let option = &pending.certificate().unwrap().domain_validation_options()[0];
+    assert_eq!(option.validation_emails()[0], "admin@example.test");
+    assert!(option.resource_record().is_none());
+
+    let mails = mailbox(&h).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0]["to"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "postmaster@example.test"));
+    let eml = std::fs::read_to_string(mails[0]["file"].as_str().unwrap()).unwrap();
+    assert!(eml.contains("Subject: Certificate approval for mail.example.test"));
+    acm.resend_validation_email()
+        .certificate_arn(&arn)
+        .domain("mail.example.test")
+        .validation_domain("example.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mailbox(&h).await.len(), 2);
+
+    // Nothing issues until someone follows the link.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let still = acm.describe_certificate().certificate_arn(&arn).send().await.unwrap();
+    assert_eq!(
+        still.certificate().unwrap().status(),
+        Some(&CertificateStatus::PendingValidation)
+    );
+    let link = mails[0]["approve"].as_str().unwrap();
+    let path = &link[link.find("/_haneul/").unwrap()..];
+    let approved = h.raw("GET", path, &[], "").await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    wait_issued(&h, &arn).await;
+    let got = acm.get_certificate().certificate_arn(&arn).send().await.unwrap();
+    let root = h.raw("GET", "/_haneul/ca.pem", &[], "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let verdict = openssl_verify(
+        dir.path(),
+        &root.body,
+        got.certificate_chain().unwrap(),
+        got.certificate().unwrap(),
+    );
+    assert!(verdict.contains("cert.pem: OK"), "{verdict}");
+    let resend = acm
+        .resend_validation_email()
+        .certificate_arn(&arn)
+        .domain("mail.example.test")
+        .validation_domain("example.test")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(resend.code(), Some("InvalidStateException"));
 }
