@@ -36,6 +36,8 @@ pub struct Validator {
     pub ca: Arc<CertificateAuthority>,
     pub sealer: Arc<Sealer>,
     pub lifetime: Lifetime,
+    /// `--dns-upstream`: where names haneul holds no zone for are looked up.
+    pub upstream: Option<std::net::SocketAddr>,
 }
 
 /// What the loop should do with a certificate now.
@@ -52,13 +54,8 @@ fn due(cert: &Certificate, now: f64, lifetime: &Lifetime) -> bool {
     }
 }
 
-/// Whether haneul's DNS answers `name` CNAME with `value`.
-fn cname_points(plane: &DataPlane, name: &str, value: &str) -> bool {
-    let Ok(qname) = Name::from_ascii(name) else {
-        return false;
-    };
-    let snapshot = plane.snapshot.load();
-    let reply = resolve(&snapshot, &plane.health, &Query::query(qname, RecordType::CNAME));
+/// Whether `reply` carries a CNAME to `value`.
+fn points_to(reply: &hickory_proto::op::Message, value: &str) -> bool {
     let want = value.trim_end_matches('.').to_ascii_lowercase();
     reply.answers().iter().any(|r| match r.data() {
         RData::CNAME(target) => target.0.to_ascii().trim_end_matches('.').to_ascii_lowercase() == want,
@@ -66,7 +63,68 @@ fn cname_points(plane: &DataPlane, name: &str, value: &str) -> bool {
     })
 }
 
+/// How long the upstream resolver may take to answer a validation lookup.
+const UPSTREAM_TIMEOUT_MS: u64 = 2_000;
+
+/// Asks the upstream resolver for `name` CNAME.
+async fn ask_upstream(upstream: std::net::SocketAddr, qname: Name) -> Option<hickory_proto::op::Message> {
+    use hickory_proto::op::{Message, MessageType, OpCode};
+    let mut m = Message::new();
+    m.set_id(rand::random())
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query)
+        .set_recursion_desired(true);
+    m.add_query(Query::query(qname, RecordType::CNAME));
+    let bytes = m.to_vec().ok()?;
+    let exchange = async {
+        let local: std::net::SocketAddr = if upstream.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            ([0u16; 8], 0).into()
+        };
+        let socket = tokio::net::UdpSocket::bind(local).await.ok()?;
+        socket.send_to(&bytes, upstream).await.ok()?;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let (n, _) = socket.recv_from(&mut buf).await.ok()?;
+            if let Ok(reply) = Message::from_vec(&buf[..n]) {
+                if reply.id() == m.id() {
+                    return Some(reply);
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_millis(UPSTREAM_TIMEOUT_MS), exchange)
+        .await
+        .ok()
+        .flatten()
+}
+
 impl Validator {
+    /// Whether `name` CNAME resolves to `value`: through haneul's own zones, or — for names
+    /// haneul holds no zone for — the upstream resolver, if one is configured.
+    async fn cname_points(&self, name: &str, value: &str) -> bool {
+        let Ok(qname) = Name::from_ascii(name) else {
+            return false;
+        };
+        let reply = {
+            let snapshot = self.plane.snapshot.load();
+            resolve(
+                &snapshot,
+                &self.plane.health,
+                &Query::query(qname.clone(), RecordType::CNAME),
+            )
+        };
+        if reply.response_code() == hickory_proto::op::ResponseCode::Refused {
+            if let Some(upstream) = self.upstream {
+                return ask_upstream(upstream, qname)
+                    .await
+                    .is_some_and(|r| points_to(&r, value));
+            }
+        }
+        points_to(&reply, value)
+    }
+
     pub async fn run(self) {
         // certificate id → (next check at, current wait).
         let mut schedule: HashMap<String, (f64, f64)> = HashMap::new();
@@ -127,14 +185,12 @@ impl Validator {
             self.finish(scope, cert.id, None).await?;
             return Ok(true);
         }
-        let statuses: Vec<bool> = cert
-            .validations
-            .iter()
-            .map(|v| {
-                v.status == "SUCCESS"
-                    || (cert.validation_method == "DNS" && cname_points(&self.plane, &v.record_name, &v.record_value))
-            })
-            .collect();
+        let mut statuses: Vec<bool> = Vec::with_capacity(cert.validations.len());
+        for v in &cert.validations {
+            let ok = v.status == "SUCCESS"
+                || (cert.validation_method == "DNS" && self.cname_points(&v.record_name, &v.record_value).await);
+            statuses.push(ok);
+        }
         if !statuses.iter().all(|ok| *ok) {
             let changed = cert
                 .validations
@@ -183,12 +239,10 @@ impl Validator {
     /// Expiry and managed renewal of an issued certificate.
     async fn renew(&self, scope: Scope, cert: Certificate, now: f64) -> Result<bool, AcmError> {
         let expired = now > cert.not_after.unwrap_or(f64::MAX);
-        let proven = cert.cert_type == "AMAZON_ISSUED"
-            && cert.validation_method == "DNS"
-            && cert
-                .validations
-                .iter()
-                .all(|v| cname_points(&self.plane, &v.record_name, &v.record_value));
+        let mut proven = cert.cert_type == "AMAZON_ISSUED" && cert.validation_method == "DNS";
+        for v in &cert.validations {
+            proven = proven && self.cname_points(&v.record_name, &v.record_value).await;
+        }
         let issued = if proven { Some(self.issue(&cert).await?) } else { None };
         let done = issued.is_some() || expired;
         self.store

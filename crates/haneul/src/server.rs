@@ -210,6 +210,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         plane: dns_plane.clone(),
         ca: acm.ca.clone(),
         sealer: acm.sealer.clone(),
+        upstream: config.dns_upstream,
         lifetime: match config.acm_validity_s {
             Some(seconds) => haneul_acm::ca::Lifetime::shortened(seconds),
             None => haneul_acm::ca::Lifetime::default(),

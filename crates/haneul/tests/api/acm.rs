@@ -618,3 +618,49 @@ async fn email_validation_writes_mail_whose_link_approves() {
         .unwrap_err();
     assert_eq!(resend.code(), Some("InvalidStateException"));
 }
+
+#[tokio::test]
+async fn names_outside_haneuls_zones_validate_through_the_upstream_resolver() {
+    // The "internet" is another haneul holding the zone.
+    let internet = Haneul::start();
+    let h = Haneul::start_with(haneul_testkit::Options {
+        dns_upstream: Some(internet.dns_addr),
+        ..haneul_testkit::Options::default()
+    });
+    let arn = h
+        .acm()
+        .request_certificate()
+        .domain_name("far.example.test")
+        .validation_method(ValidationMethod::Dns)
+        .key_algorithm(KeyAlgorithm::EcPrime256v1)
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_string();
+    let pending = h
+        .acm()
+        .describe_certificate()
+        .certificate_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let record = pending.certificate().unwrap().domain_validation_options()[0]
+        .resource_record()
+        .unwrap()
+        .clone();
+    let zone = create_zone(&internet, "example.test").await;
+    let id = apply(
+        &internet,
+        &zone,
+        vec![change(
+            ChangeAction::Create,
+            rrset(record.name(), RrType::Cname, 300, &[record.value()]),
+        )],
+    )
+    .await
+    .unwrap();
+    wait_insync(&internet, &id).await;
+    wait_issued(&h, &arn).await;
+}
