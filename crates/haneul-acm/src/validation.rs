@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use haneul_route53::dns::answer::resolve;
+use haneul_route53::dns::answer::{resolve, Transport};
+use haneul_route53::dns::server::forward;
 use haneul_route53::dns::DataPlane;
 use haneul_store::{Scope, Store};
 use haneul_wire::value::now_epoch_s;
@@ -63,9 +64,6 @@ fn points_to(reply: &hickory_proto::op::Message, value: &str) -> bool {
     })
 }
 
-/// How long the upstream resolver may take to answer a validation lookup.
-const UPSTREAM_TIMEOUT_MS: u64 = 2_000;
-
 /// Asks the upstream resolver for `name` CNAME.
 async fn ask_upstream(upstream: std::net::SocketAddr, qname: Name) -> Option<hickory_proto::op::Message> {
     use hickory_proto::op::{Message, MessageType, OpCode};
@@ -75,29 +73,8 @@ async fn ask_upstream(upstream: std::net::SocketAddr, qname: Name) -> Option<hic
         .set_op_code(OpCode::Query)
         .set_recursion_desired(true);
     m.add_query(Query::query(qname, RecordType::CNAME));
-    let bytes = m.to_vec().ok()?;
-    let exchange = async {
-        let local: std::net::SocketAddr = if upstream.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            ([0u16; 8], 0).into()
-        };
-        let socket = tokio::net::UdpSocket::bind(local).await.ok()?;
-        socket.send_to(&bytes, upstream).await.ok()?;
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let (n, _) = socket.recv_from(&mut buf).await.ok()?;
-            if let Ok(reply) = Message::from_vec(&buf[..n]) {
-                if reply.id() == m.id() {
-                    return Some(reply);
-                }
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_millis(UPSTREAM_TIMEOUT_MS), exchange)
-        .await
-        .ok()
-        .flatten()
+    let reply = forward(upstream, &m.to_vec().ok()?, Transport::Udp).await?;
+    Message::from_vec(&reply).ok().filter(|r| r.id() == m.id())
 }
 
 impl Validator {

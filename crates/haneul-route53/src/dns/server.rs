@@ -257,20 +257,34 @@ async fn answer(
     };
     match (reply, door.upstream) {
         (Reply::Answer(bytes), _) | (Reply::NotOurs(bytes), None) => Some(bytes),
-        (Reply::NotOurs(mut refused), Some(upstream)) => match forward(upstream, request, transport).await {
-            Some(bytes) => Some(bytes),
-            None => {
-                if let Some(flags) = refused.get_mut(3) {
-                    *flags = (*flags & 0xF0) | 0x02; // SERVFAIL: the upstream did not answer
-                }
-                Some(refused)
-            }
-        },
+        (Reply::NotOurs(refused), Some(upstream)) => {
+            Some(forward_or_servfail(upstream, request, refused, transport).await)
+        }
     }
 }
 
-/// Sends `request` to the upstream resolver over the client's transport.
-pub(crate) async fn forward(upstream: SocketAddr, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+/// The upstream's reply to `request`, or — when it does not answer — our REFUSED reply
+/// turned into SERVFAIL.
+pub(crate) async fn forward_or_servfail(
+    upstream: SocketAddr,
+    request: &[u8],
+    mut refused: Vec<u8>,
+    transport: Transport,
+) -> Vec<u8> {
+    match forward(upstream, request, transport).await {
+        Some(bytes) => bytes,
+        None => {
+            if let Some(flags) = refused.get_mut(3) {
+                *flags = (*flags & 0xF0) | 0x02; // SERVFAIL
+            }
+            refused
+        }
+    }
+}
+
+/// Sends `request` to the upstream resolver over the client's transport (also how ACM checks
+/// names outside haneul's zones).
+pub async fn forward(upstream: SocketAddr, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
     let timeout = Duration::from_millis(FORWARD_TIMEOUT_MS);
     let exchange = async {
         match transport {

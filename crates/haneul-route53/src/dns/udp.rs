@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::dns::answer::{respond, Asker, Reply, Transport};
-use crate::dns::server::{forward, Door};
+use crate::dns::server::{forward_or_servfail, Door};
 use crate::dns::{mmsg, DataPlane};
 
 /// How often a blocked worker looks up to see whether it should stop.
@@ -118,18 +118,10 @@ async fn forward_and_reply(
     socket: Arc<UdpSocket>,
     upstream: SocketAddr,
     request: Vec<u8>,
-    mut refused: Vec<u8>,
+    refused: Vec<u8>,
     peer: SocketAddr,
 ) {
-    let reply = match forward(upstream, &request, Transport::Udp).await {
-        Some(bytes) => bytes,
-        None => {
-            if let Some(flags) = refused.get_mut(3) {
-                *flags = (*flags & 0xF0) | 0x02; // SERVFAIL: the upstream did not answer
-            }
-            refused
-        }
-    };
+    let reply = forward_or_servfail(upstream, &request, refused, Transport::Udp).await;
     // A UDP send does not wait on the peer; doing it here does not stall the runtime.
     let _ = socket.send_to(&reply, peer);
 }
