@@ -75,6 +75,8 @@ pub struct Issued {
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub signature_algorithm: &'static str,
+    /// The issuer's name when it is not haneul's CA (ACME mode).
+    pub issuer: Option<String>,
 }
 
 pub struct CertificateAuthority {
@@ -222,12 +224,13 @@ impl CertificateAuthority {
             not_before: params.not_before,
             not_after: params.not_after,
             signature_algorithm: "SHA384WITHECDSA",
+            issuer: None,
         })
     }
 }
 
 /// A new key pair of an ACM key algorithm, and its PKCS#8 PEM.
-fn new_key(key_algorithm: &str) -> Result<(KeyPair, String), CaError> {
+pub(crate) fn new_key(key_algorithm: &str) -> Result<(KeyPair, String), CaError> {
     let ec = |alg: &'static SignatureAlgorithm| -> Result<(KeyPair, String), CaError> {
         let key = KeyPair::generate_for(alg).map_err(gen_err)?;
         let pem = key.serialize_pem();

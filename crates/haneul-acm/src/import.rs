@@ -39,19 +39,19 @@ fn blob_text(field: &str, b64: &str) -> Result<String, AcmError> {
 }
 
 /// What ACM records about an imported certificate.
-struct Parsed {
-    names: Vec<String>,
-    subject: String,
-    issuer: String,
-    serial: String,
-    not_before: f64,
-    not_after: f64,
-    key_algorithm: String,
-    signature_algorithm: String,
-    public_key: Vec<u8>,
+pub(crate) struct Parsed {
+    pub names: Vec<String>,
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_before: f64,
+    pub not_after: f64,
+    pub key_algorithm: String,
+    pub signature_algorithm: String,
+    pub public_key: Vec<u8>,
 }
 
-fn parse_certificate(pem_text: &str) -> Result<Parsed, AcmError> {
+pub(crate) fn parse_certificate(pem_text: &str) -> Result<Parsed, AcmError> {
     let bad = |why: &str| AcmError::Validation(format!("Could not parse the certificate: {why}."));
     let blocks: Vec<_> = Pem::iter_from_buffer(pem_text.as_bytes()).collect();
     if blocks.len() != 1 {

@@ -6,6 +6,7 @@
 //! root served at `/_haneul/ca.pem`. Private keys of issued certificates are stored sealed
 //! ([`seal`]); the CA's keys never enter the database.
 
+pub mod acme;
 pub mod api;
 pub mod ca;
 pub mod error;

@@ -39,6 +39,8 @@ pub struct Validator {
     pub lifetime: Lifetime,
     /// `--dns-upstream`: where names haneul holds no zone for are looked up.
     pub upstream: Option<std::net::SocketAddr>,
+    /// ACME mode: certificates come from this ACME CA instead of haneul's.
+    pub acme: Option<Arc<crate::acme::AcmeIssuer>>,
 }
 
 /// What the loop should do with a certificate now.
@@ -192,20 +194,23 @@ impl Validator {
             }
             return Ok(false);
         }
-        let issued = self.issue(&cert).await?;
+        let issued = self.issue(&scope, &cert).await?;
         self.finish(scope, cert.id, Some(issued)).await?;
         Ok(true)
     }
 
     /// A new certificate and sealed key for `cert`'s names (RSA key generation takes a while:
     /// off the runtime).
-    async fn issue(&self, cert: &Certificate) -> Result<(crate::ca::Issued, String), AcmError> {
+    async fn issue(&self, scope: &Scope, cert: &Certificate) -> Result<(crate::ca::Issued, String), AcmError> {
         let (ca, names, key_algorithm) = (self.ca.clone(), cert.names.clone(), cert.key_algorithm.clone());
         let validity = self.lifetime.validity;
-        let issued = tokio::task::spawn_blocking(move || ca.issue(&names, &key_algorithm, validity))
-            .await
-            .map_err(|e| AcmError::Internal(e.to_string()))?
-            .map_err(|e| AcmError::Internal(e.to_string()))?;
+        let issued = match &self.acme {
+            Some(acme) => acme.issue(&scope.account_id, &names, &key_algorithm).await?,
+            None => tokio::task::spawn_blocking(move || ca.issue(&names, &key_algorithm, validity))
+                .await
+                .map_err(|e| AcmError::Internal(e.to_string()))?
+                .map_err(|e| AcmError::Internal(e.to_string()))?,
+        };
         let sealed = self
             .sealer
             .seal(&issued.private_key_pem)
@@ -220,7 +225,11 @@ impl Validator {
         for v in &cert.validations {
             proven = proven && self.cname_points(&v.record_name, &v.record_value).await;
         }
-        let issued = if proven { Some(self.issue(&cert).await?) } else { None };
+        let issued = if proven {
+            Some(self.issue(&scope, &cert).await?)
+        } else {
+            None
+        };
         let done = issued.is_some() || expired;
         self.store
             .write(move |t| {
@@ -237,6 +246,7 @@ impl Validator {
                         c.not_before = Some(new.not_before.unix_timestamp() as f64);
                         c.not_after = Some(new.not_after.unix_timestamp() as f64);
                         c.serial = Some(new.serial_hex);
+                        c.issuer = new.issuer;
                         c.certificate_pem = Some(new.certificate_pem);
                         c.chain_pem = Some(new.chain_pem);
                         c.sealed_key = Some(sealed);
@@ -295,6 +305,7 @@ impl Validator {
                         c.not_after = Some(cert.not_after.unix_timestamp() as f64);
                         c.serial = Some(cert.serial_hex);
                         c.signature_algorithm = Some(cert.signature_algorithm.into());
+                        c.issuer = cert.issuer;
                         c.certificate_pem = Some(cert.certificate_pem);
                         c.chain_pem = Some(cert.chain_pem);
                         c.sealed_key = Some(sealed);

@@ -36,6 +36,9 @@ pub struct Options {
     pub latency_table: Option<PathBuf>,
     /// `--acm-validity-s`.
     pub acm_validity_s: Option<u64>,
+    /// `--acme-directory` and `--acme-ca-file`.
+    pub acme_directory: Option<String>,
+    pub acme_ca_file: Option<PathBuf>,
     /// `--dns-upstream`.
     pub dns_upstream: Option<SocketAddr>,
 }
@@ -48,6 +51,8 @@ impl Default for Options {
             geoip_db: None,
             latency_table: None,
             acm_validity_s: None,
+            acme_directory: None,
+            acme_ca_file: None,
             dns_upstream: None,
         }
     }
@@ -120,6 +125,8 @@ impl Haneul {
             geoip_db,
             latency_table,
             acm_validity_s,
+            acme_directory,
+            acme_ca_file,
             dns_upstream,
         } = options;
         let data_dir = data_dir.as_deref();
@@ -141,6 +148,9 @@ impl Haneul {
             geoip_db,
             latency_table,
             acm_validity_s,
+            acme_directory,
+            acme_email: None,
+            acme_ca_file,
             dns_upstream,
             runtime_files: Vec::new(),
         };

@@ -27,6 +27,12 @@ pub struct Config {
     /// `--acm-validity-s` (dev only): issued certificates live this long, so managed renewal
     /// and expiry can be watched.
     pub acm_validity_s: Option<u64>,
+    /// `--acme-directory`: obtain certificates from this ACME CA (DNS-01 through haneul's zones).
+    pub acme_directory: Option<String>,
+    /// `--acme-email`: the ACME account's contact.
+    pub acme_email: Option<String>,
+    /// `--acme-ca-file`: PEM trust anchors for the ACME server's HTTPS (a test CA such as pebble's).
+    pub acme_ca_file: Option<PathBuf>,
     /// `--dns-upstream`: where VPC resolvers forward names haneul holds no zone for.
     pub dns_upstream: Option<SocketAddr>,
     /// Where to announce this instance for `haneul env` (written before the endpoint

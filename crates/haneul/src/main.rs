@@ -73,6 +73,16 @@ struct UpArgs {
     /// proportion, 60 of 395), so renewal and expiry can be watched.
     #[arg(long)]
     acm_validity_s: Option<u64>,
+    /// Obtain ACM certificates from this ACME CA (e.g. Let's Encrypt's directory URL), solving
+    /// DNS-01 in haneul's own hosted zones, instead of haneul's CA.
+    #[arg(long)]
+    acme_directory: Option<String>,
+    /// Contact address for the ACME account.
+    #[arg(long)]
+    acme_email: Option<String>,
+    /// Extra PEM trust anchors for the ACME server's HTTPS (a test CA such as pebble's).
+    #[arg(long)]
+    acme_ca_file: Option<PathBuf>,
     /// An upstream resolver the VPC resolvers forward other names to (off by default).
     #[arg(long)]
     dns_upstream: Option<SocketAddr>,
@@ -110,6 +120,9 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         geoip_db: args.geoip_db,
         latency_table: args.latency_table,
         acm_validity_s: args.acm_validity_s,
+        acme_directory: args.acme_directory,
+        acme_email: args.acme_email,
+        acme_ca_file: args.acme_ca_file,
         dns_upstream: args.dns_upstream,
         runtime_files: vec![runtime_file],
     };

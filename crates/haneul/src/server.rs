@@ -211,6 +211,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ca: acm.ca.clone(),
         sealer: acm.sealer.clone(),
         upstream: config.dns_upstream,
+        acme: config.acme_directory.as_ref().map(|url| {
+            Arc::new(haneul_acm::acme::AcmeIssuer::new(
+                haneul_acm::acme::AcmeConfig {
+                    directory_url: url.clone(),
+                    email: config.acme_email.clone(),
+                    ca_file: config.acme_ca_file.clone(),
+                },
+                &data_dir,
+                store.clone(),
+                dns_plane.clone(),
+            ))
+        }),
         lifetime: match config.acm_validity_s {
             Some(seconds) => haneul_acm::ca::Lifetime::shortened(seconds),
             None => haneul_acm::ca::Lifetime::default(),

@@ -4,6 +4,7 @@ pub mod changes;
 pub mod cidr_collections;
 pub mod health_checks;
 pub mod hosted_zones;
+pub mod internal;
 pub mod record_sets;
 pub mod tags;
 pub mod test_dns_answer;

@@ -664,3 +664,214 @@ async fn names_outside_haneuls_zones_validate_through_the_upstream_resolver() {
     wait_insync(&internet, &id).await;
     wait_issued(&h, &arn).await;
 }
+
+fn pebble_binary() -> &'static str {
+    for candidate in ["/usr/bin/pebble", "/usr/local/bin/pebble"] {
+        if std::path::Path::new(candidate).exists() {
+            return candidate;
+        }
+    }
+    panic!("the ACME test needs pebble: apt-get install pebble (see .ci/run)");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A CA and a server certificate for pebble's HTTPS (127.0.0.1), made with openssl.
+fn pebble_tls(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-nodes",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pebble test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-nodes",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
+}
+
+struct Pebble(std::process::Child);
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+#[ignore = "slow end-to-end: a real ACME CA (pebble) validates DNS-01 against haneul's DNS"]
+async fn slow_acme_mode_gets_certificates_from_pebble_through_dns_01() {
+    let dir = tempfile::tempdir().unwrap();
+    pebble_tls(dir.path());
+    let (port, management) = (free_port(), free_port());
+    let h = Haneul::start_with(haneul_testkit::Options {
+        acme_directory: Some(format!("https://127.0.0.1:{port}/dir")),
+        acme_ca_file: Some(dir.path().join("ca.pem")),
+        ..haneul_testkit::Options::default()
+    });
+    let config = serde_json::json!({ "pebble": {
+        "listenAddress": format!("127.0.0.1:{port}"),
+        "managementListenAddress": format!("127.0.0.1:{management}"),
+        "certificate": dir.path().join("server.pem"),
+        "privateKey": dir.path().join("server.key"),
+        "httpPort": free_port(),
+        "tlsPort": free_port(),
+        "ocspResponderURL": "",
+        "externalAccountBindingRequired": false,
+    }});
+    std::fs::write(dir.path().join("pebble.json"), config.to_string()).unwrap();
+    let _pebble = Pebble(
+        std::process::Command::new(pebble_binary())
+            .args(["-config", "pebble.json", "-dnsserver", &h.dns_addr.to_string()])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("pebble starts"),
+    );
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The zone DNS-01 (and ACM's own validation) will use.
+    let zone = create_zone(&h, "example.test").await;
+    let arn = h
+        .acm()
+        .request_certificate()
+        .domain_name("acme.example.test")
+        .subject_alternative_names("*.acme.example.test")
+        .validation_method(ValidationMethod::Dns)
+        .key_algorithm(KeyAlgorithm::EcPrime256v1)
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_string();
+    let pending = h
+        .acm()
+        .describe_certificate()
+        .certificate_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let record = pending.certificate().unwrap().domain_validation_options()[0]
+        .resource_record()
+        .unwrap()
+        .clone();
+    let id = apply(
+        &h,
+        &zone,
+        vec![change(
+            ChangeAction::Create,
+            rrset(record.name(), RrType::Cname, 300, &[record.value()]),
+        )],
+    )
+    .await
+    .unwrap();
+    wait_insync(&h, &id).await;
+    let issued = wait_issued(&h, &arn).await;
+    assert!(
+        issued.issuer().unwrap().contains("Pebble"),
+        "issued by {:?}",
+        issued.issuer()
+    );
+
+    // The chain verifies against pebble's root (from its management API), not haneul's.
+    let root = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "--cacert",
+            "ca.pem",
+            &format!("https://127.0.0.1:{management}/roots/0"),
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let root = String::from_utf8(root.stdout).unwrap();
+    assert!(root.contains("BEGIN CERTIFICATE"), "pebble root: {root}");
+    let got = h.acm().get_certificate().certificate_arn(&arn).send().await.unwrap();
+    let verify_dir = tempfile::tempdir().unwrap();
+    let verdict = openssl_verify(
+        verify_dir.path(),
+        &root,
+        got.certificate_chain().unwrap(),
+        got.certificate().unwrap(),
+    );
+    assert!(verdict.contains("cert.pem: OK"), "{verdict}");
+    // The DNS-01 records are gone again.
+    let listed = h
+        .route53()
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed
+        .resource_record_sets()
+        .iter()
+        .all(|r| !r.name().starts_with("_acme-challenge")));
+}
