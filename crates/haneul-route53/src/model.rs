@@ -124,3 +124,15 @@ pub struct DomainNameserver {
     #[serde(default)]
     pub glue_ips: Vec<String>,
 }
+
+/// Load balancer addresses (written by `haneul-elbv2`, keyed by IP): the DNS server serves each
+/// load balancer's DNSName with its address.
+pub const KIND_LB_ADDRESS: &str = "elbv2.address";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LbAddress {
+    /// `web-1a2b3c4d5e.us-east-1.elb.amazonaws.com` (no trailing dot).
+    pub dns_name: String,
+    pub ip: String,
+    pub load_balancer_arn: String,
+}

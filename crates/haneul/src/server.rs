@@ -157,10 +157,11 @@ fn build_api(
     let route53 = haneul_route53::Route53::new(store.clone(), dns_plane);
     api.register("route53", haneul_route53::MODEL, Some(Arc::new(route53)))?;
     api.register("acm", haneul_acm::MODEL, Some(acm))?;
+    let elbv2 = haneul_elbv2::Elbv2::new(store.clone(), config.lb_cidr.clone());
+    api.register("elbv2", haneul_elbv2::MODEL, Some(Arc::new(elbv2)))?;
     let domains = haneul_route53domains::Route53Domains::new(store.clone());
     api.register("route53domains", haneul_route53domains::MODEL, Some(Arc::new(domains)))?;
     for (name, model) in [
-        ("elbv2", include_str!("../../../models/elbv2.json")),
         ("ecs", include_str!("../../../models/ecs.json")),
         ("ecr", include_str!("../../../models/ecr.json")),
     ] {

@@ -125,6 +125,7 @@ pub fn snapshot() -> Snapshot {
             vpcs: vec!["vpc-1".into()],
             collections: vec![("c1".into(), collection)],
             domains: vec![domain],
+            lb_addresses: Vec::new(),
         },
     )
 }

@@ -189,6 +189,7 @@ fn needs_rebuild(kind: &str) -> bool {
         crate::model::KIND_ZONE,
         crate::model::KIND_CIDR_COLLECTION,
         crate::model::KIND_DOMAIN,
+        crate::model::KIND_LB_ADDRESS,
         haneul_ec2::model::KIND_VPC,
     ]
     .contains(&kind)

@@ -17,7 +17,8 @@ use crate::dns::entry::node_from;
 pub use crate::dns::entry::{proximity_point, Entry, GeoRule, Node};
 use crate::dns::pmap::PersistentMap;
 use crate::model::{
-    CidrCollection, RegisteredDomain, ResourceRecordSet, Zone, KIND_CIDR_COLLECTION, KIND_DOMAIN, KIND_RRSET, KIND_ZONE,
+    CidrCollection, LbAddress, RegisteredDomain, ResourceRecordSet, Zone, KIND_CIDR_COLLECTION, KIND_DOMAIN,
+    KIND_LB_ADDRESS, KIND_RRSET, KIND_ZONE,
 };
 
 /// Separates the parts of an rrset key (see `model::rrset_key`).
@@ -238,6 +239,11 @@ pub async fn build(store: &Store) -> Result<Snapshot, StoreError> {
                     .into_iter()
                     .map(|(_, _, d)| d)
                     .collect(),
+                lb_addresses: t
+                    .list_all_scopes::<LbAddress>(KIND_LB_ADDRESS)?
+                    .into_iter()
+                    .map(|(_, _, a)| a)
+                    .collect(),
             };
             Ok(place(revision, contents, views))
         })
@@ -284,6 +290,7 @@ pub struct Contents {
     pub vpcs: Vec<String>,
     pub collections: Vec<(String, CidrCollection)>,
     pub domains: Vec<RegisteredDomain>,
+    pub lb_addresses: Vec<LbAddress>,
 }
 
 /// Builds the snapshot of `revision` from contents held in memory.
@@ -315,6 +322,7 @@ fn place(revision: u64, contents: Contents, mut views: HashMap<String, ZoneView>
         vpcs,
         collections,
         domains,
+        lb_addresses,
         ..
     } = contents;
     let mut snapshot = Snapshot {
@@ -339,6 +347,7 @@ fn place(revision: u64, contents: Contents, mut views: HashMap<String, ZoneView>
         }
     }
     add_tld_zones(&mut snapshot, domains.into_iter());
+    add_lb_zone(&mut snapshot, &lb_addresses);
     for (id, collection) in collections {
         let mut table: Vec<(IpNet, String)> = collection
             .locations
@@ -390,6 +399,35 @@ fn add_tld_zones(snapshot: &mut Snapshot, domains: impl Iterator<Item = Register
     for (origin, view) in tlds {
         snapshot.zones.entry(origin).or_insert_with(|| Arc::new(view));
     }
+}
+
+/// Where load balancers' DNS names live (`<name>-<id>.<region>.elb.amazonaws.com`).
+pub const LB_ZONE: &str = "elb.amazonaws.com.";
+/// TTL ELB gives its A records.
+const LB_TTL_S: i64 = 60;
+
+/// The zone that answers load balancers' DNS names with their addresses (unless a hosted zone
+/// of that name serves instead).
+fn add_lb_zone(snapshot: &mut Snapshot, addresses: &[LbAddress]) {
+    if addresses.is_empty() || snapshot.zones.contains_key(LB_ZONE) {
+        return;
+    }
+    let mut view = ZoneView::new("elb", LB_ZONE);
+    let servers = crate::api::hosted_zones::name_servers();
+    let soa = format!("{}. hostmaster.haneul-elb.invalid. 1 7200 900 1209600 60", servers[0]);
+    let ns = servers.iter().map(|n| format!("{n}.")).collect();
+    let apex = [
+        registry_rrset(LB_ZONE, "SOA", vec![soa]),
+        registry_rrset(LB_ZONE, "NS", ns),
+    ];
+    view.set_node(LB_ZONE, node_from(&apex));
+    for a in addresses {
+        let name = format!("{}.", a.dns_name.trim_end_matches('.').to_ascii_lowercase());
+        let mut set = registry_rrset(&name, "A", vec![a.ip.clone()]);
+        set.ttl = Some(LB_TTL_S);
+        view.set_node(&name, node_from(&[set]));
+    }
+    snapshot.zones.insert(LB_ZONE.to_string(), Arc::new(view));
 }
 
 fn registry_rrset(name: &str, rtype: &str, values: Vec<String>) -> ResourceRecordSet {

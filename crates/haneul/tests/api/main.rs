@@ -9,6 +9,7 @@ mod cli;
 mod dns_differential;
 mod durability;
 mod ec2_cli;
+mod elbv2_cli;
 mod route53;
 mod route53_private;
 mod route53_routing;

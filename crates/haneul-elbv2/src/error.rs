@@ -1,0 +1,52 @@
+//! ELBv2's errors, each with the code, status and message ELBv2 gives.
+
+use haneul_store::StoreError;
+use haneul_wire::AwsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ElbError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("A load balancer with the same name '{0}' exists, but with different settings")]
+    DuplicateLoadBalancerName(String),
+    #[error("A target group with the same name '{0}' exists, but with different settings")]
+    DuplicateTargetGroupName(String),
+    #[error("The subnet ID '{0}' is not valid")]
+    SubnetNotFound(String),
+    #[error("{0}")]
+    InvalidSubnet(String),
+    #[error("{0}")]
+    InvalidSecurityGroup(String),
+    #[error("{0}")]
+    InvalidConfigurationRequest(String),
+    #[error("Load balancers '[{0}]' not found")]
+    LoadBalancerNotFound(String),
+    #[error("Target groups '[{0}]' not found")]
+    TargetGroupNotFound(String),
+    #[error("{0}")]
+    ResourceInUse(String),
+    #[error("{0}")]
+    TooManyLoadBalancers(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ElbError> for AwsError {
+    fn from(e: ElbError) -> AwsError {
+        let code = match &e {
+            ElbError::Validation(_) => "ValidationError",
+            ElbError::DuplicateLoadBalancerName(_) => "DuplicateLoadBalancerName",
+            ElbError::DuplicateTargetGroupName(_) => "DuplicateTargetGroupName",
+            ElbError::SubnetNotFound(_) => "SubnetNotFound",
+            ElbError::InvalidSubnet(_) => "InvalidSubnet",
+            ElbError::InvalidSecurityGroup(_) => "InvalidSecurityGroup",
+            ElbError::InvalidConfigurationRequest(_) => "InvalidConfigurationRequest",
+            ElbError::LoadBalancerNotFound(_) => "LoadBalancerNotFound",
+            ElbError::TargetGroupNotFound(_) => "TargetGroupNotFound",
+            ElbError::ResourceInUse(_) => "ResourceInUse",
+            ElbError::TooManyLoadBalancers(_) => "TooManyLoadBalancers",
+            ElbError::Store(_) => return AwsError::new("InternalFailure", 500, e.to_string()),
+        };
+        AwsError::new(code, 400, e.to_string())
+    }
+}
