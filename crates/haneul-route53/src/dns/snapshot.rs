@@ -28,6 +28,8 @@ const KEY_SEP: char = '\u{1}';
 pub struct ZoneView {
     pub id: String,
     pub origin: String,
+    /// `origin` as a wire name (negative answers' SOA owner), parsed once.
+    origin_name: Name,
     /// name → record sets by type (several per type under a routing policy).
     nodes: PersistentMap<Arc<Node>>,
     /// Names with record-holding names below them (empty non-terminals among them), with
@@ -40,6 +42,7 @@ impl ZoneView {
         let mut view = ZoneView {
             id: id.to_string(),
             origin: origin.to_string(),
+            origin_name: Name::from_ascii(origin).unwrap_or_else(|_| Name::root()),
             ..ZoneView::default()
         };
         view.names.insert(origin, 1);
@@ -72,9 +75,7 @@ impl ZoneView {
     /// The zone's SOA record (for negative answers).
     pub fn soa(&self) -> Option<Record> {
         let entry = self.entries(&self.origin, RecordType::SOA)?.first()?;
-        let origin = Name::from_ascii(&self.origin).ok()?;
-        let record = entry.records(&origin).next();
-        record
+        entry.records(&self.origin_name).next()
     }
 
     /// Sets what `name` holds (an empty node removes it), keeping empty non-terminals right.
