@@ -415,6 +415,7 @@ pub async fn create_target_group(store: &Store, ctx: &RequestContext, input: Val
                 matcher_http_code: Some(input.matcher.and_then(|m| m.http_code).unwrap_or_else(|| "200".into())),
                 load_balancer_arns: Vec::new(),
                 tags: input.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+                targets: Vec::new(),
             };
             if tg.health_check_timeout_s >= tg.health_check_interval_s {
                 return Err(ElbError::Validation(

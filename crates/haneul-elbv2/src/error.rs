@@ -27,6 +27,10 @@ pub enum ElbError {
     ResourceInUse(String),
     #[error("{0}")]
     TooManyLoadBalancers(String),
+    #[error("{0}")]
+    InvalidTarget(String),
+    #[error("{0}")]
+    TooManyTargets(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -45,6 +49,8 @@ impl From<ElbError> for AwsError {
             ElbError::TargetGroupNotFound(_) => "TargetGroupNotFound",
             ElbError::ResourceInUse(_) => "ResourceInUse",
             ElbError::TooManyLoadBalancers(_) => "TooManyLoadBalancers",
+            ElbError::InvalidTarget(_) => "InvalidTarget",
+            ElbError::TooManyTargets(_) => "TooManyTargets",
             ElbError::Store(_) => return AwsError::new("InternalFailure", 500, e.to_string()),
         };
         AwsError::new(code, 400, e.to_string())

@@ -10,6 +10,7 @@ pub mod error;
 #[rustfmt::skip]
 pub mod generated;
 pub mod model;
+pub mod targets;
 
 use haneul_store::{Scope, Store};
 use haneul_wire::{AwsError, BoxFuture, RequestContext, Service};
@@ -58,6 +59,9 @@ impl Service for Elbv2 {
                 "CreateTargetGroup" => api::create_target_group(store, ctx, input).await,
                 "DescribeTargetGroups" => api::describe_target_groups(store, ctx, input).await,
                 "DeleteTargetGroup" => api::delete_target_group(store, ctx, input).await,
+                "RegisterTargets" => targets::register_targets(store, ctx, input).await,
+                "DeregisterTargets" => targets::deregister_targets(store, ctx, input).await,
+                "DescribeTargetHealth" => targets::describe_target_health(store, ctx, input).await,
                 other => return Err(AwsError::not_implemented("Elastic Load Balancing", other)),
             };
             result.map_err(AwsError::from)

@@ -42,4 +42,14 @@ pub struct TargetGroup {
     pub matcher_http_code: Option<String>,
     pub load_balancer_arns: Vec<String>,
     pub tags: Vec<(String, Option<String>)>,
+    #[serde(default)]
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// An IP address (target type `ip`).
+    pub id: String,
+    pub port: i64,
+    pub availability_zone: Option<String>,
 }

@@ -201,6 +201,66 @@ async fn load_balancers_get_an_address_their_dns_name_resolves_to() {
     );
     let listed = h.aws_ok(&["elbv2", "describe-target-groups", "--names", "api"]);
     assert_eq!(listed["TargetGroups"][0]["Port"], 8080);
+
+    // Targets: IP addresses, the group's port by default; unused until a load balancer uses them.
+    let tg_arn = tg["TargetGroupArn"].as_str().unwrap().to_string();
+    h.aws_ok(&[
+        "elbv2",
+        "register-targets",
+        "--target-group-arn",
+        &tg_arn,
+        "--targets",
+        "Id=127.0.0.1,Port=8081",
+        "Id=127.0.0.1",
+    ]);
+    let health = h.aws_ok(&["elbv2", "describe-target-health", "--target-group-arn", &tg_arn]);
+    let descriptions = health["TargetHealthDescriptions"].as_array().unwrap();
+    assert_eq!(descriptions.len(), 2);
+    assert_eq!(descriptions[1]["Target"]["Port"], 8080);
+    assert_eq!(descriptions[0]["TargetHealth"]["State"], "unused");
+    assert_eq!(descriptions[0]["TargetHealth"]["Reason"], "Target.NotInUse");
+    h.aws_err(
+        &[
+            "elbv2",
+            "register-targets",
+            "--target-group-arn",
+            &tg_arn,
+            "--targets",
+            "Id=not-an-ip",
+        ],
+        "InvalidTarget",
+    );
+    h.aws_ok(&[
+        "elbv2",
+        "deregister-targets",
+        "--target-group-arn",
+        &tg_arn,
+        "--targets",
+        "Id=127.0.0.1,Port=8081",
+    ]);
+    h.aws_err(
+        &[
+            "elbv2",
+            "deregister-targets",
+            "--target-group-arn",
+            &tg_arn,
+            "--targets",
+            "Id=127.0.0.1,Port=8081",
+        ],
+        "InvalidTarget",
+    );
+    let health = h.aws_ok(&[
+        "elbv2",
+        "describe-target-health",
+        "--target-group-arn",
+        &tg_arn,
+        "--targets",
+        "Id=127.0.0.1,Port=8081",
+    ]);
+    assert_eq!(
+        health["TargetHealthDescriptions"][0]["TargetHealth"]["State"],
+        "unavailable"
+    );
     h.aws_ok(&[
         "elbv2",
         "delete-target-group",
