@@ -50,51 +50,61 @@ fn target(tg: &TargetGroup, d: &api_types::TargetDescription) -> Result<Target, 
     })
 }
 
-pub async fn register_targets(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, ElbError> {
-    let input: api_types::RegisterTargetsInput = parse(input)?;
+/// Loads the group, applies `change`, stores it — one transaction.
+async fn update_group(
+    store: &Store,
+    ctx: &RequestContext,
+    arn: String,
+    change: impl FnOnce(&mut TargetGroup) -> Result<(), ElbError> + Send + 'static,
+) -> Result<(), ElbError> {
     let scope = scope(ctx);
     store
         .write(move |t| {
-            let mut tg = load(t, &scope, &input.target_group_arn)?;
-            for d in &input.targets {
-                let target = target(&tg, d)?;
-                if !tg.targets.iter().any(|x| x.id == target.id && x.port == target.port) {
-                    tg.targets.push(target);
-                }
-            }
-            if tg.targets.len() > MAX_TARGETS {
-                return Err(ElbError::TooManyTargets(format!(
-                    "A target group can have at most {MAX_TARGETS} targets"
-                )));
-            }
+            let mut tg = load(t, &scope, &arn)?;
+            change(&mut tg)?;
             t.put(&scope, KIND_TARGET_GROUP, &tg.name, &tg)?;
             Ok(())
         })
-        .await?;
+        .await
+}
+
+pub async fn register_targets(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, ElbError> {
+    let input: api_types::RegisterTargetsInput = parse(input)?;
+    update_group(store, ctx, input.target_group_arn, move |tg| {
+        for d in &input.targets {
+            let target = target(tg, d)?;
+            if !tg.targets.iter().any(|x| x.id == target.id && x.port == target.port) {
+                tg.targets.push(target);
+            }
+        }
+        if tg.targets.len() > MAX_TARGETS {
+            return Err(ElbError::TooManyTargets(format!(
+                "A target group can have at most {MAX_TARGETS} targets"
+            )));
+        }
+        Ok(())
+    })
+    .await?;
     Ok(json!({}))
 }
 
 pub async fn deregister_targets(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, ElbError> {
     let input: api_types::DeregisterTargetsInput = parse(input)?;
-    let scope = scope(ctx);
-    store
-        .write(move |t| {
-            let mut tg = load(t, &scope, &input.target_group_arn)?;
-            for d in &input.targets {
-                let target = target(&tg, d)?;
-                let before = tg.targets.len();
-                tg.targets.retain(|x| !(x.id == target.id && x.port == target.port));
-                if tg.targets.len() == before {
-                    return Err(ElbError::InvalidTarget(format!(
-                        "The following targets are not registered in target group '{}': '{}:{}'",
-                        tg.name, target.id, target.port
-                    )));
-                }
+    update_group(store, ctx, input.target_group_arn, move |tg| {
+        for d in &input.targets {
+            let target = target(tg, d)?;
+            let before = tg.targets.len();
+            tg.targets.retain(|x| !(x.id == target.id && x.port == target.port));
+            if tg.targets.len() == before {
+                return Err(ElbError::InvalidTarget(format!(
+                    "The following targets are not registered in target group '{}': '{}:{}'",
+                    tg.name, target.id, target.port
+                )));
             }
-            t.put(&scope, KIND_TARGET_GROUP, &tg.name, &tg)?;
-            Ok(())
-        })
-        .await?;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(json!({}))
 }
 
