@@ -30,6 +30,10 @@ pub enum ElbError {
     #[error("{0}")]
     InvalidTarget(String),
     #[error("{0}")]
+    DuplicateTagKeys(String),
+    #[error("{0}")]
+    TooManyTags(String),
+    #[error("{0}")]
     TooManyTargets(String),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -50,6 +54,8 @@ impl From<ElbError> for AwsError {
             ElbError::ResourceInUse(_) => "ResourceInUse",
             ElbError::TooManyLoadBalancers(_) => "TooManyLoadBalancers",
             ElbError::InvalidTarget(_) => "InvalidTarget",
+            ElbError::DuplicateTagKeys(_) => "DuplicateTagKeys",
+            ElbError::TooManyTags(_) => "TooManyTags",
             ElbError::TooManyTargets(_) => "TooManyTargets",
             ElbError::Store(_) => return AwsError::new("InternalFailure", 500, e.to_string()),
         };

@@ -10,6 +10,7 @@ pub mod error;
 #[rustfmt::skip]
 pub mod generated;
 pub mod model;
+pub mod tags;
 pub mod targets;
 
 use haneul_store::{Scope, Store};
@@ -62,6 +63,9 @@ impl Service for Elbv2 {
                 "RegisterTargets" => targets::register_targets(store, ctx, input).await,
                 "DeregisterTargets" => targets::deregister_targets(store, ctx, input).await,
                 "DescribeTargetHealth" => targets::describe_target_health(store, ctx, input).await,
+                "AddTags" => tags::add_tags(store, ctx, input).await,
+                "RemoveTags" => tags::remove_tags(store, ctx, input).await,
+                "DescribeTags" => tags::describe_tags(store, ctx, input).await,
                 other => return Err(AwsError::not_implemented("Elastic Load Balancing", other)),
             };
             result.map_err(AwsError::from)

@@ -272,6 +272,44 @@ async fn load_balancers_get_an_address_their_dns_name_resolves_to() {
         "TargetGroupNotFound",
     );
 
+    // Tags on load balancers and target groups.
+    h.aws_ok(&[
+        "elbv2",
+        "add-tags",
+        "--resource-arns",
+        &arn,
+        "--tags",
+        "Key=team,Value=edge",
+        "Key=env,Value=dev",
+    ]);
+    h.aws_ok(&["elbv2", "remove-tags", "--resource-arns", &arn, "--tag-keys", "env"]);
+    let tags = h.aws_ok(&["elbv2", "describe-tags", "--resource-arns", &arn]);
+    assert_eq!(
+        tags["TagDescriptions"][0]["Tags"],
+        serde_json::json!([{ "Key": "team", "Value": "edge" }])
+    );
+    h.aws_err(
+        &[
+            "elbv2",
+            "add-tags",
+            "--resource-arns",
+            &arn,
+            "--tags",
+            "Key=a,Value=1",
+            "Key=a,Value=2",
+        ],
+        "DuplicateTagKeys",
+    );
+    h.aws_err(
+        &[
+            "elbv2",
+            "describe-tags",
+            "--resource-arns",
+            "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/gone/0123456789abcdef",
+        ],
+        "LoadBalancerNotFound",
+    );
+
     // Deleting frees the name and the DNS name.
     h.aws_ok(&["elbv2", "delete-load-balancer", "--load-balancer-arn", &arn]);
     h.aws_ok(&["elbv2", "delete-load-balancer", "--load-balancer-arn", &arn]);
