@@ -12,13 +12,13 @@ use crate::{parse, scope};
 /// Tags one resource may carry.
 pub const MAX_TAGS: usize = 50;
 
+/// A resource's tags: (key, value).
+type Tags = Vec<(String, Option<String>)>;
+/// A change to a resource's tags.
+type TagChange<'a> = &'a dyn Fn(&mut Tags) -> Result<(), ElbError>;
+
 /// The tags of the resource `arn`, changed by `change` (and stored) when given.
-fn with_tags(
-    t: &mut Txn<'_>,
-    scope: &Scope,
-    arn: &str,
-    change: Option<&dyn Fn(&mut Vec<(String, Option<String>)>) -> Result<(), ElbError>>,
-) -> Result<Vec<(String, Option<String>)>, ElbError> {
+fn with_tags(t: &mut Txn<'_>, scope: &Scope, arn: &str, change: Option<TagChange<'_>>) -> Result<Tags, ElbError> {
     if arn.contains(":loadbalancer/") {
         let mut lb = t
             .list::<LoadBalancer>(scope, KIND_LOAD_BALANCER)?
@@ -57,7 +57,7 @@ pub async fn add_tags(store: &Store, ctx: &RequestContext, input: Value) -> Resu
     let scope = scope(ctx);
     store
         .write(move |t| {
-            let add = |tags: &mut Vec<(String, Option<String>)>| {
+            let add = |tags: &mut Tags| {
                 for tag in &input.tags {
                     match tags.iter_mut().find(|(k, _)| *k == tag.key) {
                         Some(existing) => existing.1 = tag.value.clone(),
@@ -85,7 +85,7 @@ pub async fn remove_tags(store: &Store, ctx: &RequestContext, input: Value) -> R
     let scope = scope(ctx);
     store
         .write(move |t| {
-            let remove = |tags: &mut Vec<(String, Option<String>)>| {
+            let remove = |tags: &mut Tags| {
                 tags.retain(|(k, _)| !input.tag_keys.contains(k));
                 Ok(())
             };
