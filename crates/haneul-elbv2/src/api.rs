@@ -185,6 +185,7 @@ pub async fn create_load_balancer(
                 created_at: now_epoch_s(),
                 address: address.clone(),
                 tags: input.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+                attributes: Default::default(),
             };
             t.put(&scope, KIND_LOAD_BALANCER, &lb.name, &lb)?;
             t.put(
@@ -329,6 +330,16 @@ pub async fn delete_load_balancer(store: &Store, ctx: &RequestContext, input: Va
             else {
                 return Ok(());
             };
+            if crate::attributes::effective(&lb)
+                .get("deletion_protection.enabled")
+                .map(String::as_str)
+                == Some("true")
+            {
+                return Err(ElbError::OperationNotPermitted(format!(
+                    "Load balancer '{}' cannot be deleted because deletion protection is enabled",
+                    lb.arn
+                )));
+            }
             t.delete(&scope, KIND_LOAD_BALANCER, &lb.name)?;
             t.delete(&scope, KIND_LB_ADDRESS, &lb.address)?;
             for (_, mut tg) in t.list::<TargetGroup>(&scope, KIND_TARGET_GROUP)? {

@@ -32,6 +32,8 @@ pub enum ElbError {
     #[error("{0}")]
     DuplicateTagKeys(String),
     #[error("{0}")]
+    OperationNotPermitted(String),
+    #[error("{0}")]
     TooManyTags(String),
     #[error("{0}")]
     TooManyTargets(String),
@@ -55,6 +57,7 @@ impl From<ElbError> for AwsError {
             ElbError::TooManyLoadBalancers(_) => "TooManyLoadBalancers",
             ElbError::InvalidTarget(_) => "InvalidTarget",
             ElbError::DuplicateTagKeys(_) => "DuplicateTagKeys",
+            ElbError::OperationNotPermitted(_) => "OperationNotPermitted",
             ElbError::TooManyTags(_) => "TooManyTags",
             ElbError::TooManyTargets(_) => "TooManyTargets",
             ElbError::Store(_) => return AwsError::new("InternalFailure", 500, e.to_string()),

@@ -5,6 +5,7 @@
 //! targets, health checks and the proxy data plane come next (see the note).
 
 pub mod api;
+pub mod attributes;
 pub mod error;
 /// Typed input/output structs, generated from the model (see `codegen.txt`).
 #[rustfmt::skip]
@@ -63,6 +64,10 @@ impl Service for Elbv2 {
                 "RegisterTargets" => targets::register_targets(store, ctx, input).await,
                 "DeregisterTargets" => targets::deregister_targets(store, ctx, input).await,
                 "DescribeTargetHealth" => targets::describe_target_health(store, ctx, input).await,
+                "DescribeLoadBalancerAttributes" => {
+                    attributes::describe_load_balancer_attributes(store, ctx, input).await
+                }
+                "ModifyLoadBalancerAttributes" => attributes::modify_load_balancer_attributes(store, ctx, input).await,
                 "AddTags" => tags::add_tags(store, ctx, input).await,
                 "RemoveTags" => tags::remove_tags(store, ctx, input).await,
                 "DescribeTags" => tags::describe_tags(store, ctx, input).await,

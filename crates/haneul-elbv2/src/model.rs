@@ -20,6 +20,9 @@ pub struct LoadBalancer {
     /// The address the load balancer's listeners bind, from `--lb-cidr`.
     pub address: String,
     pub tags: Vec<(String, Option<String>)>,
+    /// Attributes set with ModifyLoadBalancerAttributes (defaults in `attributes.rs`).
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -310,6 +310,69 @@ async fn load_balancers_get_an_address_their_dns_name_resolves_to() {
         "LoadBalancerNotFound",
     );
 
+    // Attributes: ALB's defaults; deletion protection guards the load balancer.
+    let attrs = h.aws_ok(&[
+        "elbv2",
+        "describe-load-balancer-attributes",
+        "--load-balancer-arn",
+        &arn,
+    ]);
+    let value = |attrs: &serde_json::Value, key: &str| {
+        attrs["Attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["Key"] == key)
+            .unwrap()["Value"]
+            .clone()
+    };
+    assert_eq!(value(&attrs, "idle_timeout.timeout_seconds"), "60");
+    assert_eq!(value(&attrs, "routing.http2.enabled"), "true");
+    let changed = h.aws_ok(&[
+        "elbv2",
+        "modify-load-balancer-attributes",
+        "--load-balancer-arn",
+        &arn,
+        "--attributes",
+        "Key=deletion_protection.enabled,Value=true",
+        "Key=idle_timeout.timeout_seconds,Value=120",
+    ]);
+    assert_eq!(value(&changed, "idle_timeout.timeout_seconds"), "120");
+    h.aws_err(
+        &[
+            "elbv2",
+            "modify-load-balancer-attributes",
+            "--load-balancer-arn",
+            &arn,
+            "--attributes",
+            "Key=idle_timeout.timeout_seconds,Value=9999",
+        ],
+        "ValidationError",
+    );
+    h.aws_err(
+        &[
+            "elbv2",
+            "modify-load-balancer-attributes",
+            "--load-balancer-arn",
+            &arn,
+            "--attributes",
+            "Key=no.such.key,Value=1",
+        ],
+        "ValidationError",
+    );
+    h.aws_err(
+        &["elbv2", "delete-load-balancer", "--load-balancer-arn", &arn],
+        "OperationNotPermitted",
+    );
+    h.aws_ok(&[
+        "elbv2",
+        "modify-load-balancer-attributes",
+        "--load-balancer-arn",
+        &arn,
+        "--attributes",
+        "Key=deletion_protection.enabled,Value=false",
+    ]);
+
     // Deleting frees the name and the DNS name.
     h.aws_ok(&["elbv2", "delete-load-balancer", "--load-balancer-arn", &arn]);
     h.aws_ok(&["elbv2", "delete-load-balancer", "--load-balancer-arn", &arn]);
