@@ -427,12 +427,9 @@ pub async fn create_target_group(store: &Store, ctx: &RequestContext, input: Val
                 load_balancer_arns: Vec::new(),
                 tags: input.tags.into_iter().map(|t| (t.key, t.value)).collect(),
                 targets: Vec::new(),
+                attributes: Default::default(),
             };
-            if tg.health_check_timeout_s >= tg.health_check_interval_s {
-                return Err(ElbError::Validation(
-                    "Health check timeout must be smaller than the interval".into(),
-                ));
-            }
+            check_health(&tg)?;
             if let Some(existing) = t.get::<TargetGroup>(&scope, KIND_TARGET_GROUP, &tg.name)? {
                 let same = existing.protocol == tg.protocol && existing.port == tg.port && existing.vpc_id == tg.vpc_id;
                 if same {
@@ -442,6 +439,81 @@ pub async fn create_target_group(store: &Store, ctx: &RequestContext, input: Val
             }
             t.put(&scope, KIND_TARGET_GROUP, &tg.name, &tg)?;
             Ok(tg)
+        })
+        .await?;
+    Ok(json!({ "TargetGroups": [tg_output(&tg)] }))
+}
+
+/// ALB's bounds on health check settings.
+fn check_health(tg: &TargetGroup) -> Result<(), ElbError> {
+    let within = |what: &str, v: i64, lo: i64, hi: i64| {
+        if (lo..=hi).contains(&v) {
+            Ok(())
+        } else {
+            Err(ElbError::Validation(format!(
+                "{what} must be between {lo} and {hi}, got {v}"
+            )))
+        }
+    };
+    within("Health check interval", tg.health_check_interval_s, 5, 300)?;
+    within("Health check timeout", tg.health_check_timeout_s, 2, 120)?;
+    within("Healthy threshold count", tg.healthy_threshold, 2, 10)?;
+    within("Unhealthy threshold count", tg.unhealthy_threshold, 2, 10)?;
+    if tg.health_check_timeout_s >= tg.health_check_interval_s {
+        return Err(ElbError::Validation(
+            "Health check timeout must be smaller than the interval".into(),
+        ));
+    }
+    if tg.health_check_path.as_deref().is_some_and(|p| !p.starts_with('/')) {
+        return Err(ElbError::Validation("Health check path must begin with '/'".into()));
+    }
+    let port_ok = tg.health_check_port == "traffic-port" || tg.health_check_port.parse::<u16>().is_ok_and(|p| p > 0);
+    if !port_ok {
+        return Err(ElbError::Validation(format!(
+            "Health check port '{}' must be 'traffic-port' or a port number",
+            tg.health_check_port
+        )));
+    }
+    Ok(())
+}
+
+pub async fn modify_target_group(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, ElbError> {
+    let input: api_types::ModifyTargetGroupInput = parse(input)?;
+    let scope = scope(ctx);
+    let tg = store
+        .write(move |t| {
+            let mut tg = find_by_arn::<TargetGroup>(t, &scope, KIND_TARGET_GROUP, &input.target_group_arn, |g| &g.arn)?
+                .ok_or_else(|| ElbError::TargetGroupNotFound(input.target_group_arn.clone()))?;
+            if let Some(v) = input.health_check_enabled {
+                tg.health_check_enabled = v;
+            }
+            if let Some(v) = input.health_check_protocol {
+                tg.health_check_protocol = Some(v);
+            }
+            if let Some(v) = input.health_check_port {
+                tg.health_check_port = v;
+            }
+            if let Some(v) = input.health_check_path {
+                tg.health_check_path = Some(v);
+            }
+            if let Some(v) = input.health_check_interval_seconds {
+                tg.health_check_interval_s = v;
+            }
+            if let Some(v) = input.health_check_timeout_seconds {
+                tg.health_check_timeout_s = v;
+            }
+            if let Some(v) = input.healthy_threshold_count {
+                tg.healthy_threshold = v;
+            }
+            if let Some(v) = input.unhealthy_threshold_count {
+                tg.unhealthy_threshold = v;
+            }
+            if let Some(code) = input.matcher.and_then(|m| m.http_code) {
+                tg.matcher_http_code = Some(code);
+            }
+            check_health(&tg)?;
+            t.put(&scope, KIND_TARGET_GROUP, &tg.name, &tg)?;
+            Ok::<_, ElbError>(tg)
         })
         .await?;
     Ok(json!({ "TargetGroups": [tg_output(&tg)] }))

@@ -1,6 +1,7 @@
-//! Load balancer attributes: ALB's keys with their defaults and value rules. The store keeps
-//! them with the load balancer; deletion protection guards DeleteLoadBalancer now, the proxy
-//! settings (idle timeout, HTTP/2, header handling) are read by the data plane.
+//! Load balancer and target group attributes: ALB's keys with their defaults and value rules.
+//! The store keeps them with the resource; deletion protection guards DeleteLoadBalancer now,
+//! the proxy settings (idle timeout, HTTP/2, stickiness, algorithm, slow start, deregistration
+//! delay) are what the data plane reads.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::error::ElbError;
 use crate::generated as api_types;
-use crate::model::{LoadBalancer, KIND_LOAD_BALANCER};
+use crate::model::{LoadBalancer, TargetGroup, KIND_LOAD_BALANCER, KIND_TARGET_GROUP};
 use crate::{parse, scope};
 
 enum Rule {
@@ -18,10 +19,14 @@ enum Rule {
     Range(i64, i64),
     OneOf(&'static [&'static str]),
     Text,
+    SlowStart,
 }
 
-/// ALB's attributes: key, default, rule.
-const ATTRIBUTES: &[(&str, &str, Rule)] = &[
+/// An attribute: key, default, rule.
+type Attribute = (&'static str, &'static str, Rule);
+
+/// ALB's load balancer attributes.
+const ATTRIBUTES: &[Attribute] = &[
     ("deletion_protection.enabled", "false", Rule::Bool),
     ("idle_timeout.timeout_seconds", "60", Rule::Range(1, 4000)),
     ("client_keep_alive.seconds", "3600", Rule::Range(60, 604_800)),
@@ -54,10 +59,48 @@ const ATTRIBUTES: &[(&str, &str, Rule)] = &[
     ("connection_logs.s3.prefix", "", Rule::Text),
 ];
 
-fn check(key: &str, value: &str) -> Result<(), ElbError> {
-    let Some((_, _, rule)) = ATTRIBUTES.iter().find(|(k, _, _)| *k == key) else {
+/// ALB target groups' attributes (instance and ip targets).
+const TARGET_GROUP_ATTRIBUTES: &[Attribute] = &[
+    ("deregistration_delay.timeout_seconds", "300", Rule::Range(0, 3600)),
+    ("stickiness.enabled", "false", Rule::Bool),
+    (
+        "stickiness.type",
+        "lb_cookie",
+        Rule::OneOf(&["lb_cookie", "app_cookie"]),
+    ),
+    (
+        "stickiness.lb_cookie.duration_seconds",
+        "86400",
+        Rule::Range(1, 604_800),
+    ),
+    ("stickiness.app_cookie.cookie_name", "", Rule::Text),
+    (
+        "stickiness.app_cookie.duration_seconds",
+        "86400",
+        Rule::Range(1, 604_800),
+    ),
+    ("slow_start.duration_seconds", "0", Rule::SlowStart),
+    (
+        "load_balancing.algorithm.type",
+        "round_robin",
+        Rule::OneOf(&["round_robin", "least_outstanding_requests", "weighted_random"]),
+    ),
+    (
+        "load_balancing.algorithm.anomaly_mitigation",
+        "off",
+        Rule::OneOf(&["on", "off"]),
+    ),
+    (
+        "load_balancing.cross_zone.enabled",
+        "use_load_balancer_configuration",
+        Rule::OneOf(&["true", "false", "use_load_balancer_configuration"]),
+    ),
+];
+
+fn check(table: &[Attribute], what: &str, key: &str, value: &str) -> Result<(), ElbError> {
+    let Some((_, _, rule)) = table.iter().find(|(k, _, _)| *k == key) else {
         return Err(ElbError::Validation(format!(
-            "Load balancer attribute key '{key}' is not recognized"
+            "{what} attribute key '{key}' is not recognized"
         )));
     };
     let ok = match rule {
@@ -65,32 +108,63 @@ fn check(key: &str, value: &str) -> Result<(), ElbError> {
         Rule::Range(lo, hi) => value.parse::<i64>().is_ok_and(|v| (*lo..=*hi).contains(&v)),
         Rule::OneOf(allowed) => allowed.contains(&value),
         Rule::Text => true,
+        // 0 (off) or 30–900 seconds.
+        Rule::SlowStart => value.parse::<i64>().is_ok_and(|v| v == 0 || (30..=900).contains(&v)),
     };
     if !ok {
         return Err(ElbError::Validation(format!(
-            "Load balancer attribute '{key}' cannot have the value '{value}'"
+            "{what} attribute '{key}' cannot have the value '{value}'"
         )));
     }
     Ok(())
 }
 
-/// Every attribute of `lb`: its own values over the defaults.
-pub fn effective(lb: &LoadBalancer) -> BTreeMap<String, String> {
-    ATTRIBUTES
+/// Every attribute of `table`: the stored values over the defaults.
+fn merged(table: &[Attribute], stored: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    table
         .iter()
         .map(|(k, default, _)| {
-            let v = lb.attributes.get(*k).cloned().unwrap_or_else(|| default.to_string());
+            let v = stored.get(*k).cloned().unwrap_or_else(|| default.to_string());
             (k.to_string(), v)
         })
         .collect()
 }
 
-fn output(lb: &LoadBalancer) -> Value {
-    let attrs: Vec<Value> = effective(lb)
+/// Every attribute of `lb`: its own values over the defaults.
+pub fn effective(lb: &LoadBalancer) -> BTreeMap<String, String> {
+    merged(ATTRIBUTES, &lb.attributes)
+}
+
+/// Every attribute of `tg`: its own values over the defaults.
+pub fn effective_for_group(tg: &TargetGroup) -> BTreeMap<String, String> {
+    merged(TARGET_GROUP_ATTRIBUTES, &tg.attributes)
+}
+
+fn attributes_output(attrs: BTreeMap<String, String>) -> Value {
+    let attrs: Vec<Value> = attrs
         .into_iter()
         .map(|(k, v)| json!({ "Key": k, "Value": v }))
         .collect();
     json!({ "Attributes": attrs })
+}
+
+fn output(lb: &LoadBalancer) -> Value {
+    attributes_output(effective(lb))
+}
+
+/// `(key, value)` pairs as given, each checked against `table`.
+fn checked(
+    table: &[Attribute],
+    what: &str,
+    given: impl Iterator<Item = (Option<String>, Option<String>)>,
+) -> Result<Vec<(String, String)>, ElbError> {
+    given
+        .map(|(k, v)| {
+            let (key, value) = (k.unwrap_or_default(), v.unwrap_or_default());
+            check(table, what, &key, &value)?;
+            Ok((key, value))
+        })
+        .collect()
 }
 
 fn find(t: &haneul_store::Txn<'_>, scope: &haneul_store::Scope, arn: &str) -> Result<LoadBalancer, ElbError> {
@@ -118,12 +192,11 @@ pub async fn modify_load_balancer_attributes(
     input: Value,
 ) -> Result<Value, ElbError> {
     let input: api_types::ModifyLoadBalancerAttributesInput = parse(input)?;
-    let mut changes = Vec::with_capacity(input.attributes.len());
-    for a in &input.attributes {
-        let (key, value) = (a.key.clone().unwrap_or_default(), a.value.clone().unwrap_or_default());
-        check(&key, &value)?;
-        changes.push((key, value));
-    }
+    let changes = checked(
+        ATTRIBUTES,
+        "Load balancer",
+        input.attributes.iter().map(|a| (a.key.clone(), a.value.clone())),
+    )?;
     let scope = scope(ctx);
     let lb = store
         .write(move |t| {
@@ -134,4 +207,58 @@ pub async fn modify_load_balancer_attributes(
         })
         .await?;
     Ok(output(&lb))
+}
+
+fn find_group(t: &haneul_store::Txn<'_>, scope: &haneul_store::Scope, arn: &str) -> Result<TargetGroup, ElbError> {
+    t.list::<TargetGroup>(scope, KIND_TARGET_GROUP)?
+        .into_iter()
+        .map(|(_, tg)| tg)
+        .find(|tg| tg.arn == arn)
+        .ok_or_else(|| ElbError::TargetGroupNotFound(arn.to_string()))
+}
+
+pub async fn describe_target_group_attributes(
+    store: &Store,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, ElbError> {
+    let input: api_types::DescribeTargetGroupAttributesInput = parse(input)?;
+    let scope = scope(ctx);
+    let tg = store
+        .read(move |t| find_group(t, &scope, &input.target_group_arn))
+        .await?;
+    Ok(attributes_output(effective_for_group(&tg)))
+}
+
+pub async fn modify_target_group_attributes(
+    store: &Store,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, ElbError> {
+    let input: api_types::ModifyTargetGroupAttributesInput = parse(input)?;
+    let changes = checked(
+        TARGET_GROUP_ATTRIBUTES,
+        "Target group",
+        input.attributes.iter().map(|a| (a.key.clone(), a.value.clone())),
+    )?;
+    let scope = scope(ctx);
+    let tg = store
+        .write(move |t| {
+            let mut tg = find_group(t, &scope, &input.target_group_arn)?;
+            tg.attributes.extend(changes);
+            if effective_for_group(&tg).get("stickiness.type").map(String::as_str) == Some("app_cookie")
+                && effective_for_group(&tg)
+                    .get("stickiness.app_cookie.cookie_name")
+                    .is_none_or(|n| n.is_empty())
+            {
+                return Err(ElbError::Validation(
+                    "Target group attribute 'stickiness.app_cookie.cookie_name' must be set for app_cookie stickiness"
+                        .into(),
+                ));
+            }
+            t.put(&scope, KIND_TARGET_GROUP, &tg.name, &tg)?;
+            Ok::<_, ElbError>(tg)
+        })
+        .await?;
+    Ok(attributes_output(effective_for_group(&tg)))
 }

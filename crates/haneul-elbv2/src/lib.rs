@@ -68,6 +68,11 @@ impl Service for Elbv2 {
                     attributes::describe_load_balancer_attributes(store, ctx, input).await
                 }
                 "ModifyLoadBalancerAttributes" => attributes::modify_load_balancer_attributes(store, ctx, input).await,
+                "ModifyTargetGroup" => api::modify_target_group(store, ctx, input).await,
+                "DescribeTargetGroupAttributes" => {
+                    attributes::describe_target_group_attributes(store, ctx, input).await
+                }
+                "ModifyTargetGroupAttributes" => attributes::modify_target_group_attributes(store, ctx, input).await,
                 "AddTags" => tags::add_tags(store, ctx, input).await,
                 "RemoveTags" => tags::remove_tags(store, ctx, input).await,
                 "DescribeTags" => tags::describe_tags(store, ctx, input).await,

@@ -47,6 +47,9 @@ pub struct TargetGroup {
     pub tags: Vec<(String, Option<String>)>,
     #[serde(default)]
     pub targets: Vec<Target>,
+    /// Attributes set with ModifyTargetGroupAttributes (defaults in `attributes.rs`).
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

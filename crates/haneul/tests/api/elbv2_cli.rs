@@ -202,6 +202,83 @@ async fn load_balancers_get_an_address_their_dns_name_resolves_to() {
     let listed = h.aws_ok(&["elbv2", "describe-target-groups", "--names", "api"]);
     assert_eq!(listed["TargetGroups"][0]["Port"], 8080);
 
+    // Health check settings and attributes, with ALB's bounds.
+    let tg_arn0 = tg["TargetGroupArn"].as_str().unwrap().to_string();
+    let modified = h.aws_ok(&[
+        "elbv2",
+        "modify-target-group",
+        "--target-group-arn",
+        &tg_arn0,
+        "--health-check-interval-seconds",
+        "10",
+        "--health-check-timeout-seconds",
+        "3",
+        "--matcher",
+        "HttpCode=200-299",
+    ]);
+    assert_eq!(modified["TargetGroups"][0]["HealthCheckIntervalSeconds"], 10);
+    assert_eq!(modified["TargetGroups"][0]["Matcher"]["HttpCode"], "200-299");
+    h.aws_err(
+        &[
+            "elbv2",
+            "modify-target-group",
+            "--target-group-arn",
+            &tg_arn0,
+            "--health-check-timeout-seconds",
+            "20",
+        ],
+        "ValidationError",
+    );
+    let tga = h.aws_ok(&[
+        "elbv2",
+        "describe-target-group-attributes",
+        "--target-group-arn",
+        &tg_arn0,
+    ]);
+    let attr = |v: &serde_json::Value, key: &str| {
+        v["Attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["Key"] == key)
+            .unwrap()["Value"]
+            .clone()
+    };
+    assert_eq!(attr(&tga, "deregistration_delay.timeout_seconds"), "300");
+    assert_eq!(attr(&tga, "load_balancing.algorithm.type"), "round_robin");
+    let tga = h.aws_ok(&[
+        "elbv2",
+        "modify-target-group-attributes",
+        "--target-group-arn",
+        &tg_arn0,
+        "--attributes",
+        "Key=stickiness.enabled,Value=true",
+        "Key=load_balancing.algorithm.type,Value=least_outstanding_requests",
+    ]);
+    assert_eq!(attr(&tga, "stickiness.enabled"), "true");
+    h.aws_err(
+        &[
+            "elbv2",
+            "modify-target-group-attributes",
+            "--target-group-arn",
+            &tg_arn0,
+            "--attributes",
+            "Key=slow_start.duration_seconds,Value=10",
+        ],
+        "ValidationError",
+    );
+    h.aws_err(
+        &[
+            "elbv2",
+            "modify-target-group-attributes",
+            "--target-group-arn",
+            &tg_arn0,
+            "--attributes",
+            "Key=stickiness.type,Value=app_cookie",
+        ],
+        "ValidationError",
+    );
+
     // Targets: IP addresses, the group's port by default; unused until a load balancer uses them.
     let tg_arn = tg["TargetGroupArn"].as_str().unwrap().to_string();
     h.aws_ok(&[
