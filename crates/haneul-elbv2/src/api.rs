@@ -319,6 +319,18 @@ fn find_by_arn<T: serde::de::DeserializeOwned>(
         .find(|v| arn_of(v) == arn))
 }
 
+/// The load balancer with this ARN, or `LoadBalancerNotFound`.
+pub(crate) fn load_balancer(t: &Txn<'_>, scope: &Scope, arn: &str) -> Result<LoadBalancer, ElbError> {
+    find_by_arn::<LoadBalancer>(t, scope, KIND_LOAD_BALANCER, arn, |l| &l.arn)?
+        .ok_or_else(|| ElbError::LoadBalancerNotFound(arn.to_string()))
+}
+
+/// The target group with this ARN, or `TargetGroupNotFound`.
+pub(crate) fn target_group(t: &Txn<'_>, scope: &Scope, arn: &str) -> Result<TargetGroup, ElbError> {
+    find_by_arn::<TargetGroup>(t, scope, KIND_TARGET_GROUP, arn, |g| &g.arn)?
+        .ok_or_else(|| ElbError::TargetGroupNotFound(arn.to_string()))
+}
+
 pub async fn delete_load_balancer(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, ElbError> {
     let input: api_types::DeleteLoadBalancerInput = parse(input)?;
     let scope = scope(ctx);
@@ -482,8 +494,7 @@ pub async fn modify_target_group(store: &Store, ctx: &RequestContext, input: Val
     let scope = scope(ctx);
     let tg = store
         .write(move |t| {
-            let mut tg = find_by_arn::<TargetGroup>(t, &scope, KIND_TARGET_GROUP, &input.target_group_arn, |g| &g.arn)?
-                .ok_or_else(|| ElbError::TargetGroupNotFound(input.target_group_arn.clone()))?;
+            let mut tg = target_group(t, &scope, &input.target_group_arn)?;
             if let Some(v) = input.health_check_enabled {
                 tg.health_check_enabled = v;
             }

@@ -9,6 +9,7 @@ use haneul_store::Store;
 use haneul_wire::RequestContext;
 use serde_json::{json, Value};
 
+use crate::api::{load_balancer, target_group};
 use crate::error::ElbError;
 use crate::generated as api_types;
 use crate::model::{LoadBalancer, TargetGroup, KIND_LOAD_BALANCER, KIND_TARGET_GROUP};
@@ -167,14 +168,6 @@ fn checked(
         .collect()
 }
 
-fn find(t: &haneul_store::Txn<'_>, scope: &haneul_store::Scope, arn: &str) -> Result<LoadBalancer, ElbError> {
-    t.list::<LoadBalancer>(scope, KIND_LOAD_BALANCER)?
-        .into_iter()
-        .map(|(_, lb)| lb)
-        .find(|lb| lb.arn == arn)
-        .ok_or_else(|| ElbError::LoadBalancerNotFound(arn.to_string()))
-}
-
 pub async fn describe_load_balancer_attributes(
     store: &Store,
     ctx: &RequestContext,
@@ -182,7 +175,9 @@ pub async fn describe_load_balancer_attributes(
 ) -> Result<Value, ElbError> {
     let input: api_types::DescribeLoadBalancerAttributesInput = parse(input)?;
     let scope = scope(ctx);
-    let lb = store.read(move |t| find(t, &scope, &input.load_balancer_arn)).await?;
+    let lb = store
+        .read(move |t| load_balancer(t, &scope, &input.load_balancer_arn))
+        .await?;
     Ok(output(&lb))
 }
 
@@ -200,21 +195,13 @@ pub async fn modify_load_balancer_attributes(
     let scope = scope(ctx);
     let lb = store
         .write(move |t| {
-            let mut lb = find(t, &scope, &input.load_balancer_arn)?;
+            let mut lb = load_balancer(t, &scope, &input.load_balancer_arn)?;
             lb.attributes.extend(changes);
             t.put(&scope, KIND_LOAD_BALANCER, &lb.name, &lb)?;
             Ok::<_, ElbError>(lb)
         })
         .await?;
     Ok(output(&lb))
-}
-
-fn find_group(t: &haneul_store::Txn<'_>, scope: &haneul_store::Scope, arn: &str) -> Result<TargetGroup, ElbError> {
-    t.list::<TargetGroup>(scope, KIND_TARGET_GROUP)?
-        .into_iter()
-        .map(|(_, tg)| tg)
-        .find(|tg| tg.arn == arn)
-        .ok_or_else(|| ElbError::TargetGroupNotFound(arn.to_string()))
 }
 
 pub async fn describe_target_group_attributes(
@@ -225,7 +212,7 @@ pub async fn describe_target_group_attributes(
     let input: api_types::DescribeTargetGroupAttributesInput = parse(input)?;
     let scope = scope(ctx);
     let tg = store
-        .read(move |t| find_group(t, &scope, &input.target_group_arn))
+        .read(move |t| target_group(t, &scope, &input.target_group_arn))
         .await?;
     Ok(attributes_output(effective_for_group(&tg)))
 }
@@ -244,7 +231,7 @@ pub async fn modify_target_group_attributes(
     let scope = scope(ctx);
     let tg = store
         .write(move |t| {
-            let mut tg = find_group(t, &scope, &input.target_group_arn)?;
+            let mut tg = target_group(t, &scope, &input.target_group_arn)?;
             tg.attributes.extend(changes);
             if effective_for_group(&tg).get("stickiness.type").map(String::as_str) == Some("app_cookie")
                 && effective_for_group(&tg)

@@ -4,9 +4,10 @@ use haneul_store::{Scope, Store, Txn};
 use haneul_wire::RequestContext;
 use serde_json::{json, Value};
 
+use crate::api::{load_balancer, target_group};
 use crate::error::ElbError;
 use crate::generated as api_types;
-use crate::model::{LoadBalancer, TargetGroup, KIND_LOAD_BALANCER, KIND_TARGET_GROUP};
+use crate::model::{KIND_LOAD_BALANCER, KIND_TARGET_GROUP};
 use crate::{parse, scope};
 
 /// Tags one resource may carry.
@@ -20,24 +21,14 @@ type TagChange<'a> = &'a dyn Fn(&mut Tags) -> Result<(), ElbError>;
 /// The tags of the resource `arn`, changed by `change` (and stored) when given.
 fn with_tags(t: &mut Txn<'_>, scope: &Scope, arn: &str, change: Option<TagChange<'_>>) -> Result<Tags, ElbError> {
     if arn.contains(":loadbalancer/") {
-        let mut lb = t
-            .list::<LoadBalancer>(scope, KIND_LOAD_BALANCER)?
-            .into_iter()
-            .map(|(_, v)| v)
-            .find(|v| v.arn == arn)
-            .ok_or_else(|| ElbError::LoadBalancerNotFound(arn.to_string()))?;
+        let mut lb = load_balancer(t, scope, arn)?;
         if let Some(change) = change {
             change(&mut lb.tags)?;
             t.put(scope, KIND_LOAD_BALANCER, &lb.name, &lb)?;
         }
         return Ok(lb.tags);
     }
-    let mut tg = t
-        .list::<TargetGroup>(scope, KIND_TARGET_GROUP)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .find(|v| v.arn == arn)
-        .ok_or_else(|| ElbError::TargetGroupNotFound(arn.to_string()))?;
+    let mut tg = target_group(t, scope, arn)?;
     if let Some(change) = change {
         change(&mut tg.tags)?;
         t.put(scope, KIND_TARGET_GROUP, &tg.name, &tg)?;

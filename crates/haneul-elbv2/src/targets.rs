@@ -6,6 +6,7 @@ use haneul_store::Store;
 use haneul_wire::RequestContext;
 use serde_json::{json, Value};
 
+use crate::api::target_group;
 use crate::error::ElbError;
 use crate::generated as api_types;
 use crate::model::{Target, TargetGroup, KIND_TARGET_GROUP};
@@ -13,14 +14,6 @@ use crate::{parse, scope};
 
 /// ALB's quota of targets per target group.
 pub const MAX_TARGETS: usize = 1_000;
-
-fn load(t: &haneul_store::Txn<'_>, scope: &haneul_store::Scope, arn: &str) -> Result<TargetGroup, ElbError> {
-    t.list::<TargetGroup>(scope, KIND_TARGET_GROUP)?
-        .into_iter()
-        .map(|(_, g)| g)
-        .find(|g| g.arn == arn)
-        .ok_or_else(|| ElbError::TargetGroupNotFound(arn.to_string()))
-}
 
 /// The target as given, with the group's port by default; IP targets must be IPv4 addresses.
 fn target(tg: &TargetGroup, d: &api_types::TargetDescription) -> Result<Target, ElbError> {
@@ -60,7 +53,7 @@ async fn update_group(
     let scope = scope(ctx);
     store
         .write(move |t| {
-            let mut tg = load(t, &scope, &arn)?;
+            let mut tg = target_group(t, &scope, &arn)?;
             change(&mut tg)?;
             t.put(&scope, KIND_TARGET_GROUP, &tg.name, &tg)?;
             Ok(())
@@ -112,7 +105,7 @@ pub async fn describe_target_health(store: &Store, ctx: &RequestContext, input: 
     let input: api_types::DescribeTargetHealthInput = parse(input)?;
     let scope = scope(ctx);
     let arn = input.target_group_arn.clone();
-    let tg = store.read(move |t| load(t, &scope, &arn)).await?;
+    let tg = store.read(move |t| target_group(t, &scope, &arn)).await?;
     let wanted: Vec<Target> = input.targets.iter().map(|d| target(&tg, d)).collect::<Result<_, _>>()?;
     let health = |x: &Target| {
         let registered = tg.targets.contains(x);

@@ -28,6 +28,36 @@ async fn wait_issued(h: &Haneul, arn: &str) -> aws_sdk_acm::types::CertificateDe
     panic!("{arn} was not issued within 20 s");
 }
 
+/// The DNS validation CNAME ACM asks for (the first name's).
+async fn validation_record(h: &Haneul, arn: &str) -> aws_sdk_acm::types::ResourceRecord {
+    let pending = h
+        .acm()
+        .describe_certificate()
+        .certificate_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    pending.certificate().unwrap().domain_validation_options()[0]
+        .resource_record()
+        .unwrap()
+        .clone()
+}
+
+/// Creates `record` as a CNAME in `zone` of `h` and waits until haneul's DNS serves it.
+async fn publish(h: &Haneul, zone: &str, record: &aws_sdk_acm::types::ResourceRecord) {
+    let id = apply(
+        h,
+        zone,
+        vec![change(
+            ChangeAction::Create,
+            rrset(record.name(), RrType::Cname, 300, &[record.value()]),
+        )],
+    )
+    .await
+    .unwrap();
+    wait_insync(h, &id).await;
+}
+
 /// `openssl verify` of `cert` against the CA root and the chain; returns what openssl printed.
 fn openssl_verify(dir: &std::path::Path, root: &str, chain: &str, cert: &str) -> String {
     std::fs::write(dir.join("root.pem"), root).unwrap();
@@ -102,17 +132,7 @@ async fn dns_validation_issues_certificates_that_verify() {
 
     // The CNAME in haneul's zone: validated for real, issued within seconds.
     let zone = create_zone(&h, "example.test").await;
-    let id = apply(
-        &h,
-        &zone,
-        vec![change(
-            ChangeAction::Create,
-            rrset(record.name(), RrType::Cname, 300, &[record.value()]),
-        )],
-    )
-    .await
-    .unwrap();
-    wait_insync(&h, &id).await;
+    publish(&h, &zone, &record).await;
     let issued = wait_issued(&h, &arn).await;
     assert!(issued.not_after().unwrap().secs() - issued.not_before().unwrap().secs() >= 395 * 86_400);
     assert_eq!(
@@ -386,11 +406,7 @@ async fn slow_renewal_keeps_the_arn_and_expiry_follows_a_lost_record() {
         .certificate_arn()
         .unwrap()
         .to_string();
-    let pending = acm.describe_certificate().certificate_arn(&arn).send().await.unwrap();
-    let record = pending.certificate().unwrap().domain_validation_options()[0]
-        .resource_record()
-        .unwrap()
-        .clone();
+    let record = validation_record(&h, &arn).await;
     let zone = create_zone(&h, "example.test").await;
     let cname = || rrset(record.name(), RrType::Cname, 300, &[record.value()]);
     let id = apply(&h, &zone, vec![change(ChangeAction::Create, cname())])
@@ -478,23 +494,9 @@ async fn exportable_certificates_come_out_with_a_passphrase_protected_key() {
         .certificate_arn()
         .unwrap()
         .to_string();
-    let pending = acm.describe_certificate().certificate_arn(&arn).send().await.unwrap();
-    let record = pending.certificate().unwrap().domain_validation_options()[0]
-        .resource_record()
-        .unwrap()
-        .clone();
+    let record = validation_record(&h, &arn).await;
     let zone = create_zone(&h, "example.test").await;
-    let id = apply(
-        &h,
-        &zone,
-        vec![change(
-            ChangeAction::Create,
-            rrset(record.name(), RrType::Cname, 300, &[record.value()]),
-        )],
-    )
-    .await
-    .unwrap();
-    wait_insync(&h, &id).await;
+    publish(&h, &zone, &record).await;
     wait_issued(&h, &arn).await;
     wait_issued(&h, &plain).await;
 
@@ -639,29 +641,9 @@ async fn names_outside_haneuls_zones_validate_through_the_upstream_resolver() {
         .certificate_arn()
         .unwrap()
         .to_string();
-    let pending = h
-        .acm()
-        .describe_certificate()
-        .certificate_arn(&arn)
-        .send()
-        .await
-        .unwrap();
-    let record = pending.certificate().unwrap().domain_validation_options()[0]
-        .resource_record()
-        .unwrap()
-        .clone();
+    let record = validation_record(&h, &arn).await;
     let zone = create_zone(&internet, "example.test").await;
-    let id = apply(
-        &internet,
-        &zone,
-        vec![change(
-            ChangeAction::Create,
-            rrset(record.name(), RrType::Cname, 300, &[record.value()]),
-        )],
-    )
-    .await
-    .unwrap();
-    wait_insync(&internet, &id).await;
+    publish(&internet, &zone, &record).await;
     wait_issued(&h, &arn).await;
 }
 
@@ -811,28 +793,8 @@ async fn slow_acme_mode_gets_certificates_from_pebble_through_dns_01() {
         .certificate_arn()
         .unwrap()
         .to_string();
-    let pending = h
-        .acm()
-        .describe_certificate()
-        .certificate_arn(&arn)
-        .send()
-        .await
-        .unwrap();
-    let record = pending.certificate().unwrap().domain_validation_options()[0]
-        .resource_record()
-        .unwrap()
-        .clone();
-    let id = apply(
-        &h,
-        &zone,
-        vec![change(
-            ChangeAction::Create,
-            rrset(record.name(), RrType::Cname, 300, &[record.value()]),
-        )],
-    )
-    .await
-    .unwrap();
-    wait_insync(&h, &id).await;
+    let record = validation_record(&h, &arn).await;
+    publish(&h, &zone, &record).await;
     let issued = wait_issued(&h, &arn).await;
     assert!(
         issued.issuer().unwrap().contains("Pebble"),
