@@ -89,17 +89,17 @@ async fn a_from(h: &Haneul, name: &str, subnet: &str) -> Vec<String> {
     answer_values(&dns_udp_subnet(h.dns_addr, name, RecordType::A, &host(subnet)).await)
 }
 
-#[tokio::test]
-async fn latency_routing_answers_the_nearest_region() {
-    let (h, _geo) = haneul_with_places();
-    let zone = create_zone(&h, "example.test").await;
+/// `api.example.test` with latency records in us-west-1 (192.0.2.10), eu-central-1
+/// (192.0.2.20) and ap-northeast-1 (192.0.2.30), served. Returns the zone id.
+async fn latency_zone(h: &Haneul) -> String {
+    let zone = create_zone(h, "example.test").await;
     let at = |region: ResourceRecordSetRegion, ip: &str| {
         rrset("api.example.test", RrType::A, 60, &[ip])
             .set_identifier(region.as_str())
             .region(region)
     };
     let id = apply(
-        &h,
+        h,
         &zone,
         vec![
             change(ChangeAction::Create, at(ResourceRecordSetRegion::UsWest1, "192.0.2.10")),
@@ -115,7 +115,14 @@ async fn latency_routing_answers_the_nearest_region() {
     )
     .await
     .unwrap();
-    wait_insync(&h, &id).await;
+    wait_insync(h, &id).await;
+    zone
+}
+
+#[tokio::test]
+async fn latency_routing_answers_the_nearest_region() {
+    let (h, _geo) = haneul_with_places();
+    let zone = latency_zone(&h).await;
     assert_eq!(a_from(&h, "api.example.test.", FRANKFURT).await, ["192.0.2.20"]);
     assert_eq!(a_from(&h, "api.example.test.", SAN_FRANCISCO).await, ["192.0.2.10"]);
     assert_eq!(a_from(&h, "api.example.test.", TOKYO).await, ["192.0.2.30"]);
@@ -443,30 +450,7 @@ async fn a_latency_table_overrides_the_distance_estimate() {
         latency_table: Some(table),
         ..Options::default()
     });
-    let zone = create_zone(&h, "example.test").await;
-    let at = |region: ResourceRecordSetRegion, ip: &str| {
-        rrset("api.example.test", RrType::A, 60, &[ip])
-            .set_identifier(region.as_str())
-            .region(region)
-    };
-    let id = apply(
-        &h,
-        &zone,
-        vec![
-            change(ChangeAction::Create, at(ResourceRecordSetRegion::UsWest1, "192.0.2.10")),
-            change(
-                ChangeAction::Create,
-                at(ResourceRecordSetRegion::EuCentral1, "192.0.2.20"),
-            ),
-            change(
-                ChangeAction::Create,
-                at(ResourceRecordSetRegion::ApNortheast1, "192.0.2.30"),
-            ),
-        ],
-    )
-    .await
-    .unwrap();
-    wait_insync(&h, &id).await;
+    latency_zone(&h).await;
     assert_eq!(
         a_from(&h, "api.example.test.", FRANKFURT).await,
         ["192.0.2.30"],
