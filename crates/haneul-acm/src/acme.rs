@@ -226,18 +226,6 @@ fn signature_name(oid: &str) -> &'static str {
 }
 
 fn save_private(path: &Path, text: &str) -> Result<(), AcmError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |e: std::io::Error| AcmError::Internal(format!("cannot keep the ACME account at {}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)
+    crate::secret_file::write_new(path, text.as_bytes())
+        .map_err(|e| AcmError::Internal(format!("cannot keep the ACME account at {}: {e}", path.display())))
 }

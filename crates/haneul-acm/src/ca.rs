@@ -112,20 +112,10 @@ fn ca_params(common: &str, days: i64, path_len: Option<u8>) -> Result<Certificat
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), CaError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| CaError::Io {
+    crate::secret_file::write_new(path, text.as_bytes()).map_err(|source| CaError::Io {
         path: path.display().to_string(),
         source,
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)
+    })
 }
 
 fn read(path: &Path) -> Result<String, CaError> {

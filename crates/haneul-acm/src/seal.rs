@@ -32,19 +32,9 @@ impl Sealer {
         };
         let rng = SystemRandom::new();
         if !path.exists() {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::create_dir_all(data_dir.join("ca")).map_err(io)?;
             let mut bytes = [0u8; 32];
             rng.fill(&mut bytes).map_err(|_| SealError::BadKey)?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(io)?;
-            file.write_all(&bytes).map_err(io)?;
-            file.sync_all().map_err(io)?;
+            crate::secret_file::write_new(&path, &bytes).map_err(io)?;
         }
         let bytes = std::fs::read(&path).map_err(io)?;
         let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| SealError::BadKey)?;
