@@ -205,7 +205,7 @@ pub async fn create_load_balancer(
     Ok(json!({ "LoadBalancers": [lb_output(&lb.0, &out_region, state)] }))
 }
 
-fn page_size(raw: Option<i64>) -> Result<usize, ElbError> {
+pub(crate) fn page_size(raw: Option<i64>) -> Result<usize, ElbError> {
     match raw {
         None => Ok(MAX_PAGE_SIZE),
         Some(n) if (1..=MAX_PAGE_SIZE as i64).contains(&n) => Ok(n as usize),
@@ -354,13 +354,7 @@ pub async fn delete_load_balancer(store: &Store, ctx: &RequestContext, input: Va
             }
             t.delete(&scope, KIND_LOAD_BALANCER, &lb.name)?;
             t.delete(&scope, KIND_LB_ADDRESS, &lb.address)?;
-            for (_, mut tg) in t.list::<TargetGroup>(&scope, KIND_TARGET_GROUP)? {
-                if tg.load_balancer_arns.contains(&lb.arn) {
-                    tg.load_balancer_arns.retain(|a| a != &lb.arn);
-                    t.put(&scope, KIND_TARGET_GROUP, &tg.name, &tg)?;
-                }
-            }
-            Ok::<_, ElbError>(())
+            crate::listeners::delete_listeners_of(t, &scope, &lb.arn)
         })
         .await?;
     Ok(json!({}))
@@ -432,7 +426,10 @@ pub async fn create_target_group(store: &Store, ctx: &RequestContext, input: Val
                 health_check_port: input.health_check_port.unwrap_or_else(|| "traffic-port".into()),
                 health_check_path: Some(input.health_check_path.unwrap_or_else(|| "/".into())),
                 health_check_interval_s: input.health_check_interval_seconds.unwrap_or(30),
-                health_check_timeout_s: input.health_check_timeout_seconds.unwrap_or(5),
+                // The default 5 s, kept below a shorter interval the caller chose.
+                health_check_timeout_s: input
+                    .health_check_timeout_seconds
+                    .unwrap_or_else(|| input.health_check_interval_seconds.map_or(5, |i| 5.min(i - 1).max(2))),
                 healthy_threshold: input.healthy_threshold_count.unwrap_or(5),
                 unhealthy_threshold: input.unhealthy_threshold_count.unwrap_or(2),
                 matcher_http_code: Some(input.matcher.and_then(|m| m.http_code).unwrap_or_else(|| "200".into())),
@@ -594,4 +591,67 @@ pub async fn delete_target_group(store: &Store, ctx: &RequestContext, input: Val
         })
         .await?;
     Ok(json!({}))
+}
+
+/// ALB's quotas, as DescribeAccountLimits lists them for application load balancers.
+pub const ACCOUNT_LIMITS: &[(&str, i64)] = &[
+    ("application-load-balancers", 50),
+    ("target-groups", 3000),
+    ("targets-per-application-load-balancer", 1000),
+    (
+        "listeners-per-application-load-balancer",
+        crate::listeners::MAX_LISTENERS_PER_LB as i64,
+    ),
+    ("rules-per-application-load-balancer", 100),
+    ("certificates-per-application-load-balancer", 25),
+    ("target-groups-per-application-load-balancer", 100),
+    (
+        "target-groups-per-action-on-application-load-balancer",
+        crate::actions::MAX_FORWARD_TARGET_GROUPS as i64,
+    ),
+];
+
+pub fn describe_account_limits(input: Value) -> Result<Value, ElbError> {
+    let input: api_types::DescribeAccountLimitsInput = parse(input)?;
+    let size = page_size(input.page_size)?;
+    let start = match &input.marker {
+        Some(m) => m
+            .parse::<usize>()
+            .map_err(|_| ElbError::Validation(format!("Marker '{m}' is not valid")))?,
+        None => 0,
+    };
+    let page: Vec<Value> = ACCOUNT_LIMITS
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|(name, max)| json!({ "Name": name, "Max": max.to_string() }))
+        .collect();
+    let next = (ACCOUNT_LIMITS.len() > start + size).then(|| (start + size).to_string());
+    Ok(json!({ "Limits": page, "NextMarker": next }))
+}
+
+pub fn describe_ssl_policies(input: Value) -> Result<Value, ElbError> {
+    let input: api_types::DescribeSSLPoliciesInput = parse(input)?;
+    use crate::proxy::tls_policy::{policy, POLICIES};
+    let picked: Vec<&crate::proxy::tls_policy::Policy> = if input.names.is_empty() {
+        POLICIES.iter().collect()
+    } else {
+        input
+            .names
+            .iter()
+            .map(|n| policy(n).ok_or_else(|| ElbError::SslPolicyNotFound(format!("SSL policy '{n}' not found"))))
+            .collect::<Result<_, _>>()?
+    };
+    let items: Vec<Value> = picked
+        .iter()
+        .map(|p| {
+            json!({
+                "Name": p.name,
+                "SslProtocols": p.protocols,
+                "Ciphers": p.ciphers.iter().enumerate().map(|(i, c)| json!({ "Name": c, "Priority": i + 1 })).collect::<Vec<_>>(),
+                "SupportedLoadBalancerTypes": ["application", "network"],
+            })
+        })
+        .collect();
+    Ok(json!({ "SslPolicies": items }))
 }

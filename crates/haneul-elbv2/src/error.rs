@@ -37,6 +37,36 @@ pub enum ElbError {
     TooManyTags(String),
     #[error("{0}")]
     TooManyTargets(String),
+    #[error("{0}")]
+    ListenerNotFound(String),
+    #[error("{0}")]
+    RuleNotFound(String),
+    #[error("A listener already exists on port {0} of this load balancer")]
+    DuplicateListener(i64),
+    #[error("{0}")]
+    PriorityInUse(String),
+    #[error("{0}")]
+    TooManyRules(String),
+    #[error("{0}")]
+    TooManyListeners(String),
+    #[error("{0}")]
+    TooManyActions(String),
+    #[error("{0}")]
+    TooManyCertificates(String),
+    #[error("{0}")]
+    TooManyTargetGroups(String),
+    #[error("{0}")]
+    InvalidLoadBalancerAction(String),
+    #[error("{0}")]
+    TargetGroupAssociationLimit(String),
+    #[error("{0}")]
+    IncompatibleProtocols(String),
+    #[error("{0}")]
+    UnsupportedProtocol(String),
+    #[error("{0}")]
+    CertificateNotFound(String),
+    #[error("{0}")]
+    SslPolicyNotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -60,6 +90,21 @@ impl From<ElbError> for AwsError {
             ElbError::OperationNotPermitted(_) => "OperationNotPermitted",
             ElbError::TooManyTags(_) => "TooManyTags",
             ElbError::TooManyTargets(_) => "TooManyTargets",
+            ElbError::ListenerNotFound(_) => "ListenerNotFound",
+            ElbError::RuleNotFound(_) => "RuleNotFound",
+            ElbError::DuplicateListener(_) => "DuplicateListener",
+            ElbError::PriorityInUse(_) => "PriorityInUse",
+            ElbError::TooManyRules(_) => "TooManyRules",
+            ElbError::TooManyListeners(_) => "TooManyListeners",
+            ElbError::TooManyActions(_) => "TooManyActions",
+            ElbError::TooManyCertificates(_) => "TooManyCertificates",
+            ElbError::TooManyTargetGroups(_) => "TooManyTargetGroups",
+            ElbError::InvalidLoadBalancerAction(_) => "InvalidLoadBalancerAction",
+            ElbError::TargetGroupAssociationLimit(_) => "TargetGroupAssociationLimit",
+            ElbError::IncompatibleProtocols(_) => "IncompatibleProtocols",
+            ElbError::UnsupportedProtocol(_) => "UnsupportedProtocol",
+            ElbError::CertificateNotFound(_) => "CertificateNotFound",
+            ElbError::SslPolicyNotFound(_) => "SSLPolicyNotFound",
             ElbError::Store(_) => return AwsError::new("InternalFailure", 500, e.to_string()),
         };
         AwsError::new(code, 400, e.to_string())

@@ -1,16 +1,22 @@
 //! # haneul-elbv2: Application Load Balancers
 //!
-//! The ELBv2 API (query protocol) — so far load balancers (each with its own address from
-//! `--lb-cidr`, its DNSName served by haneul's DNS) and target groups. Listeners, rules,
-//! targets, health checks and the proxy data plane come next (see the note).
+//! The ELBv2 API (query protocol) — load balancers (each with its own address from
+//! `--lb-cidr`, its DNSName served by haneul's DNS), listeners and rules, target groups and
+//! targets — and the data plane: target health checks (`health/`) and the HTTP proxy bound on
+//! each load balancer's address (`proxy/`).
 
+pub mod actions;
 pub mod api;
 pub mod attributes;
 pub mod error;
 /// Typed input/output structs, generated from the model (see `codegen.txt`).
 #[rustfmt::skip]
 pub mod generated;
+pub mod health;
+pub mod listeners;
 pub mod model;
+pub mod proxy;
+pub mod rules;
 pub mod tags;
 pub mod targets;
 
@@ -28,11 +34,13 @@ pub struct Elbv2 {
     store: Store,
     /// `--lb-cidr`: where load balancers' addresses come from.
     lb_cidr: String,
+    /// Target health as the data plane's probes find it.
+    health: std::sync::Arc<health::HealthTable>,
 }
 
 impl Elbv2 {
-    pub fn new(store: Store, lb_cidr: String) -> Elbv2 {
-        Elbv2 { store, lb_cidr }
+    pub fn new(store: Store, lb_cidr: String, health: std::sync::Arc<health::HealthTable>) -> Elbv2 {
+        Elbv2 { store, lb_cidr, health }
     }
 }
 
@@ -63,7 +71,21 @@ impl Service for Elbv2 {
                 "DeleteTargetGroup" => api::delete_target_group(store, ctx, input).await,
                 "RegisterTargets" => targets::register_targets(store, ctx, input).await,
                 "DeregisterTargets" => targets::deregister_targets(store, ctx, input).await,
-                "DescribeTargetHealth" => targets::describe_target_health(store, ctx, input).await,
+                "DescribeTargetHealth" => targets::describe_target_health(store, &self.health, ctx, input).await,
+                "CreateListener" => listeners::create_listener(store, ctx, input).await,
+                "DescribeListeners" => listeners::describe_listeners(store, ctx, input).await,
+                "ModifyListener" => listeners::modify_listener(store, ctx, input).await,
+                "DeleteListener" => listeners::delete_listener(store, ctx, input).await,
+                "AddListenerCertificates" => listeners::add_listener_certificates(store, ctx, input).await,
+                "RemoveListenerCertificates" => listeners::remove_listener_certificates(store, ctx, input).await,
+                "DescribeListenerCertificates" => listeners::describe_listener_certificates(store, ctx, input).await,
+                "CreateRule" => rules::create_rule(store, ctx, input).await,
+                "DescribeRules" => rules::describe_rules(store, ctx, input).await,
+                "ModifyRule" => rules::modify_rule(store, ctx, input).await,
+                "DeleteRule" => rules::delete_rule(store, ctx, input).await,
+                "SetRulePriorities" => rules::set_rule_priorities(store, ctx, input).await,
+                "DescribeSSLPolicies" => api::describe_ssl_policies(input),
+                "DescribeAccountLimits" => api::describe_account_limits(input),
                 "DescribeLoadBalancerAttributes" => {
                     attributes::describe_load_balancer_attributes(store, ctx, input).await
                 }

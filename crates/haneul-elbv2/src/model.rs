@@ -58,4 +58,53 @@ pub struct Target {
     pub id: String,
     pub port: i64,
     pub availability_zone: Option<String>,
+    /// Deregistered: draining (no new requests, in-flight ones finish) until this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draining_until_s: Option<f64>,
 }
+
+impl Target {
+    /// Still registered, or draining and inside its deregistration delay.
+    pub fn present(&self, now_s: f64) -> bool {
+        self.draining_until_s.is_none_or(|until| until > now_s)
+    }
+}
+
+pub const KIND_LISTENER: &str = "elbv2.listener";
+
+/// A listener with its rules (so a rule change and a priority swap are one record's write),
+/// keyed by its ARN.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Listener {
+    pub arn: String,
+    pub load_balancer_arn: String,
+    pub protocol: String,
+    pub port: i64,
+    /// Certificates by ARN; the first is the default one (HTTPS).
+    #[serde(default)]
+    pub certificates: Vec<String>,
+    pub ssl_policy: Option<String>,
+    #[serde(default)]
+    pub alpn_policy: Vec<String>,
+    pub default_actions: Vec<Action>,
+    /// The ARN DescribeRules shows for the default rule.
+    pub default_rule_arn: String,
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    #[serde(default)]
+    pub tags: Vec<(String, Option<String>)>,
+}
+
+/// A listener rule other than the default one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rule {
+    pub arn: String,
+    /// 1 to 50000; lower is evaluated first.
+    pub priority: i64,
+    pub conditions: Vec<RuleCondition>,
+    pub actions: Vec<Action>,
+    #[serde(default)]
+    pub tags: Vec<(String, Option<String>)>,
+}
+
+pub use crate::generated::{Action, RuleCondition};

@@ -1,6 +1,7 @@
 //! RegisterTargets, DeregisterTargets, DescribeTargetHealth. Targets are IP addresses (target
 //! type `ip`); instance targets wait for ECS. A target group no load balancer uses reports its
-//! targets `unused`, as ALB does.
+//! targets `unused`, as ALB does; otherwise health is what the probes found. A deregistered
+//! target of a group in use drains for the group's deregistration delay.
 
 use haneul_store::Store;
 use haneul_wire::RequestContext;
@@ -9,8 +10,10 @@ use serde_json::{json, Value};
 use crate::api::target_group;
 use crate::error::ElbError;
 use crate::generated as api_types;
+use crate::health::HealthTable;
 use crate::model::{Target, TargetGroup, KIND_TARGET_GROUP};
 use crate::{parse, scope};
+use haneul_wire::value::now_epoch_s;
 
 /// ALB's quota of targets per target group.
 pub const MAX_TARGETS: usize = 1_000;
@@ -40,6 +43,7 @@ fn target(tg: &TargetGroup, d: &api_types::TargetDescription) -> Result<Target, 
         id: d.id.clone(),
         port,
         availability_zone: d.availability_zone.clone(),
+        draining_until_s: None,
     })
 }
 
@@ -54,6 +58,8 @@ async fn update_group(
     store
         .write(move |t| {
             let mut tg = target_group(t, &scope, &arn)?;
+            let now_s = now_epoch_s();
+            tg.targets.retain(|x| x.present(now_s));
             change(&mut tg)?;
             t.put(&scope, KIND_TARGET_GROUP, &tg.name, &tg)?;
             Ok(())
@@ -66,8 +72,13 @@ pub async fn register_targets(store: &Store, ctx: &RequestContext, input: Value)
     update_group(store, ctx, input.target_group_arn, move |tg| {
         for d in &input.targets {
             let target = target(tg, d)?;
-            if !tg.targets.iter().any(|x| x.id == target.id && x.port == target.port) {
-                tg.targets.push(target);
+            match tg
+                .targets
+                .iter_mut()
+                .find(|x| x.id == target.id && x.port == target.port)
+            {
+                Some(existing) => existing.draining_until_s = None,
+                None => tg.targets.push(target),
             }
         }
         if tg.targets.len() > MAX_TARGETS {
@@ -84,15 +95,28 @@ pub async fn register_targets(store: &Store, ctx: &RequestContext, input: Value)
 pub async fn deregister_targets(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, ElbError> {
     let input: api_types::DeregisterTargetsInput = parse(input)?;
     update_group(store, ctx, input.target_group_arn, move |tg| {
+        let delay_s: f64 = crate::attributes::effective_for_group(tg)
+            .get("deregistration_delay.timeout_seconds")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300.0);
+        let drains = delay_s > 0.0 && !tg.load_balancer_arns.is_empty();
+        let until = now_epoch_s() + delay_s;
         for d in &input.targets {
             let target = target(tg, d)?;
-            let before = tg.targets.len();
-            tg.targets.retain(|x| !(x.id == target.id && x.port == target.port));
-            if tg.targets.len() == before {
+            let position = tg
+                .targets
+                .iter()
+                .position(|x| x.id == target.id && x.port == target.port && x.draining_until_s.is_none());
+            let Some(i) = position else {
                 return Err(ElbError::InvalidTarget(format!(
                     "The following targets are not registered in target group '{}': '{}:{}'",
                     tg.name, target.id, target.port
                 )));
+            };
+            if drains {
+                tg.targets[i].draining_until_s = Some(until);
+            } else {
+                tg.targets.remove(i);
             }
         }
         Ok(())
@@ -101,39 +125,66 @@ pub async fn deregister_targets(store: &Store, ctx: &RequestContext, input: Valu
     Ok(json!({}))
 }
 
-pub async fn describe_target_health(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, ElbError> {
+pub async fn describe_target_health(
+    store: &Store,
+    health_table: &HealthTable,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, ElbError> {
     let input: api_types::DescribeTargetHealthInput = parse(input)?;
     let scope = scope(ctx);
     let arn = input.target_group_arn.clone();
     let tg = store.read(move |t| target_group(t, &scope, &arn)).await?;
     let wanted: Vec<Target> = input.targets.iter().map(|d| target(&tg, d)).collect::<Result<_, _>>()?;
+    let now_s = now_epoch_s();
+    let present: Vec<&Target> = tg.targets.iter().filter(|x| x.present(now_s)).collect();
     let health = |x: &Target| {
-        let registered = tg.targets.contains(x);
-        let (state, reason, description) = match (registered, tg.load_balancer_arns.is_empty()) {
-            (false, _) => (
-                "unavailable",
-                "Target.NotRegistered",
-                "Target is not registered to the target group",
+        let registered = present.iter().find(|p| p.id == x.id && p.port == x.port);
+        let (state, reason) = match registered {
+            None => (
+                "unavailable".to_string(),
+                Some((
+                    "Target.NotRegistered",
+                    "Target is not registered to the target group".to_string(),
+                )),
             ),
-            (true, true) => (
-                "unused",
-                "Target.NotInUse",
-                "Target group is not configured to receive traffic from the load balancer",
+            Some(_) if tg.load_balancer_arns.is_empty() => (
+                "unused".to_string(),
+                Some((
+                    "Target.NotInUse",
+                    "Target group is not configured to receive traffic from the load balancer".to_string(),
+                )),
             ),
-            (true, false) => (
-                "initial",
-                "Elb.RegistrationInProgress",
-                "Target registration is in progress",
+            Some(p) if p.draining_until_s.is_some() => (
+                "draining".to_string(),
+                Some((
+                    "Target.DeregistrationInProgress",
+                    "Target deregistration is in progress".to_string(),
+                )),
             ),
+            Some(_) => match health_table.get(&(tg.arn.clone(), x.id.clone(), x.port)) {
+                Some(s) => (s.state().name().to_string(), s.reason().describe()),
+                None => (
+                    "initial".to_string(),
+                    Some((
+                        "Elb.RegistrationInProgress",
+                        "Target registration is in progress".to_string(),
+                    )),
+                ),
+            },
         };
         json!({
             "Target": { "Id": x.id, "Port": x.port, "AvailabilityZone": x.availability_zone },
             "HealthCheckPort": if tg.health_check_port == "traffic-port" { x.port.to_string() } else { tg.health_check_port.clone() },
-            "TargetHealth": { "State": state, "Reason": reason, "Description": description },
+            "TargetHealth": {
+                "State": state,
+                "Reason": reason.as_ref().map(|r| r.0),
+                "Description": reason.as_ref().map(|r| r.1.clone()),
+            },
         })
     };
     let list: Vec<Value> = if wanted.is_empty() {
-        tg.targets.iter().map(health).collect()
+        present.iter().map(|x| health(x)).collect()
     } else {
         wanted.iter().map(health).collect()
     };

@@ -93,6 +93,8 @@ pub struct Running {
     dns: DnsServer,
     /// ACM's validation loop.
     validator: JoinHandle<()>,
+    /// The load balancers' proxy (listeners, health checks).
+    proxy: JoinHandle<()>,
     runtime_files: Vec<PathBuf>,
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -104,6 +106,7 @@ impl Running {
         self.shutdown.send_replace(true);
         let _ = self.task.await;
         self.validator.abort();
+        self.proxy.abort();
         self.dns.stop().await;
     }
 
@@ -112,6 +115,7 @@ impl Running {
         self.remove_runtime_files();
         self.task.abort();
         self.validator.abort();
+        self.proxy.abort();
     }
 
     fn remove_runtime_files(&self) {
@@ -140,6 +144,7 @@ fn build_api(
     auth: AuthMode,
     dns_plane: Arc<DataPlane>,
     acm: Arc<haneul_acm::Acm>,
+    lb_health: Arc<haneul_elbv2::health::HealthTable>,
 ) -> Result<Api, StartError> {
     let mut api = Api::new(ApiConfig {
         default_account_id: config.account_id.clone(),
@@ -157,7 +162,7 @@ fn build_api(
     let route53 = haneul_route53::Route53::new(store.clone(), dns_plane);
     api.register("route53", haneul_route53::MODEL, Some(Arc::new(route53)))?;
     api.register("acm", haneul_acm::MODEL, Some(acm))?;
-    let elbv2 = haneul_elbv2::Elbv2::new(store.clone(), config.lb_cidr.clone());
+    let elbv2 = haneul_elbv2::Elbv2::new(store.clone(), config.lb_cidr.clone(), lb_health);
     api.register("elbv2", haneul_elbv2::MODEL, Some(Arc::new(elbv2)))?;
     let domains = haneul_route53domains::Route53Domains::new(store.clone());
     api.register("route53domains", haneul_route53domains::MODEL, Some(Arc::new(domains)))?;
@@ -205,7 +210,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let dns_plane = DataPlane::new(geo);
     let acm = Arc::new(haneul_acm::Acm::open(store.clone(), &data_dir)?);
-    let api = build_api(&config, &store, auth, dns_plane.clone(), acm.clone())?;
+    let lb_health = Arc::new(haneul_elbv2::health::HealthTable::default());
+    let api = build_api(&config, &store, auth, dns_plane.clone(), acm.clone(), lb_health.clone())?;
+    let lb_plane = haneul_elbv2::proxy::Plane::new(lb_health);
+    let proxy = tokio::spawn(haneul_elbv2::proxy::run(store.clone(), lb_plane, acm.sealer.clone()));
     let validator = haneul_acm::validation::Validator {
         store: store.clone(),
         plane: dns_plane.clone(),
@@ -273,6 +281,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         task,
         dns,
         validator,
+        proxy,
         runtime_files,
         _temp_dir: temp_dir,
     })

@@ -51,18 +51,25 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
-fn connector() -> Result<TlsConnector, rustls::Error> {
+/// A client configuration that accepts any certificate (health checks; ALB to HTTPS targets).
+pub fn client_config() -> Result<Arc<ClientConfig>, rustls::Error> {
     static CONFIG: OnceLock<Result<Arc<ClientConfig>, rustls::Error>> = OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth();
-        Ok(Arc::new(config))
-    });
-    config.clone().map(TlsConnector::from)
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+                .with_no_client_auth();
+            Ok(Arc::new(config))
+        })
+        .clone()
+}
+
+/// A TLS connector that accepts any certificate.
+pub fn connector() -> Result<TlsConnector, rustls::Error> {
+    client_config().map(TlsConnector::from)
 }
 
 /// Runs the TLS handshake over an open connection; SNI carries the host name when asked.

@@ -1,0 +1,266 @@
+//! The load balancer's data plane: each listener bound on its load balancer's address, every
+//! request routed by a snapshot of the listeners' rules rebuilt from the store on change
+//! (connections in flight keep going), forwarded to targets chosen by health and algorithm.
+
+pub mod idle;
+pub mod pages;
+pub mod rules;
+pub mod select;
+pub mod serve;
+pub mod snapshot;
+pub mod tls;
+pub mod tls_policy;
+pub mod upstream;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use haneul_acm::seal::Sealer;
+use haneul_store::Store;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use crate::health::HealthTable;
+use crate::proxy::idle::IdleIo;
+use crate::proxy::serve::Conn;
+use crate::proxy::snapshot::{ListenerPlan, Snapshot};
+
+/// Most client connections the proxy holds open at once, across listeners.
+pub const MAX_CONNECTIONS: usize = 50_000;
+/// A TLS handshake must finish within this.
+pub const TLS_HANDSHAKE_TIMEOUT_S: u64 = 10;
+/// Largest request head (request line and headers) a client may send.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 64 * 1024;
+/// A listener that could not be bound is tried again after this.
+const BIND_RETRY_MS: u64 = 2_000;
+/// Longest pause between retries when `accept` fails (e.g. out of file descriptors).
+const ACCEPT_BACKOFF_MAX_MS: u64 = 1_000;
+/// Most change-feed entries looked at to decide whether a change concerns the proxy.
+const MAX_CHANGES_INSPECTED: usize = 10_000;
+
+/// What every connection shares.
+pub struct Plane {
+    pub snapshot: ArcSwap<Snapshot>,
+    pub health: Arc<HealthTable>,
+    pub upstream: upstream::Upstream,
+    connections: Arc<Semaphore>,
+}
+
+impl Plane {
+    pub fn new(health: Arc<HealthTable>) -> Arc<Plane> {
+        Arc::new(Plane {
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            health,
+            upstream: upstream::Upstream::new(),
+            connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+        })
+    }
+}
+
+/// Accept loops by address; dropping it stops them (connections already accepted go on).
+#[derive(Default)]
+struct Bound(HashMap<SocketAddr, JoinHandle<()>>);
+
+impl Drop for Bound {
+    fn drop(&mut self) {
+        for task in self.0.values() {
+            task.abort();
+        }
+    }
+}
+
+impl Bound {
+    /// Binds listeners new in `snapshot`, stops those gone. Returns whether any bind failed.
+    fn reconcile(&mut self, snapshot: &Snapshot, plane: &Arc<Plane>) -> bool {
+        self.0.retain(|addr, task| {
+            let keep = snapshot.listeners.contains_key(addr) && !task.is_finished();
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        let mut failed = false;
+        for addr in snapshot.listeners.keys() {
+            if self.0.contains_key(addr) {
+                continue;
+            }
+            match bind(*addr) {
+                Ok(listener) => {
+                    self.0
+                        .insert(*addr, tokio::spawn(accept_loop(listener, *addr, plane.clone())));
+                }
+                Err(e) => {
+                    tracing::warn!(%addr, error = %e, "cannot bind a load balancer listener; retrying");
+                    failed = true;
+                }
+            }
+        }
+        failed
+    }
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+/// Whether the changes since `revision` concern the proxy (None: cannot tell, rebuild).
+async fn concerns_proxy(store: &Store, revision: u64) -> bool {
+    match store.changes_since(revision, MAX_CHANGES_INSPECTED).await {
+        Ok(changes) => {
+            changes.len() >= MAX_CHANGES_INSPECTED
+                || changes.first().is_some_and(|c| c.revision != revision + 1)
+                || changes
+                    .iter()
+                    .any(|c| c.kind.starts_with("elbv2.") || c.kind.starts_with("acm."))
+        }
+        Err(_) => true,
+    }
+}
+
+/// Follows the store until aborted: rebuilds the snapshot on every ELBv2/ACM change (and when a
+/// draining period ends), then binds and unbinds listeners to match.
+pub async fn run(store: Store, plane: Arc<Plane>, sealer: Arc<Sealer>) {
+    let mut revisions = store.subscribe();
+    let mut bound = Bound::default();
+    let mut seen = store.revision();
+    let mut rebuild = true;
+    loop {
+        let mut retry_after: Option<Duration> = None;
+        if rebuild {
+            seen = store.revision();
+            match snapshot::build(&store, &plane.health, &sealer).await {
+                Ok(next) => {
+                    let next = Arc::new(next);
+                    plane.snapshot.store(next.clone());
+                    if bound.reconcile(&next, &plane) {
+                        retry_after = Some(Duration::from_millis(BIND_RETRY_MS));
+                    }
+                    if let Some(end) = next.next_drain_end_s {
+                        let wait = (end - haneul_wire::value::now_epoch_s()).max(0.0) + 0.05;
+                        let wait = Duration::from_secs_f64(wait);
+                        retry_after = Some(retry_after.map_or(wait, |r| r.min(wait)));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "load balancer snapshot failed; retrying");
+                    retry_after = Some(Duration::from_millis(BIND_RETRY_MS));
+                }
+            }
+        }
+        let timer = tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(3600)));
+        tokio::select! {
+            changed = revisions.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                revisions.borrow_and_update();
+                rebuild = concerns_proxy(&store, seen).await;
+                if !rebuild {
+                    seen = store.revision();
+                }
+            }
+            _ = timer, if retry_after.is_some() => rebuild = true,
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, local: SocketAddr, plane: Arc<Plane>) {
+    let mut backoff_ms = 5;
+    loop {
+        let permit = match plane.connections.clone().acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => return,
+        };
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                backoff_ms = 5;
+                let plane = plane.clone();
+                tokio::spawn(async move {
+                    serve_connection(stream, local, peer, plane).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                tracing::warn!(%local, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
+                backoff_ms = (backoff_ms * 2).min(ACCEPT_BACKOFF_MAX_MS);
+            }
+        }
+    }
+}
+
+fn http1() -> hyper::server::conn::http1::Builder {
+    let mut b = hyper::server::conn::http1::Builder::new();
+    b.timer(TokioTimer::new())
+        .keep_alive(true)
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES)
+        .writev(true);
+    b
+}
+
+async fn serve_connection(stream: TcpStream, local: SocketAddr, peer: SocketAddr, plane: Arc<Plane>) {
+    let Some(plan) = plane.snapshot.load().listeners.get(&local).cloned() else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let idle = plan.lb.idle_timeout;
+    let conn = Arc::new(Conn {
+        local,
+        peer,
+        https: plan.https,
+        plane: plane.clone(),
+    });
+    let service = service_fn(move |req| serve::handle(conn.clone(), req));
+    if !plan.https {
+        let io = TokioIo::new(IdleIo::new(stream, idle));
+        let _ = http1()
+            .header_read_timeout(idle)
+            .serve_connection(io, service)
+            .with_upgrades()
+            .await;
+        return;
+    }
+    serve_tls(stream, &plan, service, idle).await;
+}
+
+async fn serve_tls<S>(stream: TcpStream, plan: &ListenerPlan, service: S, idle: Duration)
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = pages::ProxyBody> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let Some(config) = plan.tls.clone() else {
+        return;
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let handshake = tokio::time::timeout(Duration::from_secs(TLS_HANDSHAKE_TIMEOUT_S), acceptor.accept(stream)).await;
+    let Ok(Ok(tls)) = handshake else {
+        return;
+    };
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let io = TokioIo::new(IdleIo::new(tls, idle));
+    if h2 {
+        let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        b.timer(TokioTimer::new())
+            .max_header_list_size(MAX_REQUEST_HEAD_BYTES as u32);
+        let _ = b.serve_connection(io, service).await;
+    } else {
+        let _ = http1()
+            .header_read_timeout(idle)
+            .serve_connection(io, service)
+            .with_upgrades()
+            .await;
+    }
+}

@@ -1,0 +1,329 @@
+//! One request through the load balancer, in phases: check the request, pick the rule, act
+//! (fixed response, redirect, or forward: pick a group and a target, rewrite, send, relay).
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, Uri, Version};
+use http_body_util::Either;
+use hyper::body::Incoming;
+
+use crate::generated::RedirectActionConfig;
+use crate::proxy::pages::{error_page, own, redirect, ProxyBody};
+use crate::proxy::rules::RequestView;
+use crate::proxy::snapshot::{ActionPlan, ForwardPlan, ListenerPlan};
+use crate::proxy::{select, Plane};
+
+/// Most X-Forwarded-For entries ALB accepts (more: 463).
+pub const MAX_XFF_ENTRIES: usize = 30;
+
+/// The connection a request arrived on.
+pub struct Conn {
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    pub https: bool,
+    pub plane: Arc<Plane>,
+}
+
+static X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+pub async fn handle(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<ProxyBody>, std::convert::Infallible> {
+    let listener = conn.plane.snapshot.load().listeners.get(&conn.local).cloned();
+    let Some(listener) = listener else {
+        return Ok(error_page(503));
+    };
+    if let Some(status) = reject(&req, &listener) {
+        let mut response = error_page(status);
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return Ok(response);
+    }
+    let action = route(&listener, &req, &conn);
+    Ok(match action {
+        ActionPlan::Fixed {
+            status,
+            content_type,
+            body,
+        } => own(*status, content_type.as_deref(), body.clone()),
+        ActionPlan::Redirect(r) => redirect_to(r, &req, &conn, &listener),
+        ActionPlan::Forward(f) => forward(&conn, &listener, f, req).await,
+    })
+}
+
+/// Requests ALB refuses before routing: ambiguous framing (smuggling), too many forwarders.
+fn reject(req: &Request<Incoming>, listener: &ListenerPlan) -> Option<u16> {
+    let headers = req.headers();
+    if headers.contains_key(header::TRANSFER_ENCODING) && headers.contains_key(header::CONTENT_LENGTH) {
+        return Some(400);
+    }
+    if headers.get_all(header::CONTENT_LENGTH).iter().count() > 1 {
+        return Some(400);
+    }
+    if req.version() == Version::HTTP_11 && !headers.contains_key(header::HOST) {
+        return Some(400);
+    }
+    let xff_entries: usize = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .map(|v| v.as_bytes().split(|b| *b == b',').count())
+        .sum();
+    if listener.lb.xff_mode == "append" && xff_entries >= MAX_XFF_ENTRIES {
+        return Some(463);
+    }
+    None
+}
+
+fn host_of(req: &Request<Incoming>) -> &str {
+    req.uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok()))
+        .unwrap_or("")
+}
+
+fn route<'a>(listener: &'a ListenerPlan, req: &Request<Incoming>, conn: &Conn) -> &'a ActionPlan {
+    if listener.rules.is_empty() {
+        return &listener.default;
+    }
+    let view = RequestView {
+        host: host_of(req),
+        path: req.uri().path(),
+        query: req.uri().query(),
+        method: req.method().as_str(),
+        headers: req.headers(),
+        client_ip: conn.peer.ip(),
+    };
+    listener
+        .rules
+        .iter()
+        .find(|(conditions, _)| conditions.matches(&view))
+        .map(|(_, action)| action)
+        .unwrap_or(&listener.default)
+}
+
+/// Builds the redirect location from the config's `#{…}` placeholders.
+fn redirect_to(
+    r: &RedirectActionConfig,
+    req: &Request<Incoming>,
+    conn: &Conn,
+    listener: &ListenerPlan,
+) -> Response<ProxyBody> {
+    let protocol_in = if conn.https { "HTTPS" } else { "HTTP" };
+    let host_in = host_of(req);
+    let host_in = host_in
+        .rsplit_once(':')
+        .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host_in, |(h, _)| h);
+    let path_in = req.uri().path().trim_start_matches('/');
+    let query_in = req.uri().query().unwrap_or("");
+    let port_in = listener.port.to_string();
+    let fill = |template: &str| {
+        template
+            .replace("#{protocol}", protocol_in)
+            .replace("#{host}", host_in)
+            .replace("#{port}", &port_in)
+            .replace("#{path}", path_in)
+            .replace("#{query}", query_in)
+    };
+    let protocol = fill(r.protocol.as_deref().unwrap_or("#{protocol}")).to_ascii_lowercase();
+    let host = fill(r.host.as_deref().unwrap_or("#{host}"));
+    let port = fill(r.port.as_deref().unwrap_or("#{port}"));
+    let path = fill(r.path.as_deref().unwrap_or("/#{path}"));
+    let query = fill(r.query.as_deref().unwrap_or("#{query}"));
+    let default_port = (protocol == "http" && port == "80") || (protocol == "https" && port == "443");
+    let mut location = format!("{protocol}://{host}");
+    if !default_port {
+        location.push(':');
+        location.push_str(&port);
+    }
+    location.push_str(&path);
+    if !query.is_empty() {
+        location.push('?');
+        location.push_str(&query);
+    }
+    let status = if r.status_code == "HTTP_301" { 301 } else { 302 };
+    redirect(status, &location)
+}
+
+fn trace_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let random: [u8; 12] = rand::random();
+    format!("Root=1-{:08x}-{}", now as u32, hex_lower(&random))
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Headers that describe one hop and must not be passed on.
+fn strip_hop_headers(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .filter(|name| !(keep_upgrade && name == header::UPGRADE))
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    if !keep_upgrade {
+        headers.remove(header::CONNECTION);
+        headers.remove(header::UPGRADE);
+    }
+    headers.remove(&KEEP_ALIVE);
+    headers.remove(&PROXY_CONNECTION);
+    headers.remove(header::TE);
+    headers.remove(header::TRAILER);
+    headers.remove(header::TRANSFER_ENCODING);
+    headers.remove(header::PROXY_AUTHORIZATION);
+}
+
+fn is_upgrade(req: &Request<Incoming>) -> bool {
+    req.version() == Version::HTTP_11
+        && req.headers().contains_key(header::UPGRADE)
+        && req
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+}
+
+/// X-Forwarded-For/-Proto/-Port and X-Amzn-Trace-Id, as the load balancer's settings say.
+fn add_forwarding_headers(headers: &mut HeaderMap, conn: &Conn, listener: &ListenerPlan) {
+    let client = if listener.lb.xff_client_port {
+        conn.peer.to_string()
+    } else {
+        conn.peer.ip().to_string()
+    };
+    match listener.lb.xff_mode.as_str() {
+        "remove" => {
+            headers.remove(&X_FORWARDED_FOR);
+        }
+        "preserve" => {}
+        _ => {
+            let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+                Some(before) => format!("{before}, {client}"),
+                None => client,
+            };
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(&X_FORWARDED_FOR, v);
+            }
+        }
+    }
+    let proto = if conn.https { "https" } else { "http" };
+    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    headers.insert(&X_FORWARDED_PORT, HeaderValue::from(listener.port));
+    let trace = match headers.get(&X_AMZN_TRACE_ID).and_then(|v| v.to_str().ok()) {
+        Some(t) if t.contains("Root=") => format!("{t};Self={}", &trace_id()[5..]),
+        _ => trace_id(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&trace) {
+        headers.insert(&X_AMZN_TRACE_ID, v);
+    }
+}
+
+/// Counts a request against its target until the response head arrives.
+struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn forward(
+    conn: &Conn,
+    listener: &ListenerPlan,
+    plan: &ForwardPlan,
+    mut req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let Some(pick) = select::pick(plan, req.headers()) else {
+        return error_page(503);
+    };
+    let (group, target) = (&pick.group, &pick.target);
+    let upgrade = is_upgrade(&req);
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let host = host_of(&req).to_string();
+    let scheme = if group.https { "https" } else { "http" };
+    let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let Ok(uri) = Uri::try_from(format!("{scheme}://{}{path}", target.addr)) else {
+        return error_page(400);
+    };
+    *req.uri_mut() = uri;
+    let headers = req.headers_mut();
+    strip_hop_headers(headers, upgrade);
+    if !headers.contains_key(header::HOST) {
+        if let Ok(v) = HeaderValue::from_str(&host) {
+            headers.insert(header::HOST, v);
+        }
+    }
+    add_forwarding_headers(headers, conn, listener);
+    *req.version_mut() = if group.http2 { Version::HTTP_2 } else { Version::HTTP_11 };
+    if group.http2 {
+        req.headers_mut().remove(header::HOST);
+    }
+    target.in_flight.fetch_add(1, Ordering::Relaxed);
+    let counted = InFlight(&target.in_flight);
+    let sent = tokio::time::timeout(
+        listener.lb.idle_timeout,
+        conn.plane.upstream.send(req, group.https, group.http2),
+    )
+    .await;
+    drop(counted);
+    let mut response = match sent {
+        Err(_) => return error_page(504),
+        Ok(Err(e)) => return error_page(upstream_error_status(&e)),
+        Ok(Ok(r)) => r,
+    };
+    if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let target_upgrade = hyper::upgrade::on(&mut response);
+            tokio::spawn(relay_upgraded(client_upgrade, target_upgrade));
+        }
+    } else {
+        strip_hop_headers(response.headers_mut(), false);
+    }
+    select::stick(&pick, plan, response.headers_mut());
+    response.map(Either::Left)
+}
+
+/// 504 when the target did not answer the connect in time, else 502 (refused, reset, bad reply).
+fn upstream_error_status(e: &hyper_util::client::legacy::Error) -> u16 {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return 504;
+            }
+        }
+        if s.to_string().contains("timed out") {
+            return 504;
+        }
+        source = s.source();
+    }
+    502
+}
+
+/// Carries an upgraded connection (WebSocket) both ways until either side closes.
+async fn relay_upgraded(client: hyper::upgrade::OnUpgrade, target: hyper::upgrade::OnUpgrade) {
+    let (Ok(client), Ok(target)) = tokio::join!(client, target) else {
+        return;
+    };
+    let mut client = hyper_util::rt::TokioIo::new(client);
+    let mut target = hyper_util::rt::TokioIo::new(target);
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut target).await;
+}
