@@ -11,6 +11,11 @@ use haneul::config::{self, Config};
 use haneul::credentials::RootKey;
 use haneul::runtime_file::{RuntimeInfo, DEV_RUNTIME_FILE, RUNTIME_FILE};
 
+/// mimalloc: the proxy and DNS paths allocate small, short-lived buffers per request, where
+/// glibc's malloc measured a few percent of CPU (BENCHMARKS.md, HTTP).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "haneul",

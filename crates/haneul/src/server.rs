@@ -76,6 +76,8 @@ pub enum StartError {
     GeoDb(#[from] haneul_route53::geo::GeoDbError),
     #[error(transparent)]
     LatencyTable(#[from] haneul_route53::geo::latency::LatencyTableError),
+    #[error("cannot start the load balancers' worker threads: {0}")]
+    Proxy(std::io::Error),
     #[error("cannot bind the API endpoint on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -212,7 +214,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let acm = Arc::new(haneul_acm::Acm::open(store.clone(), &data_dir)?);
     let lb_health = Arc::new(haneul_elbv2::health::HealthTable::default());
     let api = build_api(&config, &store, auth, dns_plane.clone(), acm.clone(), lb_health.clone())?;
-    let lb_plane = haneul_elbv2::proxy::Plane::new(lb_health);
+    let lb_plane = haneul_elbv2::proxy::Plane::new(lb_health).map_err(StartError::Proxy)?;
     let proxy = tokio::spawn(haneul_elbv2::proxy::run(store.clone(), lb_plane, acm.sealer.clone()));
     let validator = haneul_acm::validation::Validator {
         store: store.clone(),

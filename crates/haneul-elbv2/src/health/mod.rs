@@ -89,6 +89,8 @@ impl Reason {
 #[derive(Debug)]
 pub struct TargetState {
     pub addr: SocketAddr,
+    /// `addr` as a URI authority (requests to the target are addressed with it).
+    pub authority: http::uri::Authority,
     state: AtomicU8,
     reason: Mutex<Reason>,
     /// Requests sent to this target and not yet answered (least outstanding requests).
@@ -107,6 +109,8 @@ impl TargetState {
         };
         TargetState {
             addr,
+            authority: http::uri::Authority::try_from(addr.to_string().as_str())
+                .unwrap_or(http::uri::Authority::from_static("0.0.0.0")),
             state: AtomicU8::new(state as u8),
             reason: Mutex::new(reason),
             in_flight: AtomicUsize::new(0),

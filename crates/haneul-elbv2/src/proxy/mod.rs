@@ -48,28 +48,61 @@ const MAX_CHANGES_INSPECTED: usize = 10_000;
 pub struct Plane {
     pub snapshot: ArcSwap<Snapshot>,
     pub health: Arc<HealthTable>,
-    pub upstream: upstream::Upstream,
+    /// Target connection pools, one per worker thread (a connection and its targets' connections
+    /// live on one thread: no cross-thread wake-ups on the request path).
+    pub upstreams: Vec<upstream::Upstream>,
+    workers: Workers,
     connections: Arc<Semaphore>,
 }
 
 impl Plane {
-    pub fn new(health: Arc<HealthTable>) -> Arc<Plane> {
-        Arc::new(Plane {
+    pub fn new(health: Arc<HealthTable>) -> std::io::Result<Arc<Plane>> {
+        let workers = Workers::start()?;
+        Ok(Arc::new(Plane {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             health,
-            upstream: upstream::Upstream::new(),
+            upstreams: (0..workers.handles.len()).map(|_| upstream::Upstream::new()).collect(),
+            workers,
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
-        })
+        }))
     }
 }
 
-/// Accept loops by address; dropping it stops them (connections already accepted go on).
+/// One single-threaded runtime per core; each listener is bound once per worker (SO_REUSEPORT)
+/// and the kernel spreads connections across them. Dropping it stops the threads.
+struct Workers {
+    handles: Vec<tokio::runtime::Handle>,
+    _stop: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Workers {
+    fn start() -> std::io::Result<Workers> {
+        let count = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut handles = Vec::with_capacity(count);
+        let mut stop = Vec::with_capacity(count);
+        for i in 0..count {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            handles.push(runtime.handle().clone());
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            stop.push(tx);
+            std::thread::Builder::new()
+                .name(format!("haneul-lb-{i}"))
+                .spawn(move || {
+                    let _ = runtime.block_on(rx);
+                })?;
+        }
+        Ok(Workers { handles, _stop: stop })
+    }
+}
+
+/// Accept loops (one per worker) by address; dropping it stops them (connections already
+/// accepted go on).
 #[derive(Default)]
-struct Bound(HashMap<SocketAddr, JoinHandle<()>>);
+struct Bound(HashMap<SocketAddr, Vec<JoinHandle<()>>>);
 
 impl Drop for Bound {
     fn drop(&mut self) {
-        for task in self.0.values() {
+        for task in self.0.values().flatten() {
             task.abort();
         }
     }
@@ -78,10 +111,10 @@ impl Drop for Bound {
 impl Bound {
     /// Binds listeners new in `snapshot`, stops those gone. Returns whether any bind failed.
     fn reconcile(&mut self, snapshot: &Snapshot, plane: &Arc<Plane>) -> bool {
-        self.0.retain(|addr, task| {
-            let keep = snapshot.listeners.contains_key(addr) && !task.is_finished();
+        self.0.retain(|addr, tasks| {
+            let keep = snapshot.listeners.contains_key(addr) && !tasks.iter().any(|t| t.is_finished());
             if !keep {
-                task.abort();
+                tasks.iter().for_each(JoinHandle::abort);
             }
             keep
         });
@@ -90,10 +123,19 @@ impl Bound {
             if self.0.contains_key(addr) {
                 continue;
             }
-            match bind(*addr) {
-                Ok(listener) => {
-                    self.0
-                        .insert(*addr, tokio::spawn(accept_loop(listener, *addr, plane.clone())));
+            let bound: std::io::Result<Vec<std::net::TcpListener>> =
+                plane.workers.handles.iter().map(|_| bind(*addr)).collect();
+            match bound {
+                Ok(sockets) => {
+                    let tasks = sockets
+                        .into_iter()
+                        .zip(&plane.workers.handles)
+                        .enumerate()
+                        .map(|(worker, (socket, handle))| {
+                            handle.spawn(accept_loop(socket, *addr, worker, plane.clone()))
+                        })
+                        .collect();
+                    self.0.insert(*addr, tasks);
                 }
                 Err(e) => {
                     tracing::warn!(%addr, error = %e, "cannot bind a load balancer listener; retrying");
@@ -105,14 +147,18 @@ impl Bound {
     }
 }
 
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// A listening socket for one worker (registered with that worker's runtime when it starts).
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
     socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
     socket.bind(addr)?;
-    socket.listen(4096)
+    let listener = socket.listen(4096)?;
+    // Leaves the current runtime: each worker registers its socket with its own reactor.
+    listener.into_std()
 }
 
 /// Whether the changes since `revision` concern the proxy (None: cannot tell, rebuild).
@@ -176,7 +222,14 @@ pub async fn run(store: Store, plane: Arc<Plane>, sealer: Arc<Sealer>) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, local: SocketAddr, plane: Arc<Plane>) {
+async fn accept_loop(listener: std::net::TcpListener, local: SocketAddr, worker: usize, plane: Arc<Plane>) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(%local, error = %e, "cannot register a load balancer listener");
+            return;
+        }
+    };
     let mut backoff_ms = 5;
     loop {
         let permit = match plane.connections.clone().acquire_owned().await {
@@ -188,7 +241,7 @@ async fn accept_loop(listener: TcpListener, local: SocketAddr, plane: Arc<Plane>
                 backoff_ms = 5;
                 let plane = plane.clone();
                 tokio::spawn(async move {
-                    serve_connection(stream, local, peer, plane).await;
+                    serve_connection(stream, local, peer, worker, plane).await;
                     drop(permit);
                 });
             }
@@ -210,18 +263,13 @@ fn http1() -> hyper::server::conn::http1::Builder {
     b
 }
 
-async fn serve_connection(stream: TcpStream, local: SocketAddr, peer: SocketAddr, plane: Arc<Plane>) {
+async fn serve_connection(stream: TcpStream, local: SocketAddr, peer: SocketAddr, worker: usize, plane: Arc<Plane>) {
     let Some(plan) = plane.snapshot.load().listeners.get(&local).cloned() else {
         return;
     };
     let _ = stream.set_nodelay(true);
     let idle = plan.lb.idle_timeout;
-    let conn = Arc::new(Conn {
-        local,
-        peer,
-        https: plan.https,
-        plane: plane.clone(),
-    });
+    let conn = Arc::new(Conn::new(local, peer, plan.https, worker, plane.clone()));
     let service = service_fn(move |req| serve::handle(conn.clone(), req));
     if !plan.https {
         let io = TokioIo::new(IdleIo::new(stream, idle));

@@ -24,7 +24,29 @@ pub struct Conn {
     pub local: SocketAddr,
     pub peer: SocketAddr,
     pub https: bool,
+    /// The worker thread serving the connection (its pool of target connections).
+    pub worker: usize,
     pub plane: Arc<Plane>,
+    /// The client as X-Forwarded-For names it (address, address:port) and the listener port.
+    pub peer_ip_text: HeaderValue,
+    pub peer_text: HeaderValue,
+    pub port_text: HeaderValue,
+}
+
+impl Conn {
+    pub fn new(local: SocketAddr, peer: SocketAddr, https: bool, worker: usize, plane: Arc<Plane>) -> Conn {
+        let text = |s: String| HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(""));
+        Conn {
+            local,
+            peer,
+            https,
+            worker,
+            plane,
+            peer_ip_text: text(peer.ip().to_string()),
+            peer_text: text(peer.to_string()),
+            port_text: HeaderValue::from(local.port()),
+        }
+    }
 }
 
 static X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
@@ -153,31 +175,29 @@ fn redirect_to(
     redirect(status, &location)
 }
 
-fn trace_id() -> String {
+/// A new trace id, `Root=1-<8 hex: epoch seconds>-<24 hex: random>`.
+fn trace_id() -> [u8; 40] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| d.as_secs() as u32)
         .unwrap_or(0);
     let random: [u8; 12] = rand::random();
-    format!("Root=1-{:08x}-{}", now as u32, hex_lower(&random))
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = *b"Root=1-00000000-000000000000000000000000";
+    for i in 0..8 {
+        out[7 + i] = HEX[((now >> (28 - 4 * i)) & 0xf) as usize];
+    }
+    for (i, b) in random.iter().enumerate() {
+        out[16 + 2 * i] = HEX[usize::from(b >> 4)];
+        out[17 + 2 * i] = HEX[usize::from(b & 0xf)];
+    }
+    out
 }
 
 /// Headers that describe one hop and must not be passed on.
 fn strip_hop_headers(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .filter(|name| !(keep_upgrade && name == header::UPGRADE))
-        .collect();
-    for name in listed {
-        headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        strip_connection_listed(headers, keep_upgrade);
     }
     if !keep_upgrade {
         headers.remove(header::CONNECTION);
@@ -189,6 +209,21 @@ fn strip_hop_headers(headers: &mut HeaderMap, keep_upgrade: bool) {
     headers.remove(header::TRAILER);
     headers.remove(header::TRANSFER_ENCODING);
     headers.remove(header::PROXY_AUTHORIZATION);
+}
+
+/// Headers the Connection header names as hop-by-hop.
+fn strip_connection_listed(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .filter(|name| !(keep_upgrade && name == header::UPGRADE))
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
 }
 
 fn is_upgrade(req: &Request<Incoming>) -> bool {
@@ -205,9 +240,9 @@ fn is_upgrade(req: &Request<Incoming>) -> bool {
 /// X-Forwarded-For/-Proto/-Port and X-Amzn-Trace-Id, as the load balancer's settings say.
 fn add_forwarding_headers(headers: &mut HeaderMap, conn: &Conn, listener: &ListenerPlan) {
     let client = if listener.lb.xff_client_port {
-        conn.peer.to_string()
+        &conn.peer_text
     } else {
-        conn.peer.ip().to_string()
+        &conn.peer_ip_text
     };
     match listener.lb.xff_mode.as_str() {
         "remove" => {
@@ -215,23 +250,26 @@ fn add_forwarding_headers(headers: &mut HeaderMap, conn: &Conn, listener: &Liste
         }
         "preserve" => {}
         _ => {
-            let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-                Some(before) => format!("{before}, {client}"),
-                None => client,
+            let value = match headers.get(&X_FORWARDED_FOR) {
+                Some(before) => HeaderValue::from_bytes(&[before.as_bytes(), b", ", client.as_bytes()].concat()),
+                None => Ok(client.clone()),
             };
-            if let Ok(v) = HeaderValue::from_str(&value) {
+            if let Ok(v) = value {
                 headers.insert(&X_FORWARDED_FOR, v);
             }
         }
     }
     let proto = if conn.https { "https" } else { "http" };
     headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-    headers.insert(&X_FORWARDED_PORT, HeaderValue::from(listener.port));
-    let trace = match headers.get(&X_AMZN_TRACE_ID).and_then(|v| v.to_str().ok()) {
-        Some(t) if t.contains("Root=") => format!("{t};Self={}", &trace_id()[5..]),
-        _ => trace_id(),
+    headers.insert(&X_FORWARDED_PORT, conn.port_text.clone());
+    let fresh = trace_id();
+    let trace = match headers.get(&X_AMZN_TRACE_ID).map(HeaderValue::as_bytes) {
+        Some(t) if t.windows(5).any(|w| w == b"Root=") => {
+            HeaderValue::from_bytes(&[t, b";Self=", &fresh[5..]].concat())
+        }
+        _ => HeaderValue::from_bytes(&fresh),
     };
-    if let Ok(v) = HeaderValue::from_str(&trace) {
+    if let Ok(v) = trace {
         headers.insert(&X_AMZN_TRACE_ID, v);
     }
 }
@@ -258,9 +296,17 @@ async fn forward(
     let upgrade = is_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let host = host_of(&req).to_string();
-    let scheme = if group.https { "https" } else { "http" };
-    let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let Ok(uri) = Uri::try_from(format!("{scheme}://{}{path}", target.addr)) else {
+    let mut parts = std::mem::take(req.uri_mut()).into_parts();
+    parts.scheme = Some(if group.https {
+        http::uri::Scheme::HTTPS
+    } else {
+        http::uri::Scheme::HTTP
+    });
+    parts.authority = Some(target.authority.clone());
+    if parts.path_and_query.is_none() {
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+    }
+    let Ok(uri) = Uri::from_parts(parts) else {
         return error_page(400);
     };
     *req.uri_mut() = uri;
@@ -280,7 +326,7 @@ async fn forward(
     let counted = InFlight(&target.in_flight);
     let sent = tokio::time::timeout(
         listener.lb.idle_timeout,
-        conn.plane.upstream.send(req, group.https, group.http2),
+        conn.plane.upstreams[conn.worker].send(req, group.https, group.http2),
     )
     .await;
     drop(counted);
