@@ -18,19 +18,7 @@ pub const MAX_NAME_CHARS: usize = 32;
 /// Most items one Describe page holds.
 pub const MAX_PAGE_SIZE: usize = 400;
 
-/// Route 53 hosted zone id of ALB DNS names in a region (for alias records).
-pub fn canonical_hosted_zone_id(region: &str) -> &'static str {
-    match region {
-        "us-east-2" => "Z3AADJGX6KTTL2",
-        "us-west-1" => "Z368ELLRRE2KJ0",
-        "us-west-2" => "Z1H1FL5HABSF5",
-        "eu-west-1" => "Z32O12XQLNTSW2",
-        "eu-central-1" => "Z215JYRZR1TBD5",
-        "ap-northeast-1" => "Z14GRHDCWA56QT",
-        "ap-northeast-2" => "ZWKZPGTI48KDX",
-        _ => "Z35SXDOTRQ7X7K",
-    }
-}
+pub use haneul_route53::model::elb_hosted_zone_id as canonical_hosted_zone_id;
 
 fn check_name(kind: &str, name: &str) -> Result<(), ElbError> {
     let ok = !name.is_empty()

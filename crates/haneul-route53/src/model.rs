@@ -136,3 +136,28 @@ pub struct LbAddress {
     pub ip: String,
     pub load_balancer_arn: String,
 }
+
+/// ELB's Route 53 hosted zone id for application load balancers' DNS names in a region (what
+/// alias records to a load balancer name as the target's zone).
+pub fn elb_hosted_zone_id(region: &str) -> &'static str {
+    match region {
+        "us-east-2" => "Z3AADJGX6KTTL2",
+        "us-west-1" => "Z368ELLRRE2KJ0",
+        "us-west-2" => "Z1H1FL5HABSF5",
+        "eu-west-1" => "Z32O12XQLNTSW2",
+        "eu-central-1" => "Z215JYRZR1TBD5",
+        "ap-northeast-1" => "Z14GRHDCWA56QT",
+        "ap-northeast-2" => "ZWKZPGTI48KDX",
+        _ => "Z35SXDOTRQ7X7K",
+    }
+}
+
+/// Whether an alias target is a load balancer's DNS name with ELB's zone id for its region.
+pub fn is_elb_alias(dns_name: &str, hosted_zone_id: &str) -> bool {
+    let name = dns_name.trim_end_matches('.').to_ascii_lowercase();
+    let Some(rest) = name.strip_suffix(".elb.amazonaws.com") else {
+        return false;
+    };
+    let region = rest.rsplit('.').next().unwrap_or("");
+    elb_hosted_zone_id(region) == hosted_zone_id
+}

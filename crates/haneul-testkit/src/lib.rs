@@ -5,6 +5,7 @@
 //! aws-sdk-rust clients, runs the `aws` CLI against itself, and sends raw HTTP for
 //! wire-level tests. Tests can be plain `#[test]` or `#[tokio::test]`.
 
+pub mod backend;
 pub mod mmdb;
 
 use std::net::SocketAddr;
@@ -59,7 +60,17 @@ impl Default for Options {
 }
 
 /// A running haneul; stops when dropped.
+/// Each instance of a test process gets its own load balancer range (127.1.N.0/24), so load
+/// balancers of tests running side by side never share an address.
+fn next_lb_cidr() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("127.{}.{}.0/24", 1 + (n / 256) % 254, n % 256)
+}
+
 pub struct Haneul {
+    /// `--lb-cidr` of this instance.
+    pub lb_cidr: String,
     pub api_addr: SocketAddr,
     pub dns_addr: SocketAddr,
     pub data_dir: PathBuf,
@@ -130,6 +141,7 @@ impl Haneul {
             dns_upstream,
         } = options;
         let data_dir = data_dir.as_deref();
+        let lb_cidr = next_lb_cidr();
         let temp = match data_dir {
             Some(_) => None,
             None => Some(tempfile::tempdir().expect("temp dir for haneul state")),
@@ -140,7 +152,7 @@ impl Haneul {
         let config = haneul::Config {
             api_addr: "127.0.0.1:0".parse().expect("literal address"),
             dns_addr: "127.0.0.1:0".parse().expect("literal address"),
-            lb_cidr: "127.0.1.0/24".into(),
+            lb_cidr: lb_cidr.clone(),
             region: REGION.into(),
             account_id: ACCOUNT_ID.into(),
             data_dir: Some(dir.clone()),
@@ -186,6 +198,7 @@ impl Haneul {
         Haneul {
             api_addr,
             dns_addr,
+            lb_cidr,
             data_dir: dir,
             root_key,
             stop: Some(stop_tx),
@@ -227,6 +240,17 @@ impl Haneul {
             .credentials_provider(Credentials::new(key, secret, None, None, "haneul-testkit"))
             .build();
         aws_sdk_acm::Client::from_conf(config)
+    }
+
+    pub fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        let (key, secret) = self.credentials();
+        let config = aws_sdk_elasticloadbalancingv2::Config::builder()
+            .behavior_version(aws_sdk_elasticloadbalancingv2::config::BehaviorVersion::latest())
+            .region(aws_sdk_elasticloadbalancingv2::config::Region::new(REGION))
+            .endpoint_url(self.endpoint_url())
+            .credentials_provider(Credentials::new(key, secret, None, None, "haneul-testkit"))
+            .build();
+        aws_sdk_elasticloadbalancingv2::Client::from_conf(config)
     }
 
     pub fn route53(&self) -> aws_sdk_route53::Client {

@@ -215,7 +215,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let lb_health = Arc::new(haneul_elbv2::health::HealthTable::default());
     let api = build_api(&config, &store, auth, dns_plane.clone(), acm.clone(), lb_health.clone())?;
     let lb_plane = haneul_elbv2::proxy::Plane::new(lb_health).map_err(StartError::Proxy)?;
-    let proxy = tokio::spawn(haneul_elbv2::proxy::run(store.clone(), lb_plane, acm.sealer.clone()));
+    let proxy = tokio::spawn(haneul_elbv2::proxy::run(
+        store.clone(),
+        lb_plane,
+        acm.sealer.clone(),
+        dns_plane.clone(),
+    ));
     let validator = haneul_acm::validation::Validator {
         store: store.clone(),
         plane: dns_plane.clone(),

@@ -41,6 +41,8 @@ pub const MAX_REQUEST_HEAD_BYTES: usize = 64 * 1024;
 const BIND_RETRY_MS: u64 = 2_000;
 /// Longest pause between retries when `accept` fails (e.g. out of file descriptors).
 const ACCEPT_BACKOFF_MAX_MS: u64 = 1_000;
+/// How often load balancers' health is handed to the DNS server (alias records).
+const HEALTH_PUBLISH_MS: u64 = 1_000;
 /// Most change-feed entries looked at to decide whether a change concerns the proxy.
 const MAX_CHANGES_INSPECTED: usize = 10_000;
 
@@ -68,8 +70,9 @@ impl Plane {
     }
 }
 
-/// One single-threaded runtime per core; each listener is bound once per worker (SO_REUSEPORT)
-/// and the kernel spreads connections across them. Dropping it stops the threads.
+/// One single-threaded runtime per core; every worker accepts on each listening socket (one
+/// socket, a descriptor per worker — not SO_REUSEPORT, which would let a second haneul on the
+/// same address silently share the port). Dropping it stops the threads.
 struct Workers {
     handles: Vec<tokio::runtime::Handle>,
     _stop: Vec<tokio::sync::oneshot::Sender<()>>,
@@ -123,8 +126,14 @@ impl Bound {
             if self.0.contains_key(addr) {
                 continue;
             }
-            let bound: std::io::Result<Vec<std::net::TcpListener>> =
-                plane.workers.handles.iter().map(|_| bind(*addr)).collect();
+            let bound = bind(*addr).and_then(|socket| {
+                plane
+                    .workers
+                    .handles
+                    .iter()
+                    .map(|_| socket.try_clone())
+                    .collect::<std::io::Result<Vec<std::net::TcpListener>>>()
+            });
             match bound {
                 Ok(sockets) => {
                     let tasks = sockets
@@ -147,14 +156,13 @@ impl Bound {
     }
 }
 
-/// A listening socket for one worker (registered with that worker's runtime when it starts).
+/// A listening socket (each worker registers its own descriptor of it with its runtime).
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
     socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
     socket.bind(addr)?;
     let listener = socket.listen(4096)?;
     // Leaves the current runtime: each worker registers its socket with its own reactor.
@@ -177,14 +185,17 @@ async fn concerns_proxy(store: &Store, revision: u64) -> bool {
 
 /// Follows the store until aborted: rebuilds the snapshot on every ELBv2/ACM change (and when a
 /// draining period ends), then binds and unbinds listeners to match.
-pub async fn run(store: Store, plane: Arc<Plane>, sealer: Arc<Sealer>) {
+pub async fn run(store: Store, plane: Arc<Plane>, sealer: Arc<Sealer>, dns: Arc<haneul_route53::dns::DataPlane>) {
     let mut revisions = store.subscribe();
+    let mut health_publish = tokio::time::interval(Duration::from_millis(HEALTH_PUBLISH_MS));
     let mut bound = Bound::default();
     let mut seen = store.revision();
     let mut rebuild = true;
+    // When to rebuild without a change (bind retry, end of a draining period).
+    let mut wake_at: Option<tokio::time::Instant> = None;
     loop {
-        let mut retry_after: Option<Duration> = None;
         if rebuild {
+            let mut retry_after: Option<Duration> = None;
             seen = store.revision();
             match snapshot::build(&store, &plane.health, &sealer).await {
                 Ok(next) => {
@@ -204,8 +215,11 @@ pub async fn run(store: Store, plane: Arc<Plane>, sealer: Arc<Sealer>) {
                     retry_after = Some(Duration::from_millis(BIND_RETRY_MS));
                 }
             }
+            wake_at = retry_after.map(|d| tokio::time::Instant::now() + d);
         }
-        let timer = tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(3600)));
+        let timer = tokio::time::sleep_until(
+            wake_at.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600)),
+        );
         tokio::select! {
             changed = revisions.changed() => {
                 if changed.is_err() {
@@ -217,7 +231,12 @@ pub async fn run(store: Store, plane: Arc<Plane>, sealer: Arc<Sealer>) {
                     seen = store.revision();
                 }
             }
-            _ = timer, if retry_after.is_some() => rebuild = true,
+            _ = timer, if wake_at.is_some() => rebuild = true,
+            _ = health_publish.tick() => {
+                let unhealthy = plane.snapshot.load().unhealthy_load_balancers();
+                dns.health.publish_load_balancer_health(unhealthy);
+                rebuild = false;
+            }
         }
     }
 }

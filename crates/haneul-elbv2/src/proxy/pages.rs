@@ -13,8 +13,9 @@ const SERVER: &str = "awselb/2.0";
 
 fn reason(status: u16) -> &'static str {
     match status {
-        460 => "",
-        463 => "",
+        460 | 463 => "",
+        503 => "Service Temporarily Unavailable",
+        504 => "Gateway Time-out",
         561 => "Unauthorized",
         s => StatusCode::from_u16(s)
             .ok()

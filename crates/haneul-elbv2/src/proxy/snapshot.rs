@@ -86,6 +86,8 @@ pub struct LbSettings {
 #[derive(Debug)]
 pub struct ListenerPlan {
     pub arn: String,
+    /// The load balancer's DNS name (lower case, final dot).
+    pub lb_dns_name: String,
     pub https: bool,
     pub port: u16,
     pub rules: Vec<(Conditions, ActionPlan)>,
@@ -298,6 +300,7 @@ pub async fn build(store: &Store, health: &HealthTable, sealer: &Sealer) -> Resu
         rules.sort_by_key(|r| r.priority);
         let mut plan = ListenerPlan {
             arn: l.arn.clone(),
+            lb_dns_name: format!("{}.", lb.dns_name.trim_end_matches('.').to_ascii_lowercase()),
             https: l.protocol == "HTTPS",
             port,
             rules: rules
@@ -319,4 +322,51 @@ pub async fn build(store: &Store, health: &HealthTable, sealer: &Sealer) -> Resu
         listeners,
         next_drain_end_s,
     })
+}
+
+impl ActionPlan {
+    fn groups(&self) -> impl Iterator<Item = &Arc<GroupPlan>> {
+        let groups = match self {
+            ActionPlan::Forward(f) => f.groups.as_slice(),
+            _ => &[],
+        };
+        groups.iter().map(|(g, _)| g)
+    }
+}
+
+impl Snapshot {
+    /// DNS names of load balancers Route 53 should treat as unhealthy (alias records with
+    /// EvaluateTargetHealth): those whose listeners forward to no registered target, or to a
+    /// target group with targets none of which is healthy.
+    pub fn unhealthy_load_balancers(&self) -> std::collections::HashSet<String> {
+        use crate::health::State;
+        let mut verdict: HashMap<&str, bool> = HashMap::new();
+        for plan in self.listeners.values() {
+            let groups = plan
+                .rules
+                .iter()
+                .flat_map(|(_, a)| a.groups())
+                .chain(plan.default.groups());
+            let entry = verdict.entry(plan.lb_dns_name.as_str()).or_insert(false);
+            for g in groups {
+                let live: Vec<_> = g.targets.iter().filter(|t| !t.is_draining()).collect();
+                if live.is_empty() {
+                    continue;
+                }
+                let healthy = live
+                    .iter()
+                    .any(|t| matches!(t.state(), State::Healthy | State::Unavailable));
+                if !healthy {
+                    *entry = false;
+                    break;
+                }
+                *entry = true;
+            }
+        }
+        verdict
+            .into_iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
 }

@@ -55,9 +55,10 @@ fn check_change(
     }
     if let Some(target) = r.alias_target.as_mut() {
         target.dns_name = names::normalize(&target.dns_name).map_err(|e| Route53Error::InvalidInput(e.to_string()))?;
-        if crate::ids::strip_prefix(&target.hosted_zone_id, "hostedzone") != zone.id {
+        let elb = crate::model::is_elb_alias(&target.dns_name, &target.hosted_zone_id);
+        if !elb && crate::ids::strip_prefix(&target.hosted_zone_id, "hostedzone") != zone.id {
             messages.push(format!(
-                "Tried to create an alias that targets {}, type {} in zone {}, but haneul resolves alias targets in the same hosted zone only",
+                "Tried to create an alias that targets {}, type {} in zone {}, but haneul resolves alias targets in the same hosted zone or at a load balancer only",
                 target.dns_name, r.r#type, target.hosted_zone_id
             ));
         }

@@ -405,8 +405,9 @@ fn records_for(ctx: &Context<'_>, zone: &ZoneView, entries: &[Entry], rtype: Rec
     let mut out = Vec::new();
     for entry in choose(ctx, zone, entries, rtype) {
         if let Some(target) = &entry.alias() {
-            if let Some(target_entries) = zone.entries(target, rtype) {
-                for e in choose(ctx, zone, target_entries, rtype) {
+            let (target_zone, target) = alias_zone(ctx, zone, target);
+            if let Some(target_entries) = target_zone.entries(target, rtype) {
+                for e in choose(ctx, target_zone, target_entries, rtype) {
                     out.extend(e.records(owner));
                 }
             }
@@ -415,6 +416,17 @@ fn records_for(ctx: &Context<'_>, zone: &ZoneView, entries: &[Entry], rtype: Rec
         }
     }
     out
+}
+
+/// Where an alias target lives: the same hosted zone, or a load balancer's DNS name (with or
+/// without the `dualstack.` prefix) in the load balancers' zone.
+fn alias_zone<'z>(ctx: &Context<'z>, zone: &'z ZoneView, target: &'z str) -> (&'z ZoneView, &'z str) {
+    if target.ends_with(crate::dns::snapshot::LB_ZONE) && !zone.origin.ends_with(crate::dns::snapshot::LB_ZONE) {
+        if let Some(lb_zone) = ctx.snapshot.zones.get(crate::dns::snapshot::LB_ZONE) {
+            return (lb_zone.as_ref(), target.strip_prefix("dualstack.").unwrap_or(target));
+        }
+    }
+    (zone, target)
 }
 
 fn select(ctx: &Context<'_>, zone: &ZoneView, entries: &[Entry], owner: &Name) -> Vec<Record> {
@@ -437,7 +449,11 @@ fn choose<'e>(ctx: &Context<'_>, zone: &ZoneView, entries: &'e [Entry], rtype: R
     let own = |e: &Entry| e.health_check_id().is_none_or(|id| health.is_healthy(id));
     let healthy = |e: &Entry| {
         let target_ok = match (&e.alias(), e.evaluate_target_health()) {
-            (Some(target), true) => zone.entries(target, rtype).is_some_and(|t| t.iter().any(own)),
+            (Some(target), true) => {
+                let (target_zone, target) = alias_zone(ctx, zone, target);
+                let lb_ok = !target.ends_with(crate::dns::snapshot::LB_ZONE) || health.load_balancer_healthy(target);
+                lb_ok && target_zone.entries(target, rtype).is_some_and(|t| t.iter().any(own))
+            }
             _ => true,
         };
         own(e) && target_ok

@@ -26,6 +26,9 @@ pub struct CheckStatus {
 #[derive(Default)]
 pub struct HealthBoard {
     statuses: ArcSwap<HashMap<String, CheckStatus>>,
+    /// DNS names (lower case, final dot) of load balancers with no healthy target, as the load
+    /// balancers' data plane last published them (alias records' EvaluateTargetHealth).
+    unhealthy_load_balancers: ArcSwap<std::collections::HashSet<String>>,
 }
 
 impl HealthBoard {
@@ -40,6 +43,18 @@ impl HealthBoard {
 
     pub fn snapshot(&self) -> Arc<HashMap<String, CheckStatus>> {
         self.statuses.load_full()
+    }
+
+    /// Whether the load balancer named `dns_name` (lower case, final dot) has a healthy target.
+    pub fn load_balancer_healthy(&self, dns_name: &str) -> bool {
+        !self.unhealthy_load_balancers.load().contains(dns_name)
+    }
+
+    /// Called by the load balancers' data plane whenever target health changes.
+    pub fn publish_load_balancer_health(&self, unhealthy: std::collections::HashSet<String>) {
+        if **self.unhealthy_load_balancers.load() != unhealthy {
+            self.unhealthy_load_balancers.store(Arc::new(unhealthy));
+        }
     }
 
     pub(crate) fn publish(&self, statuses: HashMap<String, CheckStatus>) {

@@ -10,7 +10,7 @@ use haneul_testkit::Haneul;
 
 use crate::route53::{apply, change, create_zone, rrset, wait_insync};
 
-async fn wait_issued(h: &Haneul, arn: &str) -> aws_sdk_acm::types::CertificateDetail {
+pub(crate) async fn wait_issued(h: &Haneul, arn: &str) -> aws_sdk_acm::types::CertificateDetail {
     for _ in 0..200 {
         let cert = h
             .acm()
@@ -29,7 +29,7 @@ async fn wait_issued(h: &Haneul, arn: &str) -> aws_sdk_acm::types::CertificateDe
 }
 
 /// The DNS validation CNAME ACM asks for (the first name's).
-async fn validation_record(h: &Haneul, arn: &str) -> aws_sdk_acm::types::ResourceRecord {
+pub(crate) async fn validation_record(h: &Haneul, arn: &str) -> aws_sdk_acm::types::ResourceRecord {
     let pending = h
         .acm()
         .describe_certificate()
@@ -44,7 +44,7 @@ async fn validation_record(h: &Haneul, arn: &str) -> aws_sdk_acm::types::Resourc
 }
 
 /// Creates `record` as a CNAME in `zone` of `h` and waits until haneul's DNS serves it.
-async fn publish(h: &Haneul, zone: &str, record: &aws_sdk_acm::types::ResourceRecord) {
+pub(crate) async fn publish(h: &Haneul, zone: &str, record: &aws_sdk_acm::types::ResourceRecord) {
     let id = apply(
         h,
         zone,

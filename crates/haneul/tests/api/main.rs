@@ -10,6 +10,7 @@ mod dns_differential;
 mod durability;
 mod ec2_cli;
 mod elbv2_cli;
+mod elbv2_proxy;
 mod route53;
 mod route53_private;
 mod route53_routing;
