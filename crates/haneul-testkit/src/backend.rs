@@ -7,6 +7,7 @@
 //! - `/status/<code>`: that status;
 //! - `/slow/<ms>`: answers after that many milliseconds;
 //! - `/app-cookie`: sets `APPSESSION=<name>`;
+//! - `/echo`: the request body back (chunked when the request's was);
 //! - `/ws`: a WebSocket-style upgrade (101), then echoes every byte back.
 
 use std::convert::Infallible;
@@ -152,6 +153,16 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result<Respo
             .body(Full::new(Bytes::new()))
             .unwrap_or_default();
         return Ok(r);
+    }
+    if path == "/echo" {
+        use http_body_util::BodyExt;
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        return Ok(Response::new(Full::new(body)));
     }
     let mut status = StatusCode::OK;
     if let Some(code) = path.strip_prefix("/status/") {

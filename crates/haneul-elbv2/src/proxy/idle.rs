@@ -29,6 +29,12 @@ impl<T> IdleIo<T> {
         }
     }
 
+    /// Taken out of a pool: idle from now, with this timeout.
+    pub fn reuse(&mut self, idle: Duration) {
+        self.idle = idle;
+        self.last_activity = Instant::now();
+    }
+
     /// Pending unless the connection has been idle for the whole timeout.
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
         loop {

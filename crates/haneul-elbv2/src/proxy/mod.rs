@@ -2,6 +2,7 @@
 //! request routed by a snapshot of the listeners' rules rebuilt from the store on change
 //! (connections in flight keep going), forwarded to targets chosen by health and algorithm.
 
+pub mod h1;
 pub mod idle;
 pub mod pages;
 pub mod rules;
@@ -54,6 +55,8 @@ pub struct Plane {
     /// live on one thread: no cross-thread wake-ups on the request path).
     pub upstreams: Vec<upstream::Upstream>,
     workers: Workers,
+    /// The worker the next accepted connection goes to.
+    next_worker: std::sync::atomic::AtomicUsize,
     connections: Arc<Semaphore>,
 }
 
@@ -65,6 +68,7 @@ impl Plane {
             health,
             upstreams: (0..workers.handles.len()).map(|_| upstream::Upstream::new()).collect(),
             workers,
+            next_worker: std::sync::atomic::AtomicUsize::new(0),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
         }))
     }
@@ -258,9 +262,23 @@ async fn accept_loop(listener: std::net::TcpListener, local: SocketAddr, worker:
         match listener.accept().await {
             Ok((stream, peer)) => {
                 backoff_ms = 5;
+                // Connections are dealt to the workers in turn: whichever worker wakes first
+                // for a burst of connections would otherwise take them all.
+                let handles = &plane.workers.handles;
+                let chosen = plane.next_worker.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % handles.len();
                 let plane = plane.clone();
-                tokio::spawn(async move {
-                    serve_connection(stream, local, peer, worker, plane).await;
+                if chosen == worker {
+                    tokio::spawn(async move {
+                        serve_connection(stream, local, peer, worker, plane).await;
+                        drop(permit);
+                    });
+                    continue;
+                }
+                let Ok(stream) = stream.into_std() else { continue };
+                handles[chosen].clone().spawn(async move {
+                    if let Ok(stream) = TcpStream::from_std(stream) {
+                        serve_connection(stream, local, peer, chosen, plane).await;
+                    }
                     drop(permit);
                 });
             }
@@ -289,6 +307,10 @@ async fn serve_connection(stream: TcpStream, local: SocketAddr, peer: SocketAddr
     let _ = stream.set_nodelay(true);
     let idle = plan.lb.idle_timeout;
     let conn = Arc::new(Conn::new(local, peer, plan.https, worker, plane.clone()));
+    if plan.fast_h1 {
+        h1::serve(stream, conn, idle).await;
+        return;
+    }
     let service = service_fn(move |req| serve::handle(conn.clone(), req));
     if !plan.https {
         let io = TokioIo::new(IdleIo::new(stream, idle));

@@ -26,11 +26,7 @@ fn reason(status: u16) -> &'static str {
 
 /// ALB's HTML error page for `status` (400, 403, 404, 405, 408, 413, 414, 431, 460, 463, 500, 502, 503, 504, …).
 pub fn error_page(status: u16) -> Response<ProxyBody> {
-    let title = format!("{status} {}", reason(status)).trim_end().to_string();
-    let body = format!(
-        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
-    );
-    own(status, Some("text/html"), Bytes::from(body))
+    own(status, Some("text/html"), error_body(status))
 }
 
 /// A response the load balancer makes itself.
@@ -54,8 +50,9 @@ pub fn redirect(status: u16, location: &str) -> Response<ProxyBody> {
     response
 }
 
-fn error_body(status: u16) -> Bytes {
-    let title = format!("{status} {}", reason(status));
+/// The HTML body of ALB's page for `status`.
+pub fn error_body(status: u16) -> Bytes {
+    let title = format!("{status} {}", reason(status)).trim_end().to_string();
     Bytes::from(format!(
         "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
     ))

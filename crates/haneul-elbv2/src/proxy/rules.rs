@@ -96,7 +96,8 @@ enum Condition {
     Host(Matcher),
     Path(Matcher),
     Header {
-        name: http::HeaderName,
+        /// Lower case.
+        name: String,
         values: Matcher,
     },
     Method(Vec<String>),
@@ -105,13 +106,37 @@ enum Condition {
     SourceIp(Vec<Cidr>),
 }
 
+/// A request's headers: parsed into a map (hyper) or as they came off the wire (HTTP/1.1 path).
+#[derive(Clone, Copy)]
+pub enum Headers<'a> {
+    Map(&'a http::HeaderMap),
+    Raw(&'a [httparse::Header<'a>]),
+}
+
+impl<'a> Headers<'a> {
+    /// Every value of the header `name` (lower case).
+    pub fn get_all<'s>(self, name: &'s str) -> Box<dyn Iterator<Item = &'a [u8]> + 's>
+    where
+        'a: 's,
+    {
+        match self {
+            Headers::Map(m) => Box::new(m.get_all(name).iter().map(http::HeaderValue::as_bytes)),
+            Headers::Raw(raw) => Box::new(
+                raw.iter()
+                    .filter(move |h| h.name.eq_ignore_ascii_case(name))
+                    .map(|h| h.value),
+            ),
+        }
+    }
+}
+
 /// What a condition looks at in a request.
 pub struct RequestView<'a> {
     pub host: &'a str,
     pub path: &'a str,
     pub query: Option<&'a str>,
     pub method: &'a str,
-    pub headers: &'a http::HeaderMap,
+    pub headers: Headers<'a>,
     pub client_ip: IpAddr,
 }
 
@@ -124,7 +149,7 @@ impl Condition {
             return Some(Condition::Path(Matcher::new(&p.values, &p.regex_values, false)));
         }
         if let Some(h) = &c.http_header_config {
-            let name = http::HeaderName::from_bytes(h.http_header_name.as_deref()?.as_bytes()).ok()?;
+            let name = h.http_header_name.as_deref()?.to_ascii_lowercase();
             return Some(Condition::Header {
                 name,
                 values: Matcher::new(&h.values, &h.regex_values, true),
@@ -163,8 +188,7 @@ impl Condition {
             Condition::Header { name, values } => r
                 .headers
                 .get_all(name)
-                .iter()
-                .any(|v| v.to_str().is_ok_and(|v| values.matches(v))),
+                .any(|v| std::str::from_utf8(v).is_ok_and(|v| values.matches(v))),
             Condition::Method(methods) => methods.iter().any(|m| m == r.method),
             Condition::Query(pairs) => {
                 let query = r.query.unwrap_or("");

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::HeaderValue;
 
 use crate::health::{State, TargetState};
+use crate::proxy::rules::Headers;
 use crate::proxy::snapshot::{Algorithm, ForwardPlan, GroupPlan, Stickiness};
 
 const LB_COOKIE: &str = "AWSALB";
@@ -25,11 +26,10 @@ pub struct Pick {
     pub target: Arc<TargetState>,
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn cookie<'a>(headers: Headers<'a>, name: &str) -> Option<&'a str> {
     headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+        .get_all("cookie")
+        .filter_map(|v| std::str::from_utf8(v).ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
@@ -66,7 +66,7 @@ fn group_from_token(plan: &ForwardPlan, token: &str) -> Option<Arc<GroupPlan>> {
         .map(|(g, _)| g.clone())
 }
 
-fn pick_group(plan: &ForwardPlan, headers: &HeaderMap) -> Option<Arc<GroupPlan>> {
+fn pick_group(plan: &ForwardPlan, headers: Headers<'_>) -> Option<Arc<GroupPlan>> {
     if plan.groups.len() == 1 {
         return Some(plan.groups[0].0.clone());
     }
@@ -139,7 +139,7 @@ fn pick_target(group: &GroupPlan) -> Option<Arc<TargetState>> {
     }
 }
 
-pub fn pick(plan: &ForwardPlan, headers: &HeaderMap) -> Option<Pick> {
+pub fn pick(plan: &ForwardPlan, headers: Headers<'_>) -> Option<Pick> {
     let group = pick_group(plan, headers)?;
     let sticky = match &group.stickiness {
         Some(Stickiness::LbCookie { .. }) => cookie(headers, LB_COOKIE).and_then(|t| target_from_token(&group, t)),
@@ -162,43 +162,38 @@ fn http_date(after: Duration) -> String {
     at.format(&format).unwrap_or_default()
 }
 
-fn set_cookie(headers: &mut HeaderMap, name: &str, value: &str, duration_s: u64, cors: bool) {
+fn set_cookie(out: &mut Vec<HeaderValue>, name: &str, value: &str, duration_s: u64, cors: bool) {
     let expires = http_date(Duration::from_secs(duration_s));
     let extra = if cors { "; SameSite=None; Secure" } else { "" };
     if let Ok(v) = HeaderValue::from_str(&format!("{name}={value}; Expires={expires}; Path=/{extra}")) {
-        headers.append(header::SET_COOKIE, v);
+        out.push(v);
     }
 }
 
-/// Stickiness cookies on the response: the group cookie for sticky weighted forwards, the
+/// Stickiness cookies for the response: the group cookie for sticky weighted forwards, the
 /// target cookie for lb_cookie groups, and the app cookie's companion when the target set its
-/// own cookie.
-pub fn stick(pick: &Pick, plan: &ForwardPlan, headers: &mut HeaderMap) {
+/// own cookie (`target_set_cookie` says whether a Set-Cookie of the target starts with a prefix).
+pub fn stick(pick: &Pick, plan: &ForwardPlan, target_set_cookie: &dyn Fn(&[u8]) -> bool) -> Vec<HeaderValue> {
+    let mut out = Vec::new();
     if let Some(duration_s) = plan.group_stickiness_s.filter(|_| plan.groups.len() > 1) {
         let token = b64().encode(pick.group.cookie_id.to_be_bytes());
-        set_cookie(headers, GROUP_COOKIE, &token, duration_s, false);
-        set_cookie(headers, GROUP_COOKIE_CORS, &token, duration_s, true);
+        set_cookie(&mut out, GROUP_COOKIE, &token, duration_s, false);
+        set_cookie(&mut out, GROUP_COOKIE_CORS, &token, duration_s, true);
     }
     match &pick.group.stickiness {
         Some(Stickiness::LbCookie { duration_s }) => {
             let token = target_token(&pick.group, &pick.target);
-            set_cookie(headers, LB_COOKIE, &token, *duration_s, false);
-            set_cookie(headers, LB_COOKIE_CORS, &token, *duration_s, true);
+            set_cookie(&mut out, LB_COOKIE, &token, *duration_s, false);
+            set_cookie(&mut out, LB_COOKIE_CORS, &token, *duration_s, true);
         }
         Some(Stickiness::AppCookie {
             cookie_name,
             duration_s,
-        }) => {
-            let prefix = format!("{cookie_name}=");
-            let app_set = headers
-                .get_all(header::SET_COOKIE)
-                .iter()
-                .any(|v| v.as_bytes().starts_with(prefix.as_bytes()));
-            if app_set {
-                let token = target_token(&pick.group, &pick.target);
-                set_cookie(headers, APP_COOKIE, &token, *duration_s, false);
-            }
+        }) if target_set_cookie(format!("{cookie_name}=").as_bytes()) => {
+            let token = target_token(&pick.group, &pick.target);
+            set_cookie(&mut out, APP_COOKIE, &token, *duration_s, false);
         }
-        None => {}
+        _ => {}
     }
+    out
 }

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 
 use crate::generated::RedirectActionConfig;
 use crate::proxy::pages::{error_page, own, redirect, ProxyBody};
-use crate::proxy::rules::RequestView;
+use crate::proxy::rules::{Headers, RequestView};
 use crate::proxy::snapshot::{ActionPlan, ForwardPlan, ListenerPlan};
 use crate::proxy::{select, Plane};
 
@@ -111,6 +111,15 @@ fn host_of(req: &Request<Incoming>) -> &str {
         .unwrap_or("")
 }
 
+pub fn route_view<'a>(listener: &'a ListenerPlan, view: &RequestView<'_>) -> &'a ActionPlan {
+    listener
+        .rules
+        .iter()
+        .find(|(conditions, _)| conditions.matches(view))
+        .map(|(_, action)| action)
+        .unwrap_or(&listener.default)
+}
+
 fn route<'a>(listener: &'a ListenerPlan, req: &Request<Incoming>, conn: &Conn) -> &'a ActionPlan {
     if listener.rules.is_empty() {
         return &listener.default;
@@ -120,40 +129,53 @@ fn route<'a>(listener: &'a ListenerPlan, req: &Request<Incoming>, conn: &Conn) -
         path: req.uri().path(),
         query: req.uri().query(),
         method: req.method().as_str(),
-        headers: req.headers(),
+        headers: Headers::Map(req.headers()),
         client_ip: conn.peer.ip(),
     };
-    listener
-        .rules
-        .iter()
-        .find(|(conditions, _)| conditions.matches(&view))
-        .map(|(_, action)| action)
-        .unwrap_or(&listener.default)
+    route_view(listener, &view)
 }
 
-/// Builds the redirect location from the config's `#{…}` placeholders.
+/// Redirects as the config says, the request's parts filling its `#{…}` placeholders.
 fn redirect_to(
     r: &RedirectActionConfig,
     req: &Request<Incoming>,
     conn: &Conn,
     listener: &ListenerPlan,
 ) -> Response<ProxyBody> {
-    let protocol_in = if conn.https { "HTTPS" } else { "HTTP" };
-    let host_in = host_of(req);
-    let host_in = host_in
+    let (status, location) = redirect_location(
+        r,
+        conn.https,
+        host_of(req),
+        req.uri().path(),
+        req.uri().query().unwrap_or(""),
+        listener.port,
+    );
+    redirect(status, &location)
+}
+
+/// (status, Location) of a redirect action for a request.
+pub fn redirect_location(
+    r: &RedirectActionConfig,
+    https: bool,
+    host: &str,
+    path: &str,
+    query: &str,
+    port: u16,
+) -> (u16, String) {
+    let protocol_in = if https { "HTTPS" } else { "HTTP" };
+    let host_in = host
         .rsplit_once(':')
         .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(host_in, |(h, _)| h);
-    let path_in = req.uri().path().trim_start_matches('/');
-    let query_in = req.uri().query().unwrap_or("");
-    let port_in = listener.port.to_string();
+        .map_or(host, |(h, _)| h);
+    let path_in = path.trim_start_matches('/');
+    let port_in = port.to_string();
     let fill = |template: &str| {
         template
             .replace("#{protocol}", protocol_in)
             .replace("#{host}", host_in)
             .replace("#{port}", &port_in)
             .replace("#{path}", path_in)
-            .replace("#{query}", query_in)
+            .replace("#{query}", query)
     };
     let protocol = fill(r.protocol.as_deref().unwrap_or("#{protocol}")).to_ascii_lowercase();
     let host = fill(r.host.as_deref().unwrap_or("#{host}"));
@@ -171,12 +193,11 @@ fn redirect_to(
         location.push('?');
         location.push_str(&query);
     }
-    let status = if r.status_code == "HTTP_301" { 301 } else { 302 };
-    redirect(status, &location)
+    (if r.status_code == "HTTP_301" { 301 } else { 302 }, location)
 }
 
 /// A new trace id, `Root=1-<8 hex: epoch seconds>-<24 hex: random>`.
-fn trace_id() -> [u8; 40] {
+pub fn trace_id() -> [u8; 40] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -289,7 +310,7 @@ async fn forward(
     plan: &ForwardPlan,
     mut req: Request<Incoming>,
 ) -> Response<ProxyBody> {
-    let Some(pick) = select::pick(plan, req.headers()) else {
+    let Some(pick) = select::pick(plan, Headers::Map(req.headers())) else {
         return error_page(503);
     };
     let (group, target) = (&pick.group, &pick.target);
@@ -343,12 +364,20 @@ async fn forward(
     } else {
         strip_hop_headers(response.headers_mut(), false);
     }
-    select::stick(&pick, plan, response.headers_mut());
+    let cookies = {
+        let set = response.headers().get_all(header::SET_COOKIE);
+        select::stick(&pick, plan, &|prefix| {
+            set.iter().any(|v| v.as_bytes().starts_with(prefix))
+        })
+    };
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
     response.map(Either::Left)
 }
 
 /// 504 when the target did not answer the connect in time, else 502 (refused, reset, bad reply).
-fn upstream_error_status(e: &hyper_util::client::legacy::Error) -> u16 {
+pub fn upstream_error_status(e: &hyper_util::client::legacy::Error) -> u16 {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {

@@ -96,6 +96,8 @@ pub struct ListenerPlan {
     /// HTTPS: certificate ARNs (default first) and the security policy.
     pub certificates: Vec<String>,
     pub ssl_policy: Option<String>,
+    /// Plain HTTP whose target groups all speak HTTP/1.1 in the clear: served by `h1.rs`.
+    pub fast_h1: bool,
     /// HTTPS: what handshakes use (None: no servable certificate; handshakes fail).
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -312,7 +314,17 @@ pub async fn build(store: &Store, health: &HealthTable, sealer: &Sealer) -> Resu
             certificates: l.certificates.clone(),
             ssl_policy: l.ssl_policy.clone(),
             tls: None,
+            fast_h1: false,
         };
+        let clear_h1 = {
+            let mut groups = plan
+                .rules
+                .iter()
+                .flat_map(|(_, a)| a.groups())
+                .chain(plan.default.groups());
+            groups.all(|g| !g.http2 && !g.https)
+        };
+        plan.fast_h1 = !plan.https && clear_h1;
         if plan.https {
             plan.tls = crate::proxy::tls::server_config(&plan, &certs, sealer);
         }

@@ -702,8 +702,6 @@ async fn alb_answers_for_targets_that_fail_and_requests_that_are_bad() {
     set_default_action(&h, &listener, forward(&tg)).await;
     wait_body(&c, &url, "live").await;
     // Conflicting Content-Lengths (request smuggling): 400, connection closed, nothing forwarded.
-    // (With Transfer-Encoding and Content-Length both, the parser applies RFC 9112: chunked
-    // framing wins and Content-Length is dropped before forwarding, so framing cannot diverge.)
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -714,6 +712,38 @@ async fn alb_answers_for_targets_that_fail_and_requests_that_are_bad() {
     assert!(out.starts_with("HTTP/1.1 400"), "{out}");
     assert_eq!(out.matches("HTTP/1.1").count(), 1, "one response, then closed: {out}");
     assert_eq!(live.hits(), 1, "nothing reached the target but the readiness GET");
+
+    // Transfer-Encoding with Content-Length: refused (ALB's desync mitigation), closed.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert_eq!(out.matches("HTTP/1.1").count(), 1, "{out}");
+    assert_eq!(live.hits(), 1);
+
+    // Bodies stream both ways: a large Content-Length body, then a chunked one (kept chunked),
+    // on one keep-alive connection, with a pipelined GET behind them.
+    let big: String = "x".repeat(300_000);
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{big}POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nGET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        big.len()
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(out.matches("HTTP/1.1 200").count(), 3, "{}", &out[..out.len().min(400)]);
+    assert!(out.contains(&big));
+    assert!(out.contains("hello world"));
+    assert!(out.ends_with("live"), "{}", &out[out.len().saturating_sub(200)..]);
 
     // Too many X-Forwarded-For entries: 463.
     let xff = vec!["10.0.0.1"; 31].join(", ");

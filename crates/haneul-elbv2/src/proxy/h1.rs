@@ -1,0 +1,891 @@
+//! The HTTP/1.1 path for plain listeners whose target groups speak HTTP/1.1 in the clear: the
+//! request head parsed in place, routed, rewritten into the target's request, bodies relayed as
+//! they come (Content-Length or chunked, scanned — never re-encoded), target connections pooled
+//! per worker thread. Ambiguous framing is refused (400, closed), as ALB's desync mitigation.
+//! HTTPS listeners and HTTP/2 or HTTPS target groups go through hyper instead (`serve.rs`).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::proxy::idle::IdleIo;
+use crate::proxy::rules::{Headers, RequestView};
+use crate::proxy::serve::{redirect_location, route_view, trace_id, Conn, MAX_XFF_ENTRIES};
+use crate::proxy::snapshot::{ActionPlan, ForwardPlan, ListenerPlan};
+use crate::proxy::{select, MAX_REQUEST_HEAD_BYTES};
+
+/// Most headers one request or response may carry.
+const MAX_HEADERS: usize = 128;
+/// Bytes read at a time.
+const READ_BYTES: usize = 16 * 1024;
+/// Idle connections kept per target and worker.
+const POOL_MAX_IDLE_PER_TARGET: usize = 256;
+/// A request head that has started arriving must be complete within this.
+const HEAD_TIMEOUT_S: u64 = 60;
+
+/// How a message's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    /// Until the sender closes (responses only).
+    Close,
+}
+
+/// Why a request could not be completed.
+#[derive(Debug)]
+enum Failure {
+    /// The client went away or broke the protocol: drop the connection.
+    Client,
+    /// Answer with this status (ALB's page) and close.
+    Status(u16),
+}
+
+thread_local! {
+    /// Idle keep-alive connections to targets, per target; each worker thread has its own.
+    static POOL: RefCell<HashMap<SocketAddr, Vec<IdleIo<TcpStream>>>> = RefCell::new(HashMap::new());
+}
+
+fn checkout(addr: SocketAddr) -> Option<IdleIo<TcpStream>> {
+    POOL.with(|p| p.borrow_mut().get_mut(&addr).and_then(Vec::pop))
+}
+
+fn checkin(addr: SocketAddr, stream: IdleIo<TcpStream>) {
+    POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        let idle = pool.entry(addr).or_default();
+        if idle.len() < POOL_MAX_IDLE_PER_TARGET {
+            idle.push(stream);
+        }
+    });
+}
+
+/// Serves one client connection until it closes, fails, or its listener changes to something
+/// this path does not serve.
+pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
+    let mut client = IdleIo::new(stream, idle);
+    let mut buf = BytesMut::with_capacity(READ_BYTES);
+    let mut out = BytesMut::with_capacity(READ_BYTES);
+    let mut head = Vec::with_capacity(1024);
+    let mut scratch = Scratch::default();
+    loop {
+        match read_head(&mut client, &mut buf, &mut head).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(Failure::Status(code)) => {
+                let _ = write_own(
+                    &mut client,
+                    &mut out,
+                    code,
+                    Some("text/html"),
+                    &page_body(code),
+                    false,
+                    None,
+                )
+                .await;
+                return;
+            }
+            Err(Failure::Client) => return,
+        };
+        match request(&mut client, &mut buf, &mut out, &mut scratch, &conn, &head).await {
+            Ok(true) => continue,
+            Ok(false) | Err(Failure::Client) => return,
+            Err(Failure::Status(code)) => {
+                let _ = write_own(
+                    &mut client,
+                    &mut out,
+                    code,
+                    Some("text/html"),
+                    &page_body(code),
+                    false,
+                    None,
+                )
+                .await;
+                return;
+            }
+        }
+    }
+}
+
+fn page_body(status: u16) -> Bytes {
+    crate::proxy::pages::error_body(status)
+}
+
+/// Buffers a connection reuses from request to request.
+#[derive(Default)]
+struct Scratch {
+    /// Reads from the target.
+    upstream: BytesMut,
+    /// The target's response head.
+    response_head: Vec<u8>,
+    /// The request head as sent (kept for a retry).
+    pending: BytesMut,
+}
+
+/// Reads a whole request head into `head`. `false`: the client closed between requests.
+async fn read_head<R: AsyncRead + Unpin>(io: &mut R, buf: &mut BytesMut, head: &mut Vec<u8>) -> Result<bool, Failure> {
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        if !buf.is_empty() {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            match httparse::Request::new(&mut headers).parse(buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    head.clear();
+                    head.extend_from_slice(&buf[..n]);
+                    buf.advance(n);
+                    return Ok(true);
+                }
+                Ok(httparse::Status::Partial) if buf.len() >= MAX_REQUEST_HEAD_BYTES => {
+                    return Err(Failure::Status(400))
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(_) => return Err(Failure::Status(400)),
+            }
+            deadline.get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_secs(HEAD_TIMEOUT_S));
+        }
+        buf.reserve(READ_BYTES);
+        let n = match deadline {
+            None => io.read_buf(buf).await,
+            Some(d) => match tokio::time::timeout_at(d, io.read_buf(buf)).await {
+                Ok(r) => r,
+                Err(_) => return Err(Failure::Status(408)),
+            },
+        }
+        .map_err(|_| Failure::Client)?;
+        if n == 0 {
+            return if buf.is_empty() {
+                Ok(false)
+            } else {
+                Err(Failure::Client)
+            };
+        }
+    }
+}
+
+/// What the proxy needs from a request head.
+struct RequestFacts<'h> {
+    host: &'h str,
+    content_length: Option<u64>,
+    chunked: bool,
+    close: bool,
+    upgrade: bool,
+    xff_entries: usize,
+}
+
+fn facts<'h>(req: &httparse::Request<'h, '_>) -> Result<RequestFacts<'h>, Failure> {
+    let mut f = RequestFacts {
+        host: "",
+        content_length: None,
+        chunked: false,
+        close: req.version == Some(0),
+        upgrade: false,
+        xff_entries: 0,
+    };
+    let mut transfer_encoding = false;
+    for h in req.headers.iter() {
+        let v = h.value;
+        if h.name.eq_ignore_ascii_case("host") {
+            f.host = std::str::from_utf8(v).map_err(|_| Failure::Status(400))?;
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or(Failure::Status(400))?;
+            if f.content_length.is_some_and(|m| m != n) {
+                return Err(Failure::Status(400));
+            }
+            f.content_length = Some(n);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            transfer_encoding = true;
+            let last = v.rsplit(|b| *b == b',').next().unwrap_or(&[]);
+            f.chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            for token in v.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    f.close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && req.version == Some(0) {
+                    f.close = false;
+                } else if token.eq_ignore_ascii_case(b"upgrade") {
+                    f.upgrade = true;
+                }
+            }
+        } else if h.name.eq_ignore_ascii_case("x-forwarded-for") {
+            f.xff_entries += v.split(|b| *b == b',').count();
+        }
+    }
+    // Desync mitigation: both framings at once, or a transfer coding that is not chunked.
+    if transfer_encoding && (f.content_length.is_some() || !f.chunked) {
+        return Err(Failure::Status(400));
+    }
+    if req.version == Some(1) && f.host.is_empty() {
+        return Err(Failure::Status(400));
+    }
+    f.upgrade = f.upgrade && req.headers.iter().any(|h| h.name.eq_ignore_ascii_case("upgrade"));
+    Ok(f)
+}
+
+/// One request: returns whether the connection stays open for the next.
+async fn request<C: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut C,
+    buf: &mut BytesMut,
+    out: &mut BytesMut,
+    scratch: &mut Scratch,
+    conn: &Conn,
+    head: &[u8],
+) -> Result<bool, Failure> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    req.parse(head).map_err(|_| Failure::Status(400))?;
+    let facts = facts(&req)?;
+    let listener = conn.plane.snapshot.load().listeners.get(&conn.local).cloned();
+    let Some(listener) = listener.filter(|l| l.fast_h1) else {
+        return Err(Failure::Status(503));
+    };
+    if listener.lb.xff_mode == "append" && facts.xff_entries >= MAX_XFF_ENTRIES {
+        return Err(Failure::Status(463));
+    }
+    let target = req.path.unwrap_or("/");
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
+    };
+    let action = if listener.rules.is_empty() {
+        &listener.default
+    } else {
+        let view = RequestView {
+            host: facts.host,
+            path,
+            query,
+            method: req.method.unwrap_or("GET"),
+            headers: Headers::Raw(req.headers),
+            client_ip: conn.peer.ip(),
+        };
+        route_view(&listener, &view)
+    };
+    let has_body = facts.chunked || facts.content_length.is_some_and(|n| n > 0);
+    let keep = !facts.close && !has_body;
+    match action {
+        ActionPlan::Fixed {
+            status,
+            content_type,
+            body,
+        } => {
+            write_own(client, out, *status, content_type.as_deref(), body, keep, None).await?;
+            Ok(keep)
+        }
+        ActionPlan::Redirect(r) => {
+            let (status, location) = redirect_location(r, false, facts.host, path, query.unwrap_or(""), listener.port);
+            write_own(
+                client,
+                out,
+                status,
+                Some("text/html"),
+                &page_body(status),
+                keep,
+                Some(&location),
+            )
+            .await?;
+            Ok(keep)
+        }
+        ActionPlan::Forward(plan) => forward(client, buf, out, scratch, conn, &listener, plan, &req, &facts).await,
+    }
+}
+
+/// Writes a response the load balancer makes itself.
+async fn write_own<C: AsyncWrite + Unpin>(
+    client: &mut C,
+    out: &mut BytesMut,
+    status: u16,
+    content_type: Option<&str>,
+    body: &Bytes,
+    keep: bool,
+    location: Option<&str>,
+) -> Result<(), Failure> {
+    out.clear();
+    let reason = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    let reason = match status {
+        503 => "Service Temporarily Unavailable",
+        504 => "Gateway Time-out",
+        _ => reason,
+    };
+    out.put_slice(
+        format!(
+            "HTTP/1.1 {status} {reason}\r\nServer: awselb/2.0\r\nContent-Length: {}\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    if let Some(ct) = content_type {
+        out.put_slice(b"Content-Type: ");
+        out.put_slice(ct.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    if let Some(l) = location {
+        out.put_slice(b"Location: ");
+        out.put_slice(l.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    if !keep {
+        out.put_slice(b"Connection: close\r\n");
+    }
+    out.put_slice(b"\r\n");
+    out.put_slice(body);
+    client.write_all(out).await.map_err(|_| Failure::Client)
+}
+
+fn is_hop_header(name: &str) -> bool {
+    [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-authorization",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// The target's request head: the client's, minus hop-by-hop and forwarding headers, plus ALB's.
+fn target_head(
+    out: &mut BytesMut,
+    req: &httparse::Request<'_, '_>,
+    conn: &Conn,
+    listener: &ListenerPlan,
+    upgrade: bool,
+) {
+    out.clear();
+    out.put_slice(req.method.unwrap_or("GET").as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(req.path.unwrap_or("/").as_bytes());
+    out.put_slice(b" HTTP/1.1\r\n");
+    let mut xff: Option<&[u8]> = None;
+    let mut trace: Option<&[u8]> = None;
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("x-forwarded-for") {
+            xff = Some(h.value);
+            continue;
+        }
+        if name.eq_ignore_ascii_case("x-amzn-trace-id") {
+            trace = Some(h.value);
+            continue;
+        }
+        if is_hop_header(name) && !(upgrade && name.eq_ignore_ascii_case("upgrade"))
+            || name.eq_ignore_ascii_case("x-forwarded-proto")
+            || name.eq_ignore_ascii_case("x-forwarded-port")
+        {
+            continue;
+        }
+        out.put_slice(name.as_bytes());
+        out.put_slice(b": ");
+        out.put_slice(h.value);
+        out.put_slice(b"\r\n");
+    }
+    let client = if listener.lb.xff_client_port {
+        &conn.peer_text
+    } else {
+        &conn.peer_ip_text
+    };
+    match (listener.lb.xff_mode.as_str(), xff) {
+        ("remove", _) => {}
+        ("preserve", Some(v)) => {
+            out.put_slice(b"X-Forwarded-For: ");
+            out.put_slice(v);
+            out.put_slice(b"\r\n");
+        }
+        ("preserve", None) => {}
+        (_, before) => {
+            out.put_slice(b"X-Forwarded-For: ");
+            if let Some(v) = before {
+                out.put_slice(v);
+                out.put_slice(b", ");
+            }
+            out.put_slice(client.as_bytes());
+            out.put_slice(b"\r\n");
+        }
+    }
+    out.put_slice(b"X-Forwarded-Proto: http\r\nX-Forwarded-Port: ");
+    out.put_slice(conn.port_text.as_bytes());
+    out.put_slice(b"\r\nX-Amzn-Trace-Id: ");
+    let fresh = trace_id();
+    match trace {
+        Some(t) if t.windows(5).any(|w| w == b"Root=") => {
+            out.put_slice(t);
+            out.put_slice(b";Self=");
+            out.put_slice(&fresh[5..]);
+        }
+        _ => out.put_slice(&fresh),
+    }
+    out.put_slice(b"\r\n");
+    if upgrade {
+        out.put_slice(b"Connection: Upgrade\r\n");
+    }
+    out.put_slice(b"\r\n");
+}
+
+/// A connection to the target: pooled if one is idle, else new (ALB's 10 s connect timeout).
+async fn connect(addr: SocketAddr, pooled: bool, idle: Duration) -> Result<(IdleIo<TcpStream>, bool), Failure> {
+    if pooled {
+        if let Some(mut s) = checkout(addr) {
+            s.reuse(idle);
+            return Ok((s, true));
+        }
+    }
+    let connecting = TcpStream::connect(addr);
+    match tokio::time::timeout(
+        Duration::from_secs(crate::proxy::upstream::CONNECT_TIMEOUT_S),
+        connecting,
+    )
+    .await
+    {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok((IdleIo::new(s, idle), false))
+        }
+        Ok(Err(_)) => Err(Failure::Status(502)),
+        Err(_) => Err(Failure::Status(504)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn forward<C: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut C,
+    buf: &mut BytesMut,
+    out: &mut BytesMut,
+    scratch: &mut Scratch,
+    conn: &Conn,
+    listener: &ListenerPlan,
+    plan: &ForwardPlan,
+    req: &httparse::Request<'_, '_>,
+    facts: &RequestFacts<'_>,
+) -> Result<bool, Failure> {
+    let Some(pick) = select::pick(plan, Headers::Raw(req.headers)) else {
+        return Err(Failure::Status(503));
+    };
+    let target = &pick.target;
+    target_head(out, req, conn, listener, facts.upgrade);
+    let request_framing = if facts.chunked {
+        Framing::Chunked
+    } else {
+        facts.content_length.map_or(Framing::None, Framing::Length)
+    };
+    let head_only = req.method == Some("HEAD");
+    target.in_flight.fetch_add(1, Ordering::Relaxed);
+    let result = exchange(
+        client,
+        buf,
+        out,
+        scratch,
+        listener,
+        plan,
+        &pick,
+        request_framing,
+        head_only,
+        facts,
+    )
+    .await;
+    target.in_flight.fetch_sub(1, Ordering::Relaxed);
+    result
+}
+
+/// Sends the request to the target and relays the response; retries once on a fresh
+/// connection when a pooled one turns out closed before anything was answered (bodiless
+/// requests only).
+#[allow(clippy::too_many_arguments)]
+async fn exchange<C: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut C,
+    buf: &mut BytesMut,
+    out: &mut BytesMut,
+    scratch: &mut Scratch,
+    listener: &ListenerPlan,
+    plan: &ForwardPlan,
+    pick: &select::Pick,
+    request_framing: Framing,
+    head_only: bool,
+    facts: &RequestFacts<'_>,
+) -> Result<bool, Failure> {
+    let addr = pick.target.addr;
+    let idle = listener.lb.idle_timeout;
+    let Scratch {
+        upstream: upstream_buf,
+        response_head,
+        pending,
+    } = scratch;
+    let mut attempt = 0;
+    let (mut upstream, status) = loop {
+        attempt += 1;
+        let (mut upstream, reused) = connect(addr, attempt == 1, idle).await?;
+        pending.clear();
+        pending.extend_from_slice(out);
+        let sent = relay_body(client, buf, &mut upstream, request_framing, pending)
+            .await
+            .map_err(|e| match e {
+                RelayError::From => Failure::Client,
+                RelayError::To => Failure::Status(502),
+            })?;
+        upstream_buf.clear();
+        match read_response_head(&mut upstream, upstream_buf, response_head).await {
+            Ok(Some(status)) if sent => break (upstream, status),
+            Err(ResponseError::TimedOut) => return Err(Failure::Status(504)),
+            Ok(None) | Ok(Some(_)) | Err(ResponseError::Closed)
+                if reused && attempt == 1 && request_framing == Framing::None =>
+            {
+                continue;
+            }
+            _ => return Err(Failure::Status(502)),
+        }
+    };
+    let mut rheaders = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut rheaders);
+    res.parse(response_head).map_err(|_| Failure::Status(502))?;
+    let upgraded = status == 101 && facts.upgrade;
+    let (framing, upstream_keep) = response_framing(&res, status, head_only);
+    let client_keep = !facts.close && framing != Framing::Close && !upgraded;
+    let cookies = {
+        let sets = || res.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("set-cookie"));
+        select::stick(pick, plan, &|prefix| sets().any(|h| h.value.starts_with(prefix)))
+    };
+    client_head(out, &res, status, &cookies, client_keep, upgraded);
+    if upgraded {
+        out.put_slice(upstream_buf);
+        upstream_buf.clear();
+        client.write_all(out).await.map_err(|_| Failure::Client)?;
+        if !buf.is_empty() {
+            upstream.write_all(buf).await.map_err(|_| Failure::Client)?;
+            buf.clear();
+        }
+        let _ = tokio::io::copy_bidirectional(client, &mut upstream).await;
+        return Ok(false);
+    }
+    let complete = relay_body(&mut upstream, upstream_buf, client, framing, out)
+        .await
+        .map_err(|e| match e {
+            RelayError::From | RelayError::To => Failure::Client,
+        })?;
+    if complete && upstream_keep && framing != Framing::Close && upstream_buf.is_empty() {
+        checkin(addr, upstream);
+    }
+    Ok(client_keep)
+}
+
+#[derive(Debug)]
+enum ResponseError {
+    Closed,
+    TimedOut,
+}
+
+/// Reads a response head (skipping 100 Continue). `None`: closed before any byte.
+async fn read_response_head<U: AsyncRead + Unpin>(
+    io: &mut U,
+    buf: &mut BytesMut,
+    head: &mut Vec<u8>,
+) -> Result<Option<u16>, ResponseError> {
+    loop {
+        if !buf.is_empty() {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut res = httparse::Response::new(&mut headers);
+            match res.parse(buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let status = res.code.unwrap_or(502);
+                    head.clear();
+                    head.extend_from_slice(&buf[..n]);
+                    buf.advance(n);
+                    if status == 100 {
+                        continue;
+                    }
+                    return Ok(Some(status));
+                }
+                Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_HEAD_BYTES => {}
+                _ => return Err(ResponseError::Closed),
+            }
+        }
+        buf.reserve(READ_BYTES);
+        match io.read_buf(buf).await {
+            Ok(0) if buf.is_empty() => return Ok(None),
+            Ok(0) => return Err(ResponseError::Closed),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Err(ResponseError::TimedOut),
+            Err(_) => return Err(ResponseError::Closed),
+        }
+    }
+}
+
+/// The response body's framing, and whether the target keeps the connection open after it.
+fn response_framing(res: &httparse::Response<'_, '_>, status: u16, head_only: bool) -> (Framing, bool) {
+    let mut keep = res.version == Some(1);
+    let mut length = None;
+    let mut chunked = false;
+    for h in res.headers.iter() {
+        if h.name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    keep = false;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    keep = true;
+                }
+            }
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            length = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = h
+                .value
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        }
+    }
+    let framing = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
+        Framing::None
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        keep = false;
+        Framing::Close
+    };
+    (framing, keep)
+}
+
+/// The client's response head: the target's, minus hop-by-hop headers, plus stickiness cookies.
+fn client_head(
+    out: &mut BytesMut,
+    res: &httparse::Response<'_, '_>,
+    status: u16,
+    cookies: &[http::HeaderValue],
+    keep: bool,
+    upgraded: bool,
+) {
+    out.clear();
+    out.put_slice(b"HTTP/1.1 ");
+    out.put_slice(status.to_string().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(res.reason.unwrap_or("").as_bytes());
+    out.put_slice(b"\r\n");
+    for h in res.headers.iter() {
+        if is_hop_header(h.name) && !(upgraded && h.name.eq_ignore_ascii_case("upgrade")) {
+            continue;
+        }
+        out.put_slice(h.name.as_bytes());
+        out.put_slice(b": ");
+        out.put_slice(h.value);
+        out.put_slice(b"\r\n");
+    }
+    for c in cookies {
+        out.put_slice(b"Set-Cookie: ");
+        out.put_slice(c.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    if upgraded {
+        out.put_slice(b"Connection: Upgrade\r\n");
+    } else if !keep {
+        out.put_slice(b"Connection: close\r\n");
+    }
+    out.put_slice(b"\r\n");
+}
+
+enum RelayError {
+    /// Reading from the sender failed.
+    From,
+    /// Writing to the receiver failed.
+    To,
+}
+
+/// Writes `pending` (a head) and then one body from `from` (whose first bytes may already be in
+/// `buf`) to `to`, as framed — the head and the body bytes at hand in one write. Bytes after the
+/// body stay in `buf`. Returns whether the body ended where its framing says.
+async fn relay_body<R, W>(
+    from: &mut R,
+    buf: &mut BytesMut,
+    to: &mut W,
+    framing: Framing,
+    pending: &mut BytesMut,
+) -> Result<bool, RelayError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut scanner = Chunked::default();
+    let mut remaining = match framing {
+        Framing::None => 0,
+        Framing::Length(n) => n,
+        Framing::Chunked | Framing::Close => u64::MAX,
+    };
+    loop {
+        if framing != Framing::None && !buf.is_empty() {
+            let take = match framing {
+                Framing::Length(_) => buf.len().min(usize::try_from(remaining).unwrap_or(usize::MAX)),
+                Framing::Chunked => scanner.scan(buf).map_err(|_| RelayError::From)?,
+                _ => buf.len(),
+            };
+            pending.extend_from_slice(&buf[..take]);
+            buf.advance(take);
+            remaining = remaining.saturating_sub(take as u64);
+        }
+        if !pending.is_empty() {
+            to.write_all(pending).await.map_err(|_| RelayError::To)?;
+            pending.clear();
+        }
+        let done = match framing {
+            Framing::None => true,
+            Framing::Length(_) => remaining == 0,
+            Framing::Chunked => scanner.done(),
+            Framing::Close => false,
+        };
+        if done {
+            return Ok(true);
+        }
+        buf.reserve(READ_BYTES);
+        let n = from.read_buf(buf).await.map_err(|_| RelayError::From)?;
+        if n == 0 {
+            return if framing == Framing::Close {
+                Ok(true)
+            } else {
+                Err(RelayError::From)
+            };
+        }
+    }
+}
+
+/// Finds where a chunked body ends without decoding it.
+#[derive(Default)]
+struct Chunked {
+    state: ChunkState,
+    size: u64,
+    size_digits: u8,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    #[default]
+    Size,
+    Extension,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    TrailerStart,
+    Trailer,
+    TrailerLf,
+    EndLf,
+    Done,
+}
+
+impl Chunked {
+    fn done(&self) -> bool {
+        self.state == ChunkState::Done
+    }
+
+    /// Consumes bytes of `data` up to the body's end; returns how many belong to the body.
+    fn scan(&mut self, data: &[u8]) -> Result<usize, ()> {
+        use ChunkState::*;
+        let mut i = 0;
+        while i < data.len() && self.state != Done {
+            let b = data[i];
+            match self.state {
+                Size => match b {
+                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                        let digit = (b as char).to_digit(16).ok_or(())? as u64;
+                        self.size_digits += 1;
+                        if self.size_digits > 15 {
+                            return Err(());
+                        }
+                        self.size = self.size * 16 + digit;
+                    }
+                    b';' | b' ' | b'\t' => self.state = Extension,
+                    b'\r' => self.state = SizeLf,
+                    _ => return Err(()),
+                },
+                Extension => {
+                    if b == b'\r' {
+                        self.state = SizeLf;
+                    }
+                }
+                SizeLf => {
+                    if b != b'\n' || self.size_digits == 0 {
+                        return Err(());
+                    }
+                    self.state = if self.size == 0 { TrailerStart } else { Data };
+                }
+                Data => {
+                    let take = (data.len() - i).min(usize::try_from(self.size).unwrap_or(usize::MAX));
+                    self.size -= take as u64;
+                    i += take;
+                    if self.size == 0 {
+                        self.state = DataCr;
+                    }
+                    continue;
+                }
+                DataCr => {
+                    if b != b'\r' {
+                        return Err(());
+                    }
+                    self.state = DataLf;
+                }
+                DataLf => {
+                    if b != b'\n' {
+                        return Err(());
+                    }
+                    self.size_digits = 0;
+                    self.state = Size;
+                }
+                TrailerStart => self.state = if b == b'\r' { EndLf } else { Trailer },
+                Trailer => {
+                    if b == b'\r' {
+                        self.state = TrailerLf;
+                    }
+                }
+                TrailerLf => {
+                    if b != b'\n' {
+                        return Err(());
+                    }
+                    self.state = TrailerStart;
+                }
+                EndLf => {
+                    if b != b'\n' {
+                        return Err(());
+                    }
+                    self.state = Done;
+                }
+                Done => {}
+            }
+            i += 1;
+        }
+        Ok(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Chunked;
+
+    #[test]
+    fn chunked_end_is_found_across_reads() {
+        let body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
+        for split in 0..=body.len() - 4 {
+            let mut c = Chunked::default();
+            let a = c.scan(&body[..split]).unwrap();
+            assert_eq!(a, split);
+            let b = c.scan(&body[split..]).unwrap();
+            assert!(c.done());
+            assert_eq!(a + b, body.len() - 4, "split at {split}");
+        }
+        let mut c = Chunked::default();
+        assert!(c.scan(b"zz\r\n").is_err());
+    }
+}
