@@ -23,8 +23,11 @@ use crate::proxy::{select, MAX_REQUEST_HEAD_BYTES};
 
 /// Most headers one request or response may carry.
 const MAX_HEADERS: usize = 128;
-/// Bytes read at a time.
-const READ_BYTES: usize = 16 * 1024;
+/// Room made for a read of a head (request or response): small, since idle keep-alive
+/// connections keep their buffers.
+const HEAD_READ_BYTES: usize = 4 * 1024;
+/// Room made for a read of a body.
+const BODY_READ_BYTES: usize = 16 * 1024;
 /// Idle connections kept per target and worker.
 const POOL_MAX_IDLE_PER_TARGET: usize = 256;
 /// A request head that has started arriving must be complete within this.
@@ -72,9 +75,9 @@ fn checkin(addr: SocketAddr, stream: IdleIo<TcpStream>) {
 /// this path does not serve.
 pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
     let mut client = IdleIo::new(stream, idle);
-    let mut buf = BytesMut::with_capacity(READ_BYTES);
-    let mut out = BytesMut::with_capacity(READ_BYTES);
-    let mut head = Vec::with_capacity(1024);
+    let mut buf = BytesMut::with_capacity(HEAD_READ_BYTES);
+    let mut out = BytesMut::new();
+    let mut head = Vec::new();
     let mut scratch = Scratch::default();
     loop {
         match read_head(&mut client, &mut buf, &mut head).await {
@@ -151,7 +154,7 @@ async fn read_head<R: AsyncRead + Unpin>(io: &mut R, buf: &mut BytesMut, head: &
             }
             deadline.get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_secs(HEAD_TIMEOUT_S));
         }
-        buf.reserve(READ_BYTES);
+        buf.reserve(HEAD_READ_BYTES);
         let n = match deadline {
             None => io.read_buf(buf).await,
             Some(d) => match tokio::time::timeout_at(d, io.read_buf(buf)).await {
@@ -612,7 +615,7 @@ async fn read_response_head<U: AsyncRead + Unpin>(
                 _ => return Err(ResponseError::Closed),
             }
         }
-        buf.reserve(READ_BYTES);
+        buf.reserve(HEAD_READ_BYTES);
         match io.read_buf(buf).await {
             Ok(0) if buf.is_empty() => return Ok(None),
             Ok(0) => return Err(ResponseError::Closed),
@@ -750,7 +753,7 @@ where
         if done {
             return Ok(true);
         }
-        buf.reserve(READ_BYTES);
+        buf.reserve(BODY_READ_BYTES);
         let n = from.read_buf(buf).await.map_err(|_| RelayError::From)?;
         if n == 0 {
             return if framing == Framing::Close {

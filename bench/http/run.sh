@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench/http: wrk through haneul's ALB, HAProxy and nginx with the same two nginx backends and the
+# same /api/* rule (../shared/peers/http-peer.sh), in one run; then haneul with 100 rules ahead
+# of that rule; then memory per 10,000 idle keep-alive connections, haneul vs HAProxy.
+# Run from anywhere: bench/http/run.sh   Env: DURATION=15 (s per wrk run), IDLE=10000.
+# Prints one line per figure; ratios are haneul / peer.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$PATH:/usr/sbin:/sbin"
+DURATION="${DURATION:-15}"
+IDLE="${IDLE:-10000}"
+PEERS=$(cd ../shared/peers && pwd)
+WORK=$(mktemp -d /tmp/bench-http.XXXXXX)
+cargo build --release -q --bin haneul
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+API=127.0.0.1:$(port); DNS=127.0.0.1:$(port)
+target/release/haneul up --dev --api "$API" --dns "$DNS" >"$WORK/haneul.log" 2>&1 &
+HANEUL_PID=$!
+HAPROXY_PID=; BACKEND_PID=
+trap 'kill $HANEUL_PID $HAPROXY_PID $BACKEND_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do curl -sf "http://$API/_haneul/health" >/dev/null && break; sleep 0.1; done
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-east-1 AWS_ENDPOINT_URL=http://$API AWS_PAGER=""
+vpc=$(aws ec2 describe-vpcs --filters Name=is-default,Values=true --query 'Vpcs[0].VpcId' --output text)
+subnets=$(aws ec2 describe-subnets --filters Name=vpc-id,Values="$vpc" --query 'Subnets[0:2].SubnetId' --output text)
+read -r lbarn ip < <(aws elbv2 create-load-balancer --name bench --subnets $subnets --query 'LoadBalancers[0].[LoadBalancerArn,DNSName]' --output text)
+ip=$(dig @"${DNS%:*}" -p "${DNS#*:}" +short "$ip" A | head -1)
+tg() { aws elbv2 create-target-group --name "$1" --protocol HTTP --port 80 --target-type ip --vpc-id "$vpc" --query 'TargetGroups[0].TargetGroupArn' --output text; }
+tg1=$(tg api); tg2=$(tg all)
+aws elbv2 register-targets --target-group-arn "$tg1" --targets Id=127.0.0.1,Port=18081 >/dev/null
+aws elbv2 register-targets --target-group-arn "$tg2" --targets Id=127.0.0.1,Port=18081 Id=127.0.0.1,Port=18082 >/dev/null
+listener() { aws elbv2 create-listener --load-balancer-arn "$lbarn" --protocol HTTP --port "$1" --default-actions Type=forward,TargetGroupArn="$tg2" --query 'Listeners[0].ListenerArn' --output text; }
+p1=$(port); p2=$(port)
+l1=$(listener "$p1"); l2=$(listener "$p2")
+aws elbv2 create-rule --listener-arn "$l1" --priority 10 --conditions Field=path-pattern,Values='/api/*' --actions Type=forward,TargetGroupArn="$tg1" >/dev/null
+# The 100-rule listener: 99 path rules that never match, then /api/*.
+for i in $(seq 1 99); do
+  aws elbv2 create-rule --listener-arn "$l2" --priority "$i" --conditions Field=path-pattern,Values="/never-$i/*" --actions Type=forward,TargetGroupArn="$tg1" >/dev/null
+done
+aws elbv2 create-rule --listener-arn "$l2" --priority 100 --conditions Field=path-pattern,Values='/api/*' --actions Type=forward,TargetGroupArn="$tg1" >/dev/null
+
+figure() { grep '^http:' | head -1; }
+run_peer() { DURATION=$DURATION WORK=$WORK/peer "$PEERS/http-peer.sh" "$@" 2>/dev/null; }
+ours=$(run_peer "$ip:$p1" | figure)
+haproxy=$(PEER=haproxy run_peer | figure)
+nginx=$(PEER=nginx run_peer | figure)
+hundred=$(run_peer "$ip:$p2" | figure)
+rps() { awk '{print $3}' <<<"$1"; }
+p99() { awk '{print $6}' <<<"$1"; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+echo "rps: haneul $(rps "$ours") vs haproxy $(rps "$haproxy") = $(ratio "$(rps "$ours")" "$(rps "$haproxy")")x, vs nginx $(rps "$nginx") = $(ratio "$(rps "$ours")" "$(rps "$nginx")")x"
+echo "p99 ms: haneul $(p99 "$ours") vs haproxy $(p99 "$haproxy") = $(ratio "$(p99 "$ours")" "$(p99 "$haproxy")")x, vs nginx $(p99 "$nginx")"
+echo "100-rule listener: $(rps "$hundred") rps, p99 $(p99 "$hundred") ms ($(ratio "$(rps "$hundred")" "$(rps "$ours")")x of the 1-rule listener)"
+
+# Memory per idle keep-alive connections: RSS before and after opening them.
+idle_rss() { # pid addr -> KiB added per IDLE connections
+  python3 - "$1" "$2" "$IDLE" <<'EOF'
+import socket, sys, time
+pid, addr, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+host, port = addr.rsplit(":", 1)
+def rss():
+    return sum(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS"))
+import resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (n + 1000, n + 1000))
+before = rss(); conns = []
+for _ in range(n):
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"); conns.append(s)
+for s in conns:
+    s.recv(4096)
+time.sleep(1); print(rss() - before)
+EOF
+}
+ulimit -n 65536 2>/dev/null || true
+mkdir -p "$WORK/b" && printf 'backend\n' > "$WORK/b/index.html"
+python3 -m http.server 18081 --bind 127.0.0.1 --directory "$WORK/b" >/dev/null 2>&1 &
+BACKEND_PID=$!
+sleep 1
+ours_kib=$(idle_rss "$HANEUL_PID" "$ip:$p1")
+cat >"$WORK/haproxy.cfg" <<EOF
+global
+    maxconn $((IDLE + 1000))
+    nbthread $(nproc)
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend fe
+    bind 127.0.0.1:$(port)
+    default_backend be
+backend be
+    server b1 127.0.0.1:18081
+EOF
+hp=$(awk '/bind/{print $2}' "$WORK/haproxy.cfg")
+haproxy -db -f "$WORK/haproxy.cfg" >/dev/null 2>&1 & HAPROXY_PID=$!
+sleep 1
+peer_kib=$(idle_rss "$HAPROXY_PID" "$hp")
+echo "memory per $IDLE idle keep-alive connections: haneul $((ours_kib / 1024)) MiB vs haproxy $((peer_kib / 1024)) MiB = $(ratio "$ours_kib" "$peer_kib")x"
