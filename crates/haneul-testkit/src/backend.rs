@@ -8,7 +8,9 @@
 //! - `/slow/<ms>`: answers after that many milliseconds;
 //! - `/app-cookie`: sets `APPSESSION=<name>`;
 //! - `/echo`: the request body back (chunked when the request's was);
-//! - `/ws`: a WebSocket-style upgrade (101), then echoes every byte back.
+//! - `/ws`: a WebSocket-style upgrade (101), then echoes every byte back;
+//! - `/grpc.Echo/Say` (gRPC, HTTP/2 only): the request's message back, then the trailers
+//!   `grpc-status: 0` and `x-backend: <name>`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -124,7 +126,60 @@ fn seen(req: &Request<Incoming>, name: &str) -> String {
         .to_string()
 }
 
-async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+/// A body of one data frame and then trailers (what a unary gRPC response looks like).
+pub struct WithTrailers {
+    data: Option<Bytes>,
+    trailers: Option<http::HeaderMap>,
+}
+
+impl hyper::body::Body for WithTrailers {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        if let Some(data) = self.data.take() {
+            return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(data))));
+        }
+        std::task::Poll::Ready(self.trailers.take().map(|t| Ok(hyper::body::Frame::trailers(t))))
+    }
+}
+
+type Reply = Response<http_body_util::Either<Full<Bytes>, WithTrailers>>;
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+    if req.uri().path() == "/grpc.Echo/Say" {
+        use http_body_util::BodyExt;
+        let te = seen(&req, "te");
+        let message = req
+            .into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        if let Ok(v) = http::HeaderValue::from_str(&shared.name) {
+            trailers.insert("x-backend", v);
+        }
+        let body = WithTrailers {
+            data: Some(message),
+            trailers: Some(trailers),
+        };
+        let mut r = Response::new(http_body_util::Either::Right(body));
+        r.headers_mut()
+            .insert("content-type", http::HeaderValue::from_static("application/grpc"));
+        if let Ok(v) = http::HeaderValue::from_str(&te) {
+            r.headers_mut().insert("x-seen-te", v);
+        }
+        return Ok(r);
+    }
+    Ok(handle_plain(shared, req).await?.map(http_body_util::Either::Left))
+}
+
+async fn handle_plain(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
     if path == "/health" {
         let status = StatusCode::from_u16(shared.health.load(Ordering::Relaxed)).unwrap_or(StatusCode::OK);

@@ -1,6 +1,6 @@
 //! The load balancer's data plane through aws-sdk-elasticloadbalancingv2 and real HTTP clients:
 //! rules of every condition type and each action, weighted forwards and stickiness,
-//! algorithms, health and draining, WebSocket and HTTP/2, HTTPS with SNI over ACM
+//! algorithms, health and draining, WebSocket, HTTP/2 and gRPC, HTTPS with SNI over ACM
 //! certificates, and ALB's own error responses.
 
 use std::collections::HashMap;
@@ -910,7 +910,7 @@ async fn tls_get(
 }
 
 #[tokio::test]
-async fn https_listeners_serve_acm_certificates_by_sni_and_route53_aliases_reach_them() {
+async fn https_listeners_serve_acm_certificates_by_sni_h2_grpc_and_route53_aliases() {
     let h = Haneul::start();
     let zone = crate::route53::create_zone(&h, "shop.test").await;
     let cert_a = issued_certificate(&h, &zone, "a.shop.test").await;
@@ -1000,6 +1000,73 @@ async fn https_listeners_serve_acm_certificates_by_sni_and_route53_aliases_reach
     assert_eq!(headers["x-seen-x-forwarded-proto"], "https");
     assert_eq!(headers["x-seen-version"], "HTTP/1.1");
     assert_eq!(headers["x-seen-host"], "a.shop.test");
+
+    // gRPC: a GRPC target group behind a rule; HTTP/2 end to end, trailers carried back.
+    let grpc_tg = h
+        .elbv2()
+        .create_target_group()
+        .name("grpc")
+        .protocol(ProtocolEnum::Http)
+        .protocol_version("GRPC")
+        .port(80)
+        .vpc_id(&lb.vpc)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_string();
+    let grpc = Backend::start("grpc").await;
+    register(&h, &grpc_tg, &[&grpc]).await;
+    h.elbv2()
+        .create_rule()
+        .listener_arn(&listener_arn)
+        .priority(1)
+        .conditions(
+            RuleCondition::builder()
+                .field("path-pattern")
+                .values("/grpc.Echo/*")
+                .build(),
+        )
+        .actions(forward(&grpc_tg))
+        .send()
+        .await
+        .unwrap();
+    let mut trailers = None;
+    for _ in 0..50 {
+        let (_, _, tls) = tls_get(&root, addr, "a.shop.test", &[b"h2"]).await;
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tls),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        let message = Bytes::from_static(b"\0\0\0\0\x05hello");
+        let req = http::Request::post("https://a.shop.test/grpc.Echo/Say")
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(http_body_util::Full::new(message.clone()))
+            .unwrap();
+        let response = sender.send_request(req).await.unwrap();
+        if response
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v == "application/grpc")
+        {
+            assert_eq!(response.headers()["x-seen-te"], "trailers");
+            let collected = response.into_body().collect().await.unwrap();
+            trailers = collected.trailers().cloned();
+            assert_eq!(collected.to_bytes(), message);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let trailers = trailers.expect("a gRPC response with trailers");
+    assert_eq!(trailers["grpc-status"], "0");
+    assert_eq!(trailers["x-backend"], "grpc");
 
     // An alias A record in Route 53 answers with the load balancer's address.
     let alias = aws_sdk_route53::types::ResourceRecordSet::builder()
