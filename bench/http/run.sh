@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/http: wrk through haneul's ALB, HAProxy and nginx with the same two nginx backends and the
 # same /api/* rule (../shared/peers/http-peer.sh), in one run; then haneul with 100 rules ahead
-# of that rule. First, memory per 8,000 idle keep-alive connections, haneul vs HAProxy.
+# of that rule. First, memory per 8,000 idle keep-alive connections, haneul vs HAProxy; last, new
+# TLS sessions per second (openssl s_time, ECDSA P-256), haneul vs HAProxy.
 # Run from anywhere: bench/http/run.sh   Env: DURATION=15 (s per wrk run), IDLE=8000.
 # Prints one line per figure; ratios are haneul / peer.
 set -euo pipefail
@@ -98,3 +99,34 @@ echo "rps: haneul $(rps "$ours") vs haproxy $(rps "$haproxy") = $(ratio "$(rps "
 echo "p99 ms: haneul $(p99 "$ours") vs haproxy $(p99 "$haproxy") = $(ratio "$(p99 "$ours")" "$(p99 "$haproxy")")x, vs nginx $(p99 "$nginx")"
 echo "100-rule listener: $(rps "$hundred") rps, p99 $(p99 "$hundred") ms ($(ratio "$(rps "$hundred")" "$(rps "$ours")")x of the 1-rule listener)"
 
+
+# TLS handshakes: the same imported ECDSA certificate on an HTTPS listener and on HAProxy.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=bench.test \
+  -addext subjectAltName=DNS:bench.test -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+cert=$(aws acm import-certificate --certificate "fileb://$WORK/cert.pem" --private-key "fileb://$WORK/key.pem" --query CertificateArn --output text)
+p3=$(port)
+aws elbv2 create-listener --load-balancer-arn "$lbarn" --protocol HTTPS --port "$p3" --certificates CertificateArn="$cert" \
+  --default-actions 'Type=fixed-response,FixedResponseConfig={StatusCode=200}' >/dev/null
+cat "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/haproxy.pem"
+hp=127.0.0.1:$(port)
+cat >"$WORK/haproxy-tls.cfg" <<EOF
+global
+    nbthread $(nproc)
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend fe
+    bind $hp ssl crt $WORK/haproxy.pem
+    http-request return status 200
+EOF
+haproxy -db -f "$WORK/haproxy-tls.cfg" >/dev/null 2>&1 & HAPROXY_PID=$!
+sleep 1
+handshakes() { # addr -> new TLS sessions per second over DURATION seconds, two clients at once
+  for _ in 1 2; do openssl s_time -connect "$1" -new -time "$DURATION" 2>/dev/null & done | \
+    awk -v t="$DURATION" '/connections in .* real seconds/ {n += $1} END {printf "%.0f", n / t}'
+}
+ours_tls=$(handshakes "$ip:$p3")
+peer_tls=$(handshakes "$hp")
+echo "TLS handshakes/s: haneul $ours_tls vs haproxy $peer_tls = $(ratio "$ours_tls" "$peer_tls")x"
