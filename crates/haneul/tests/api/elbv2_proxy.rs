@@ -570,6 +570,31 @@ async fn weighted_groups_stickiness_and_algorithms() {
     let counts = spread(&c, &url, 40, true).await;
     assert_eq!(counts.len(), 1, "{counts:?}");
 
+    // Application-cookie stickiness: once the target sets its cookie, AWSALBAPP-0 pins it.
+    set_group_attributes(
+        &h,
+        &tg_a,
+        &[
+            ("stickiness.type", "app_cookie"),
+            ("stickiness.app_cookie.cookie_name", "APPSESSION"),
+        ],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = get(&c, "GET", &format!("http://{addr}/app-cookie"), &[]).await.unwrap();
+    let app: Vec<String> = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
+        .collect();
+    assert!(app.iter().any(|c| c.starts_with("AWSALBAPP-0=")), "{app:?}");
+    let cookie = app.join("; ");
+    for _ in 0..10 {
+        let again = get(&c, "GET", &url, &[("cookie", &cookie)]).await.unwrap();
+        assert_eq!(again.body, r.body, "pinned by the app cookie");
+    }
+
     // Least outstanding requests.
     set_group_attributes(
         &h,
@@ -1095,4 +1120,39 @@ async fn https_listeners_serve_acm_certificates_by_sni_h2_grpc_and_route53_alias
     .unwrap();
     crate::route53::wait_insync(&h, &id).await;
     assert_eq!(dns_a(&h, "www.shop.test").await, lb.ip);
+}
+
+#[tokio::test]
+async fn ssl_policies_and_account_limits_are_listed() {
+    let h = Haneul::start();
+    let policies = h
+        .elbv2()
+        .describe_ssl_policies()
+        .names("ELBSecurityPolicy-TLS13-1-2-2021-06")
+        .send()
+        .await
+        .unwrap();
+    let policy = &policies.ssl_policies()[0];
+    assert_eq!(policy.ssl_protocols(), ["TLSv1.2", "TLSv1.3"]);
+    assert!(policy
+        .ciphers()
+        .iter()
+        .any(|c| c.name() == Some("TLS_AES_128_GCM_SHA256")));
+    let all = h.elbv2().describe_ssl_policies().send().await.unwrap();
+    assert!(all.ssl_policies().len() >= 10);
+    let err = h
+        .elbv2()
+        .describe_ssl_policies()
+        .names("ELBSecurityPolicy-Nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("SSLPolicyNotFound"));
+    let limits = h.elbv2().describe_account_limits().send().await.unwrap();
+    let listeners = limits
+        .limits()
+        .iter()
+        .find(|l| l.name() == Some("listeners-per-application-load-balancer"))
+        .unwrap();
+    assert_eq!(listeners.max(), Some("50"));
 }
