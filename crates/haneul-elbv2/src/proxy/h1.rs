@@ -181,6 +181,8 @@ struct RequestFacts<'h> {
     close: bool,
     upgrade: bool,
     xff_entries: usize,
+    /// `Expect: 100-continue`: the client waits for a go-ahead before its body.
+    expects_continue: bool,
 }
 
 fn facts<'h>(req: &httparse::Request<'h, '_>) -> Result<RequestFacts<'h>, Failure> {
@@ -191,6 +193,7 @@ fn facts<'h>(req: &httparse::Request<'h, '_>) -> Result<RequestFacts<'h>, Failur
         close: req.version == Some(0),
         upgrade: false,
         xff_entries: 0,
+        expects_continue: false,
     };
     let mut transfer_encoding = false;
     for h in req.headers.iter() {
@@ -222,6 +225,8 @@ fn facts<'h>(req: &httparse::Request<'h, '_>) -> Result<RequestFacts<'h>, Failur
             }
         } else if h.name.eq_ignore_ascii_case("x-forwarded-for") {
             f.xff_entries += v.split(|b| *b == b',').count();
+        } else if h.name.eq_ignore_ascii_case("expect") {
+            f.expects_continue = v.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         }
     }
     // Desync mitigation: both framings at once, or a transfer coding that is not chunked.
@@ -382,6 +387,10 @@ fn target_head(
             xff = Some(h.value);
             continue;
         }
+        if name.eq_ignore_ascii_case("expect") {
+            // Answered here (100 Continue) before the body is relayed.
+            continue;
+        }
         if name.eq_ignore_ascii_case("x-amzn-trace-id") {
             trace = Some(h.value);
             continue;
@@ -480,6 +489,12 @@ async fn forward<C: AsyncRead + AsyncWrite + Unpin>(
     };
     let target = &pick.target;
     target_head(out, req, conn, listener, facts.upgrade);
+    if facts.expects_continue {
+        client
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .map_err(|_| Failure::Client)?;
+    }
     let request_framing = if facts.chunked {
         Framing::Chunked
     } else {
