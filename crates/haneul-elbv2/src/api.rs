@@ -39,7 +39,7 @@ fn check_name(kind: &str, name: &str) -> Result<(), ElbError> {
     Ok(())
 }
 
-fn random_hex(chars: usize) -> String {
+pub(crate) fn random_hex(chars: usize) -> String {
     (0..chars).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect()
 }
 

@@ -8,7 +8,7 @@ use haneul_wire::RequestContext;
 use serde_json::{json, Value};
 
 use crate::actions::{forwarded_groups, normalize_actions};
-use crate::api::{load_balancer, target_group};
+use crate::api::{load_balancer, random_hex, target_group};
 use crate::error::ElbError;
 use crate::generated as api_types;
 use crate::model::*;
@@ -19,10 +19,6 @@ pub const MAX_LISTENERS_PER_LB: usize = 50;
 pub const MAX_CERTIFICATES_PER_LISTENER: usize = 25;
 /// The policy a new HTTPS listener gets (ELBv2's current default).
 pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
-
-pub(crate) fn random_hex(chars: usize) -> String {
-    (0..chars).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect()
-}
 
 /// The listener with this ARN, or `ListenerNotFound`.
 pub(crate) fn listener(t: &Txn<'_>, scope: &Scope, arn: &str) -> Result<Listener, ElbError> {

@@ -7,9 +7,10 @@ use serde_json::{json, Value};
 
 use crate::actions::{normalize_actions, normalize_conditions};
 use crate::api::load_balancer;
+use crate::api::random_hex;
 use crate::error::ElbError;
 use crate::generated as api_types;
-use crate::listeners::{check_forward_targets, listener, random_hex, relink};
+use crate::listeners::{check_forward_targets, listener, relink};
 use crate::model::*;
 use crate::{parse, scope};
 

@@ -16,8 +16,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::proxy::idle::IdleIo;
+use crate::proxy::pages::error_body;
 use crate::proxy::rules::{Headers, RequestView};
-use crate::proxy::serve::{redirect_location, route_view, trace_id, Conn, MAX_XFF_ENTRIES};
+use crate::proxy::serve::{redirect_location, route_view, trace_id, Conn, HOP_HEADERS, MAX_XFF_ENTRIES};
 use crate::proxy::snapshot::{ActionPlan, ForwardPlan, ListenerPlan};
 use crate::proxy::{select, MAX_REQUEST_HEAD_BYTES};
 
@@ -89,7 +90,7 @@ pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
                     &mut out,
                     code,
                     Some("text/html"),
-                    &page_body(code),
+                    &error_body(code),
                     false,
                     None,
                 )
@@ -107,7 +108,7 @@ pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
                     &mut out,
                     code,
                     Some("text/html"),
-                    &page_body(code),
+                    &error_body(code),
                     false,
                     None,
                 )
@@ -116,10 +117,6 @@ pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
             }
         }
     }
-}
-
-fn page_body(status: u16) -> Bytes {
-    crate::proxy::pages::error_body(status)
 }
 
 /// Buffers a connection reuses from request to request.
@@ -296,7 +293,7 @@ async fn request<C: AsyncRead + AsyncWrite + Unpin>(
                 out,
                 status,
                 Some("text/html"),
-                &page_body(status),
+                &error_body(status),
                 keep,
                 Some(&location),
             )
@@ -318,15 +315,7 @@ async fn write_own<C: AsyncWrite + Unpin>(
     location: Option<&str>,
 ) -> Result<(), Failure> {
     out.clear();
-    let reason = http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
-    let reason = match status {
-        503 => "Service Temporarily Unavailable",
-        504 => "Gateway Time-out",
-        _ => reason,
-    };
+    let reason = crate::proxy::pages::reason(status);
     out.put_slice(
         format!(
             "HTTP/1.1 {status} {reason}\r\nServer: awselb/2.0\r\nContent-Length: {}\r\n",
@@ -353,17 +342,7 @@ async fn write_own<C: AsyncWrite + Unpin>(
 }
 
 fn is_hop_header(name: &str) -> bool {
-    [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "upgrade",
-        "proxy-authorization",
-    ]
-    .iter()
-    .any(|h| name.eq_ignore_ascii_case(h))
+    HOP_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// The target's request head: the client's, minus hop-by-hop and forwarding headers, plus ALB's.

@@ -11,7 +11,8 @@ pub type ProxyBody = Either<Incoming, Full<Bytes>>;
 
 const SERVER: &str = "awselb/2.0";
 
-fn reason(status: u16) -> &'static str {
+/// The reason phrase ALB puts in its status lines and pages.
+pub fn reason(status: u16) -> &'static str {
     match status {
         460 | 463 => "",
         503 => "Service Temporarily Unavailable",

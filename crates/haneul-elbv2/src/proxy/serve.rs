@@ -16,6 +16,17 @@ use crate::proxy::rules::{Headers, RequestView};
 use crate::proxy::snapshot::{ActionPlan, ForwardPlan, ListenerPlan};
 use crate::proxy::{select, Plane};
 
+/// Headers that describe one hop and are not passed on (either way, and on both paths).
+pub const HOP_HEADERS: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
+];
+
 /// Most X-Forwarded-For entries ALB accepts (more: 463).
 pub const MAX_XFF_ENTRIES: usize = 30;
 
@@ -53,8 +64,6 @@ static X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
 pub async fn handle(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<ProxyBody>, std::convert::Infallible> {
     let listener = conn.plane.snapshot.load().listeners.get(&conn.local).cloned();
@@ -220,19 +229,15 @@ fn strip_hop_headers(headers: &mut HeaderMap, keep_upgrade: bool) {
     if headers.contains_key(header::CONNECTION) {
         strip_connection_listed(headers, keep_upgrade);
     }
-    if !keep_upgrade {
-        headers.remove(header::CONNECTION);
-        headers.remove(header::UPGRADE);
-    }
-    headers.remove(&KEEP_ALIVE);
-    headers.remove(&PROXY_CONNECTION);
     // `TE: trailers` is what gRPC needs passed on; other transfer codings are this hop's.
-    if headers.get(header::TE).is_some_and(|v| v.as_bytes() != b"trailers") {
-        headers.remove(header::TE);
+    let keep_te = headers.get(header::TE).is_some_and(|v| v.as_bytes() == b"trailers");
+    for name in HOP_HEADERS {
+        let kept = (keep_upgrade && (name == "connection" || name == "upgrade")) || (keep_te && name == "te");
+        if !kept {
+            headers.remove(name);
+        }
     }
-    headers.remove(header::TRAILER);
     headers.remove(header::TRANSFER_ENCODING);
-    headers.remove(header::PROXY_AUTHORIZATION);
 }
 
 /// Headers the Connection header names as hop-by-hop.
