@@ -380,6 +380,9 @@ fn target_head(
         {
             continue;
         }
+        if listener.lb.drop_invalid_headers && !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            continue;
+        }
         out.put_slice(name.as_bytes());
         out.put_slice(b": ");
         out.put_slice(h.value);

@@ -346,6 +346,16 @@ async fn forward(
             headers.insert(header::HOST, v);
         }
     }
+    if listener.lb.drop_invalid_headers {
+        let invalid: Vec<HeaderName> = headers
+            .keys()
+            .filter(|n| !n.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            .cloned()
+            .collect();
+        for name in invalid {
+            headers.remove(name);
+        }
+    }
     add_forwarding_headers(headers, conn, listener);
     *req.version_mut() = if group.http2 { Version::HTTP_2 } else { Version::HTTP_11 };
     if group.http2 {

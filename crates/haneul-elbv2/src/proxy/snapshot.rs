@@ -76,11 +76,11 @@ pub enum ActionPlan {
 pub struct LbSettings {
     pub idle_timeout: Duration,
     pub http2: bool,
+    /// Drop request headers whose names are not letters, digits and hyphens.
     pub drop_invalid_headers: bool,
     /// append | preserve | remove
     pub xff_mode: String,
     pub xff_client_port: bool,
-    pub desync_mode: String,
 }
 
 #[derive(Debug)]
@@ -253,7 +253,6 @@ fn lb_settings(lb: &LoadBalancer) -> LbSettings {
         drop_invalid_headers: get("routing.http.drop_invalid_header_fields.enabled") == "true",
         xff_mode: get("routing.http.xff_header_processing.mode"),
         xff_client_port: get("routing.http.xff_client_port.enabled") == "true",
-        desync_mode: get("routing.http.desync_mitigation_mode"),
     }
 }
 

@@ -770,6 +770,37 @@ async fn alb_answers_for_targets_that_fail_and_requests_that_are_bad() {
     assert!(out.contains("hello world"));
     assert!(out.ends_with("live"), "{}", &out[out.len().saturating_sub(200)..]);
 
+    // routing.http.drop_invalid_header_fields.enabled: header names beyond letters, digits and
+    // hyphens are dropped before the target.
+    let with_underscore = |c: &Client| {
+        let c = c.clone();
+        let url = url.clone();
+        async move { get(&c, "GET", &url, &[("x_odd", "1"), ("x-fine", "1")]).await.unwrap() }
+    };
+    let names = |r: &Reply| header(r, "x-seen-names").to_string();
+    assert!(names(&with_underscore(&c).await).contains("x_odd"));
+    h.elbv2()
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(&lb.arn)
+        .attributes(
+            elbv2::types::LoadBalancerAttribute::builder()
+                .key("routing.http.drop_invalid_header_fields.enabled")
+                .value("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = names(&with_underscore(&c).await);
+        if !seen.contains("x_odd") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!seen.contains("x_odd") && seen.contains("x-fine"), "{seen}");
+
     // Too many X-Forwarded-For entries: 463.
     let xff = vec!["10.0.0.1"; 31].join(", ");
     let r = get(&c, "GET", &url, &[("x-forwarded-for", &xff)]).await.unwrap();
