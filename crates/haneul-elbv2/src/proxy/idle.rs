@@ -33,6 +33,11 @@ impl<T> IdleIo<T> {
     pub fn reuse(&mut self, idle: Duration) {
         self.idle = idle;
         self.last_activity = Instant::now();
+        // The timer only ever moves later lazily; a shorter timeout must pull it in now.
+        let deadline = self.last_activity + idle;
+        if deadline < self.timer.deadline() {
+            self.timer.as_mut().reset(deadline);
+        }
     }
 
     /// Pending unless the connection has been idle for the whole timeout.

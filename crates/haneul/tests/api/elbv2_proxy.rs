@@ -801,6 +801,31 @@ async fn alb_answers_for_targets_that_fail_and_requests_that_are_bad() {
     }
     assert!(!seen.contains("x_odd") && seen.contains("x-fine"), "{seen}");
 
+    // A target that stalls past the idle timeout: 504.
+    h.elbv2()
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(&lb.arn)
+        .attributes(
+            elbv2::types::LoadBalancerAttribute::builder()
+                .key("idle_timeout.timeout_seconds")
+                .value("1")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut status = 0;
+    for _ in 0..20 {
+        status = get(&client(), "GET", &format!("http://{addr}/slow/2500"), &[])
+            .await
+            .unwrap()
+            .status;
+        if status == 504 {
+            break;
+        }
+    }
+    assert_eq!(status, 504);
+
     // Too many X-Forwarded-For entries: 463.
     let xff = vec!["10.0.0.1"; 31].join(", ");
     let r = get(&c, "GET", &url, &[("x-forwarded-for", &xff)]).await.unwrap();
