@@ -1062,6 +1062,27 @@ async fn https_listeners_serve_acm_certificates_by_sni_h2_grpc_and_route53_alias
     let (names, _, _) = tls_get(&root, addr, "a.shop.test", &[b"http/1.1"]).await;
     assert_eq!(names, ["a.shop.test"]);
 
+    // A renewed certificate is served from the next handshake on, no restart.
+    let served = |tls: &tokio_rustls::client::TlsStream<tokio::net::TcpStream>| {
+        tls.get_ref().1.peer_certificates().unwrap()[0].as_ref().to_vec()
+    };
+    let before = served(&tls_get(&root, addr, "a.shop.test", &[b"http/1.1"]).await.2);
+    h.acm()
+        .renew_certificate()
+        .certificate_arn(&cert_a)
+        .send()
+        .await
+        .unwrap();
+    let mut after = before.clone();
+    for _ in 0..100 {
+        after = served(&tls_get(&root, addr, "a.shop.test", &[b"http/1.1"]).await.2);
+        if after != before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(after, before, "the renewed certificate is not served");
+
     // HTTP/2 by ALPN, then HTTP/1.1 to the target, with X-Forwarded-Proto https.
     let (_, alpn, tls) = tls_get(&root, addr, "a.shop.test", &[b"h2", b"http/1.1"]).await;
     assert_eq!(alpn.as_deref(), Some(&b"h2"[..]));
