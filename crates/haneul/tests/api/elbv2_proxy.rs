@@ -595,14 +595,28 @@ async fn weighted_groups_stickiness_and_algorithms() {
         assert_eq!(again.body, r.body, "pinned by the app cookie");
     }
 
-    // Least outstanding requests.
+    // Weighted random: both targets, not in strict turns.
     set_group_attributes(
         &h,
         &tg_a,
         &[
             ("stickiness.enabled", "false"),
-            ("load_balancing.algorithm.type", "least_outstanding_requests"),
+            ("load_balancing.algorithm.type", "weighted_random"),
         ],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let counts = spread(&c, &url, 200, false).await;
+    assert!(
+        counts.values().all(|n| (60..=140).contains(n)) && counts.len() == 2,
+        "{counts:?}"
+    );
+
+    // Least outstanding requests.
+    set_group_attributes(
+        &h,
+        &tg_a,
+        &[("load_balancing.algorithm.type", "least_outstanding_requests")],
     )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
