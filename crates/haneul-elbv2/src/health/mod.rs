@@ -146,7 +146,7 @@ impl TargetState {
         })
     }
 
-    /// Takes requests: healthy, or (fail-open, health checks off) anything not draining.
+    /// Deregistered and inside its deregistration delay: takes no new requests.
     pub fn is_draining(&self) -> bool {
         self.state() == State::Draining
     }

@@ -20,7 +20,7 @@ const GROUP_COOKIE: &str = "AWSALBTG";
 const GROUP_COOKIE_CORS: &str = "AWSALBTGCORS";
 const APP_COOKIE: &str = "AWSALBAPP-0";
 
-/// Where a request goes, and whether its cookies must be (re)set.
+/// Where a request goes: the target group and the target in it.
 pub struct Pick {
     pub group: Arc<GroupPlan>,
     pub target: Arc<TargetState>,
