@@ -934,11 +934,69 @@ async fn unhealthy_targets_get_no_traffic_and_deregistered_ones_drain() {
     let after = states().await;
     assert_eq!(after.len(), 1, "drained target gone: {after:?}");
 
-    // All targets unhealthy: the group fails open.
+    // Route 53 failover on the load balancer's health: a primary alias with
+    // EvaluateTargetHealth, a secondary address.
+    let zone = crate::route53::create_zone(&h, "health.test").await;
+    let record = |id: &str, failover: &str| {
+        aws_sdk_route53::types::ResourceRecordSet::builder()
+            .name("app.health.test")
+            .r#type(aws_sdk_route53::types::RrType::A)
+            .set_identifier(id)
+            .failover(aws_sdk_route53::types::ResourceRecordSetFailover::from(failover))
+    };
+    let primary = record("lb", "PRIMARY")
+        .alias_target(
+            aws_sdk_route53::types::AliasTarget::builder()
+                .dns_name(&lb.dns_name)
+                .hosted_zone_id("Z35SXDOTRQ7X7K")
+                .evaluate_target_health(true)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let secondary = record("standby", "SECONDARY")
+        .ttl(60)
+        .resource_records(
+            aws_sdk_route53::types::ResourceRecord::builder()
+                .value("192.0.2.9")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let changes = [primary, secondary]
+        .into_iter()
+        .map(|r| {
+            aws_sdk_route53::types::Change::builder()
+                .action(aws_sdk_route53::types::ChangeAction::Create)
+                .resource_record_set(r)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let id = crate::route53::apply(&h, &zone, changes).await.unwrap();
+    crate::route53::wait_insync(&h, &id).await;
+    assert_eq!(dns_a(&h, "app.health.test").await, lb.ip, "healthy: the load balancer");
+
+    // All targets unhealthy: the group fails open, and DNS fails over to the standby.
     good.set_health(503);
     wait_for(good.port(), "unhealthy").await;
     let r = get(&c, "GET", &format!("http://{addr}/"), &[]).await.unwrap();
     assert_eq!(r.body, "good");
+    let mut answer = lb.ip;
+    for _ in 0..30 {
+        answer = dns_a(&h, "app.health.test").await;
+        if answer.to_string() == "192.0.2.9" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        answer.to_string(),
+        "192.0.2.9",
+        "no healthy target: the secondary answers"
+    );
 }
 
 /// Requests a DNS-validated ACM certificate for `name` in `zone` and waits until it is issued.
