@@ -18,7 +18,9 @@ use tokio::net::TcpStream;
 use crate::proxy::idle::IdleIo;
 use crate::proxy::pages::error_body;
 use crate::proxy::rules::{Headers, RequestView};
-use crate::proxy::serve::{redirect_location, route_view, trace_id, Conn, HOP_HEADERS, MAX_XFF_ENTRIES};
+use crate::proxy::serve::{
+    put_trace, redirect_location, route_view, valid_header_name, Conn, HOP_HEADERS, MAX_XFF_ENTRIES,
+};
 use crate::proxy::snapshot::{ActionPlan, ForwardPlan, ListenerPlan};
 use crate::proxy::{select, MAX_REQUEST_HEAD_BYTES};
 
@@ -170,6 +172,16 @@ async fn read_head<R: AsyncRead + Unpin>(io: &mut R, buf: &mut BytesMut, head: &
     }
 }
 
+/// The comma-separated items of a header value, trimmed.
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|b| *b == b',').map(<[u8]>::trim_ascii)
+}
+
+/// Whether a Transfer-Encoding value's last coding is chunked (what frames the body).
+fn ends_chunked(value: &[u8]) -> bool {
+    tokens(value).last().is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"))
+}
+
 /// What the proxy needs from a request head.
 struct RequestFacts<'h> {
     host: &'h str,
@@ -208,10 +220,9 @@ fn facts<'h>(req: &httparse::Request<'h, '_>) -> Result<RequestFacts<'h>, Failur
             f.content_length = Some(n);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             transfer_encoding = true;
-            let last = v.rsplit(|b| *b == b',').next().unwrap_or(&[]);
-            f.chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
+            f.chunked = ends_chunked(v);
         } else if h.name.eq_ignore_ascii_case("connection") {
-            for token in v.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+            for token in tokens(v) {
                 if token.eq_ignore_ascii_case(b"close") {
                     f.close = true;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") && req.version == Some(0) {
@@ -221,7 +232,7 @@ fn facts<'h>(req: &httparse::Request<'h, '_>) -> Result<RequestFacts<'h>, Failur
                 }
             }
         } else if h.name.eq_ignore_ascii_case("x-forwarded-for") {
-            f.xff_entries += v.split(|b| *b == b',').count();
+            f.xff_entries += tokens(v).count();
         } else if h.name.eq_ignore_ascii_case("expect") {
             f.expects_continue = v.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         }
@@ -380,7 +391,7 @@ fn target_head(
         {
             continue;
         }
-        if listener.lb.drop_invalid_headers && !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if listener.lb.drop_invalid_headers && !valid_header_name(name.as_bytes()) {
             continue;
         }
         out.put_slice(name.as_bytes());
@@ -414,15 +425,7 @@ fn target_head(
     out.put_slice(b"X-Forwarded-Proto: http\r\nX-Forwarded-Port: ");
     out.put_slice(conn.port_text.as_bytes());
     out.put_slice(b"\r\nX-Amzn-Trace-Id: ");
-    let fresh = trace_id();
-    match trace {
-        Some(t) if t.windows(5).any(|w| w == b"Root=") => {
-            out.put_slice(t);
-            out.put_slice(b";Self=");
-            out.put_slice(&fresh[5..]);
-        }
-        _ => out.put_slice(&fresh),
-    }
+    put_trace(trace, out);
     out.put_slice(b"\r\n");
     if upgrade {
         out.put_slice(b"Connection: Upgrade\r\n");
@@ -630,7 +633,7 @@ fn response_framing(res: &httparse::Response<'_, '_>, status: u16, head_only: bo
     let mut chunked = false;
     for h in res.headers.iter() {
         if h.name.eq_ignore_ascii_case("connection") {
-            for token in h.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+            for token in tokens(h.value) {
                 if token.eq_ignore_ascii_case(b"close") {
                     keep = false;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") {
@@ -642,11 +645,7 @@ fn response_framing(res: &httparse::Response<'_, '_>, status: u16, head_only: bo
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok());
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = h
-                .value
-                .rsplit(|b| *b == b',')
-                .next()
-                .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            chunked = ends_chunked(h.value);
         }
     }
     let framing = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {

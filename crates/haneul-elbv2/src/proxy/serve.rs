@@ -291,16 +291,31 @@ fn add_forwarding_headers(headers: &mut HeaderMap, conn: &Conn, listener: &Liste
     let proto = if conn.https { "https" } else { "http" };
     headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     headers.insert(&X_FORWARDED_PORT, conn.port_text.clone());
-    let fresh = trace_id();
-    let trace = match headers.get(&X_AMZN_TRACE_ID).map(HeaderValue::as_bytes) {
-        Some(t) if t.windows(5).any(|w| w == b"Root=") => {
-            HeaderValue::from_bytes(&[t, b";Self=", &fresh[5..]].concat())
-        }
-        _ => HeaderValue::from_bytes(&fresh),
-    };
-    if let Ok(v) = trace {
+    let mut trace = bytes::BytesMut::new();
+    put_trace(headers.get(&X_AMZN_TRACE_ID).map(HeaderValue::as_bytes), &mut trace);
+    if let Ok(v) = HeaderValue::from_maybe_shared(trace.freeze()) {
         headers.insert(&X_AMZN_TRACE_ID, v);
     }
+}
+
+/// The X-Amzn-Trace-Id value sent on: the client's with a `Self=` of ours when it carries a
+/// `Root=`, else a new root.
+pub fn put_trace(existing: Option<&[u8]>, out: &mut bytes::BytesMut) {
+    let fresh = trace_id();
+    match existing {
+        Some(t) if t.windows(5).any(|w| w == b"Root=") => {
+            out.extend_from_slice(t);
+            out.extend_from_slice(b";Self=");
+            out.extend_from_slice(&fresh[5..]);
+        }
+        _ => out.extend_from_slice(&fresh),
+    }
+}
+
+/// A header name ALB passes on with `routing.http.drop_invalid_header_fields.enabled`:
+/// letters, digits and hyphens only.
+pub fn valid_header_name(name: &[u8]) -> bool {
+    name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
 }
 
 /// Counts a request against its target until the response head arrives.
@@ -349,7 +364,7 @@ async fn forward(
     if listener.lb.drop_invalid_headers {
         let invalid: Vec<HeaderName> = headers
             .keys()
-            .filter(|n| !n.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            .filter(|n| !valid_header_name(n.as_str().as_bytes()))
             .cloned()
             .collect();
         for name in invalid {

@@ -315,15 +315,7 @@ pub async fn build(store: &Store, health: &HealthTable, sealer: &Sealer) -> Resu
             tls: None,
             fast_h1: false,
         };
-        let clear_h1 = {
-            let mut groups = plan
-                .rules
-                .iter()
-                .flat_map(|(_, a)| a.groups())
-                .chain(plan.default.groups());
-            groups.all(|g| !g.http2 && !g.https)
-        };
-        plan.fast_h1 = !plan.https && clear_h1;
+        plan.fast_h1 = !plan.https && plan.groups().all(|g| !g.http2 && !g.https);
         if plan.https {
             plan.tls = crate::proxy::tls::server_config(&plan, &certs, sealer);
         }
@@ -345,6 +337,16 @@ impl ActionPlan {
     }
 }
 
+impl ListenerPlan {
+    /// Every target group the listener's rules and default action forward to.
+    pub fn groups(&self) -> impl Iterator<Item = &Arc<GroupPlan>> {
+        self.rules
+            .iter()
+            .flat_map(|(_, a)| a.groups())
+            .chain(self.default.groups())
+    }
+}
+
 impl Snapshot {
     /// DNS names of load balancers Route 53 should treat as unhealthy (alias records with
     /// EvaluateTargetHealth): those whose listeners forward to no registered target, or to a
@@ -353,11 +355,7 @@ impl Snapshot {
         use crate::health::State;
         let mut verdict: HashMap<&str, bool> = HashMap::new();
         for plan in self.listeners.values() {
-            let groups = plan
-                .rules
-                .iter()
-                .flat_map(|(_, a)| a.groups())
-                .chain(plan.default.groups());
+            let groups = plan.groups();
             let entry = verdict.entry(plan.lb_dns_name.as_str()).or_insert(false);
             for g in groups {
                 let live: Vec<_> = g.targets.iter().filter(|t| !t.is_draining()).collect();

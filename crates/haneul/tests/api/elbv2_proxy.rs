@@ -100,6 +100,25 @@ pub async fn create_tg(h: &Haneul, lb: &Lb, name: &str) -> String {
         .to_string()
 }
 
+/// A target group of IP targets spoken to with a protocol version (HTTP2, GRPC), default checks.
+async fn create_tg_speaking(h: &Haneul, lb: &Lb, name: &str, version: &str) -> String {
+    h.elbv2()
+        .create_target_group()
+        .name(name)
+        .protocol(ProtocolEnum::Http)
+        .protocol_version(version)
+        .port(80)
+        .vpc_id(&lb.vpc)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_string()
+}
+
 pub async fn register(h: &Haneul, tg: &str, backends: &[&Backend]) {
     let mut call = h.elbv2().register_targets().target_group_arn(tg);
     for b in backends {
@@ -674,22 +693,7 @@ async fn websocket_upgrades_and_http2_targets() {
     }
 
     // Protocol version HTTP2: the proxy speaks h2 to the target.
-    let h2 = h
-        .elbv2()
-        .create_target_group()
-        .name("h2")
-        .protocol(ProtocolEnum::Http)
-        .protocol_version("HTTP2")
-        .port(80)
-        .vpc_id(&lb.vpc)
-        .target_type(TargetTypeEnum::Ip)
-        .send()
-        .await
-        .unwrap()
-        .target_groups()[0]
-        .target_group_arn()
-        .unwrap()
-        .to_string();
+    let h2 = create_tg_speaking(&h, &lb, "h2", "HTTP2").await;
     let b2 = Backend::start("h2").await;
     register(&h, &h2, &[&b2]).await;
     let (_, addr2) = create_listener(&h, &lb, forward(&h2)).await;
@@ -1176,22 +1180,7 @@ async fn https_listeners_serve_acm_certificates_by_sni_h2_grpc_and_route53_alias
     assert_eq!(headers["x-seen-host"], "a.shop.test");
 
     // gRPC: a GRPC target group behind a rule; HTTP/2 end to end, trailers carried back.
-    let grpc_tg = h
-        .elbv2()
-        .create_target_group()
-        .name("grpc")
-        .protocol(ProtocolEnum::Http)
-        .protocol_version("GRPC")
-        .port(80)
-        .vpc_id(&lb.vpc)
-        .target_type(TargetTypeEnum::Ip)
-        .send()
-        .await
-        .unwrap()
-        .target_groups()[0]
-        .target_group_arn()
-        .unwrap()
-        .to_string();
+    let grpc_tg = create_tg_speaking(&h, &lb, "grpc", "GRPC").await;
     let grpc = Backend::start("grpc").await;
     register(&h, &grpc_tg, &[&grpc]).await;
     h.elbv2()
