@@ -104,6 +104,9 @@ pub struct ListenerPlan {
 
 #[derive(Default)]
 pub struct Snapshot {
+    /// Distinct for every snapshot built (0: the empty one at start): connections keep the
+    /// plan they looked up until it changes.
+    pub generation: u64,
     pub listeners: HashMap<SocketAddr, Arc<ListenerPlan>>,
     /// Earliest end of a draining period (a rebuild then drops the target).
     pub next_drain_end_s: Option<f64>,
@@ -321,7 +324,9 @@ pub async fn build(store: &Store, health: &HealthTable, sealer: &Sealer) -> Resu
         }
         listeners.insert(SocketAddr::new(ip, port), Arc::new(plan));
     }
+    static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     Ok(Snapshot {
+        generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         listeners,
         next_drain_end_s,
     })
