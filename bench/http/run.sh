@@ -2,7 +2,8 @@
 # bench/http: wrk through haneul's ALB, HAProxy and nginx with the same two nginx backends and the
 # same /api/* rule (../shared/peers/http-peer.sh), in one run; then haneul with 100 rules ahead
 # of that rule. First, memory per 8,000 idle keep-alive connections, haneul vs HAProxy; last, new
-# TLS sessions per second (openssl s_time, ECDSA P-256), haneul vs HAProxy.
+# TLS sessions per second (openssl s_time, ECDSA P-256), haneul vs HAProxy; then HTTP/2 over
+# TLS (h2load, ALPN h2, HTTP/1.1 to the same two nginx backends), haneul vs HAProxy.
 # Run from anywhere: bench/http/run.sh   Env: DURATION=15 (s per wrk run), IDLE=8000.
 # Prints one line per figure; ratios are haneul / peer.
 set -euo pipefail
@@ -130,3 +131,59 @@ handshakes() { # addr -> new TLS sessions per second over DURATION seconds, two 
 ours_tls=$(handshakes "$ip:$p3")
 peer_tls=$(handshakes "$hp")
 echo "TLS handshakes/s: haneul $ours_tls vs haproxy $peer_tls = $(ratio "$ours_tls" "$peer_tls")x"
+kill "$HAPROXY_PID"; wait "$HAPROXY_PID" 2>/dev/null || true
+HAPROXY_PID=
+
+# HTTP/2: h2load (16 connections x 10 streams, the wrk mix's four paths) over TLS to an HTTPS
+# listener with the /api/* rule, and to HAProxy with the same rule, both forwarding HTTP/1.1 to
+# two nginx backends.
+command -v h2load >/dev/null || apt-get install -y -qq --no-install-recommends nghttp2-client >/dev/null
+mkdir -p "$WORK/be"
+cat >"$WORK/be/nginx.conf" <<EOF
+worker_processes 1;
+pid $WORK/be/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+    access_log off; keepalive_requests 1000000; default_type text/plain;
+    client_body_temp_path $WORK/be/b; proxy_temp_path $WORK/be/p; fastcgi_temp_path $WORK/be/f;
+    uwsgi_temp_path $WORK/be/u; scgi_temp_path $WORK/be/s;
+    server { listen 127.0.0.1:18081; location / { return 200 "backend 1\n"; } }
+    server { listen 127.0.0.1:18082; location / { return 200 "backend 2\n"; } }
+}
+EOF
+nginx -p "$WORK/be" -e stderr -c "$WORK/be/nginx.conf" -g 'daemon off;' >/dev/null 2>&1 & BACKEND_PID=$!
+p4=$(port)
+l4=$(aws elbv2 create-listener --load-balancer-arn "$lbarn" --protocol HTTPS --port "$p4" --certificates CertificateArn="$cert" \
+  --default-actions Type=forward,TargetGroupArn="$tg2" --query 'Listeners[0].ListenerArn' --output text)
+aws elbv2 create-rule --listener-arn "$l4" --priority 10 --conditions Field=path-pattern,Values='/api/*' --actions Type=forward,TargetGroupArn="$tg1" >/dev/null
+hp=127.0.0.1:$(port)
+cat >"$WORK/haproxy-h2.cfg" <<EOF
+global
+    nbthread $(nproc)
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    option http-keep-alive
+frontend fe
+    bind $hp ssl crt $WORK/haproxy.pem alpn h2,http/1.1
+    use_backend be_api if { path_beg /api/ }
+    default_backend be_all
+backend be_api
+    server b1 127.0.0.1:18081
+backend be_all
+    balance roundrobin
+    server b1 127.0.0.1:18081
+    server b2 127.0.0.1:18082
+EOF
+haproxy -db -f "$WORK/haproxy-h2.cfg" >/dev/null 2>&1 & HAPROXY_PID=$!
+sleep 2
+h2rps() { # addr -> requests per second
+  h2load -c 16 -m 10 -t 2 -D "$DURATION" "https://$1/" "https://$1/index.html" "https://$1/api/users" "https://$1/static/app.js" 2>/dev/null |
+    awk '/^finished in/ {gsub(",", "", $4); printf "%.0f", $4}'
+}
+ours_h2=$(h2rps "$ip:$p4")
+peer_h2=$(h2rps "$hp")
+echo "HTTP/2 over TLS rps (h2load): haneul $ours_h2 vs haproxy $peer_h2 = $(ratio "$ours_h2" "$peer_h2")x"

@@ -138,12 +138,10 @@ impl TargetState {
         }
     }
 
-    /// How long the target has been healthy (for slow start), if it is.
-    pub fn healthy_for(&self) -> Option<Duration> {
-        (self.state() == State::Healthy).then(|| {
-            let since = Duration::from_millis(self.healthy_since_ms.load(Ordering::Acquire));
-            self.epoch.elapsed().saturating_sub(since)
-        })
+    /// When the target last became healthy (for slow start), if it is healthy.
+    pub fn healthy_since(&self) -> Option<Instant> {
+        (self.state() == State::Healthy)
+            .then(|| self.epoch + Duration::from_millis(self.healthy_since_ms.load(Ordering::Acquire)))
     }
 
     /// Deregistered and inside its deregistration delay: takes no new requests.

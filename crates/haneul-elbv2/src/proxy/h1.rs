@@ -5,8 +5,8 @@
 //! HTTPS listeners and HTTP/2 or HTTPS target groups go through hyper instead (`serve.rs`).
 
 use std::cell::RefCell;
-use std::mem::MaybeUninit;
 use std::collections::HashMap;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

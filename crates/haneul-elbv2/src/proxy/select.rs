@@ -97,18 +97,53 @@ fn usable_filter(group: &GroupPlan) -> fn(&TargetState) -> bool {
     }
 }
 
-/// Slow start: a newly healthy target gets a share growing linearly over the window.
+/// Targets that turn healthy within this of each other turned healthy together (registered in
+/// one call): none of them enters slow start because of the others.
+const SLOW_START_TOGETHER_MS: u64 = 1_000;
+
+/// Slow start as ALB applies it: a target that turns healthy while another healthy target is
+/// out of slow start ramps up linearly over the window; the first targets of a group (and
+/// targets that turned healthy together with them) take their full share at once.
 fn warming(group: &GroupPlan, t: &TargetState) -> bool {
-    if group.slow_start.is_zero() {
+    let window = group.slow_start;
+    if window.is_zero() {
         return false;
     }
-    match t.healthy_for() {
-        Some(d) if d < group.slow_start => {
-            let share = d.as_secs_f64() / group.slow_start.as_secs_f64();
-            rand::random::<f64>() > share
-        }
-        _ => false,
+    let Some(since) = t.healthy_since() else {
+        return false;
+    };
+    let age = since.elapsed();
+    if age >= window || !entered_slow_start(group, since) {
+        return false;
     }
+    rand::random::<f64>() > age.as_secs_f64() / window.as_secs_f64()
+}
+
+/// Whether a target that became healthy at `since` entered slow start: some target was
+/// healthy before it and not in slow start then. Worked out in the order targets became
+/// healthy (groups are small; only slow-start groups pay for it, only during a window).
+fn entered_slow_start(group: &GroupPlan, since: std::time::Instant) -> bool {
+    let together = Duration::from_millis(SLOW_START_TOGETHER_MS);
+    let mut earlier: Vec<std::time::Instant> = group
+        .targets
+        .iter()
+        .filter_map(|u| u.healthy_since())
+        .filter(|u| *u + together <= since)
+        .collect();
+    earlier.sort_unstable();
+    // entered[i]: whether earlier[i] entered slow start itself.
+    let mut entered: Vec<bool> = Vec::with_capacity(earlier.len());
+    for (i, at) in earlier.iter().enumerate() {
+        let e = earlier[..i]
+            .iter()
+            .zip(&entered)
+            .any(|(before, was)| *before + together <= *at && (!was || *before + group.slow_start <= *at));
+        entered.push(e);
+    }
+    earlier
+        .iter()
+        .zip(&entered)
+        .any(|(before, was)| !was || *before + group.slow_start <= since)
 }
 
 fn pick_target(group: &GroupPlan) -> Option<Arc<TargetState>> {

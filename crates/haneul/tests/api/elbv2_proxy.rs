@@ -657,6 +657,72 @@ async fn weighted_groups_stickiness_and_algorithms() {
     assert!(lor.values().all(|n| (8..=12).contains(n)), "{lor:?}");
 }
 
+/// Waits until every registered target of `tg` is healthy.
+async fn all_healthy(h: &Haneul, tg: &str, count: usize) {
+    for _ in 0..100 {
+        let out = h
+            .elbv2()
+            .describe_target_health()
+            .target_group_arn(tg)
+            .send()
+            .await
+            .unwrap();
+        let healthy = out
+            .target_health_descriptions()
+            .iter()
+            .filter(|d| d.target_health().and_then(|t| t.state()).map(|s| s.as_str()) == Some("healthy"))
+            .count();
+        if healthy == count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("targets of {tg} did not all turn healthy");
+}
+
+#[tokio::test]
+async fn slow_start_ramps_up_only_targets_joining_a_healthy_group() {
+    let h = Haneul::start();
+    let lb = create_lb(&h, "slow").await;
+    let (b1, b2, b3) = (
+        Backend::start("one").await,
+        Backend::start("two").await,
+        Backend::start("three").await,
+    );
+    let tg = create_tg(&h, &lb, "slow").await;
+    set_group_attributes(&h, &tg, &[("slow_start.duration_seconds", "30")]).await;
+    // The group's first targets, registered together: neither enters slow start.
+    register(&h, &tg, &[&b1, &b2]).await;
+    let (_, addr) = create_listener(&h, &lb, forward(&tg)).await;
+    all_healthy(&h, &tg, 2).await;
+    let c = client();
+    let url = format!("http://{addr}/");
+    let counts = spread(&c, &url, 100, false).await;
+    assert_eq!(
+        (counts.get("one"), counts.get("two")),
+        (Some(&50), Some(&50)),
+        "{counts:?}"
+    );
+
+    // A third target joining healthy ones starts with a small share (its first seconds of 30),
+    // where plain round robin would give it a third. (Targets turning healthy within a second
+    // of each other count as joining together.)
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    register(&h, &tg, &[&b3]).await;
+    all_healthy(&h, &tg, 3).await;
+    let counts = spread(&c, &url, 300, false).await;
+    let new = counts.get("three").copied().unwrap_or(0);
+    assert!(
+        new < 40,
+        "slow start gives the new target far less than 100 of 300: {counts:?}"
+    );
+    let (one, two) = (counts["one"] as i64, counts["two"] as i64);
+    assert!(
+        one + two + new as i64 == 300 && (one - two).abs() <= 2 + new as i64,
+        "{counts:?}"
+    );
+}
+
 #[tokio::test]
 async fn websocket_upgrades_and_http2_targets() {
     let h = Haneul::start();
