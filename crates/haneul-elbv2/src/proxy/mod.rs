@@ -84,10 +84,7 @@ struct Workers {
 
 impl Workers {
     fn start() -> std::io::Result<Workers> {
-        let count = std::env::var("HANEUL_LB_WORKERS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let count = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut handles = Vec::with_capacity(count);
         let mut stop = Vec::with_capacity(count);
         for i in 0..count {
