@@ -79,12 +79,20 @@ fn checkin(addr: SocketAddr, stream: IdleIo<TcpStream>) {
 /// this path does not serve.
 pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
     let mut client = IdleIo::new(stream, idle);
-    let mut buf = BytesMut::with_capacity(HEAD_READ_BYTES);
+    let mut buf = BytesMut::new();
     let mut out = BytesMut::new();
     let mut head = Vec::new();
     let mut scratch = Scratch::default();
     let mut plans = PlanCache::default();
     loop {
+        if buf.is_empty() {
+            // Between requests a connection holds no read buffer: wait for bytes first, then
+            // take the room to read them (idle keep-alive connections cost only their state).
+            release_spare(&mut buf, &mut out, &mut scratch);
+            if client.readable().await.is_err() {
+                return;
+            }
+        }
         match read_head(&mut client, &mut buf, &mut head).await {
             Ok(true) => {}
             Ok(false) => return,
@@ -104,7 +112,19 @@ pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
             Err(Failure::Client) => return,
         };
         let listener = plans.current(&conn);
-        match request(&mut client, &mut buf, &mut out, &mut scratch, &conn, listener, &head).await {
+        // Boxed: a request's state (two heads' parsed headers, ~9 KiB) lives only while it is
+        // served; an idle keep-alive connection keeps just its buffers.
+        match Box::pin(request(
+            &mut client,
+            &mut buf,
+            &mut out,
+            &mut scratch,
+            &conn,
+            listener,
+            &head,
+        ))
+        .await
+        {
             Ok(true) => continue,
             Ok(false) | Err(Failure::Client) => return,
             Err(Failure::Status(code)) => {
@@ -121,6 +141,24 @@ pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
                 return;
             }
         }
+    }
+}
+
+/// Gives back the buffers' room between requests: read buffers entirely (they are empty),
+/// write buffers when a large message grew them.
+fn release_spare(buf: &mut BytesMut, out: &mut BytesMut, scratch: &mut Scratch) {
+    *buf = BytesMut::new();
+    if scratch.upstream.is_empty() {
+        scratch.upstream = BytesMut::new();
+    }
+    if out.capacity() > HEAD_READ_BYTES {
+        *out = BytesMut::new();
+    }
+    if scratch.pending.capacity() > HEAD_READ_BYTES {
+        scratch.pending = BytesMut::new();
+    }
+    if scratch.response_head.capacity() > HEAD_READ_BYTES {
+        scratch.response_head = Vec::new();
     }
 }
 

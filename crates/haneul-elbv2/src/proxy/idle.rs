@@ -55,6 +55,18 @@ impl<T> IdleIo<T> {
     }
 }
 
+impl IdleIo<tokio::net::TcpStream> {
+    /// Waits until the connection has bytes to read (or was idle for the whole timeout: an
+    /// error), without reading them.
+    pub async fn readable(&mut self) -> io::Result<()> {
+        std::future::poll_fn(|cx| match self.io.poll_read_ready(cx) {
+            Poll::Ready(r) => Poll::Ready(r),
+            Poll::Pending => self.poll_idle(cx).map(Err),
+        })
+        .await
+    }
+}
+
 impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;

@@ -311,17 +311,19 @@ async fn serve_connection(stream: TcpStream, local: SocketAddr, peer: SocketAddr
         h1::serve(stream, conn, idle).await;
         return;
     }
+    // The hyper paths' connection states are boxed so that the task of every connection (most
+    // take the HTTP/1.1 path above) stays as small as that path needs.
     let service = service_fn(move |req| serve::handle(conn.clone(), req));
     if !plan.https {
         let io = TokioIo::new(IdleIo::new(stream, idle));
-        let _ = http1()
+        let serving = http1()
             .header_read_timeout(idle)
             .serve_connection(io, service)
-            .with_upgrades()
-            .await;
+            .with_upgrades();
+        let _ = Box::pin(serving).await;
         return;
     }
-    serve_tls(stream, &plan, service, idle).await;
+    Box::pin(serve_tls(stream, &plan, service, idle)).await;
 }
 
 async fn serve_tls<S>(stream: TcpStream, plan: &ListenerPlan, service: S, idle: Duration)
