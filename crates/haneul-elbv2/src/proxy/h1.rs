@@ -113,7 +113,8 @@ pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
         };
         let listener = plans.current(&conn);
         // Boxed: a request's state (two heads' parsed headers, ~9 KiB) lives only while it is
-        // served; an idle keep-alive connection keeps just its buffers.
+        // served, so an idle keep-alive connection's task stays small (unboxed, an idle
+        // connection measured 15 KiB instead of 3; the box costs a copy of the state per request).
         match Box::pin(request(
             &mut client,
             &mut buf,
