@@ -97,16 +97,7 @@ pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
             Ok(true) => {}
             Ok(false) => return,
             Err(Failure::Status(code)) => {
-                let _ = write_own(
-                    &mut client,
-                    &mut out,
-                    code,
-                    Some("text/html"),
-                    &error_body(code),
-                    false,
-                    None,
-                )
-                .await;
+                write_error_page(&mut client, &mut out, code).await;
                 return;
             }
             Err(Failure::Client) => return,
@@ -129,16 +120,7 @@ pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
             Ok(true) => continue,
             Ok(false) | Err(Failure::Client) => return,
             Err(Failure::Status(code)) => {
-                let _ = write_own(
-                    &mut client,
-                    &mut out,
-                    code,
-                    Some("text/html"),
-                    &error_body(code),
-                    false,
-                    None,
-                )
-                .await;
+                write_error_page(&mut client, &mut out, code).await;
                 return;
             }
         }
@@ -381,6 +363,11 @@ async fn request<C: AsyncRead + AsyncWrite + Unpin>(
         }
         ActionPlan::Forward(plan) => forward(client, buf, out, scratch, conn, listener, plan, &req, &facts).await,
     }
+}
+
+/// ALB's error page for `code`, closing the connection after it.
+async fn write_error_page<C: AsyncWrite + Unpin>(client: &mut C, out: &mut BytesMut, code: u16) {
+    let _ = write_own(client, out, code, Some("text/html"), &error_body(code), false, None).await;
 }
 
 /// Writes a response the load balancer makes itself.

@@ -189,6 +189,21 @@ async fn set_default_action(h: &Haneul, listener: &str, action: Action) {
         .unwrap();
 }
 
+async fn set_lb_attribute(h: &Haneul, lb_arn: &str, key: &str, value: &str) {
+    h.elbv2()
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(lb_arn)
+        .attributes(
+            elbv2::types::LoadBalancerAttribute::builder()
+                .key(key)
+                .value(value)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn set_group_attributes(h: &Haneul, tg: &str, attributes: &[(&str, &str)]) {
     let mut call = h.elbv2().modify_target_group_attributes().target_group_arn(tg);
     for (k, v) in attributes {
@@ -657,22 +672,36 @@ async fn weighted_groups_stickiness_and_algorithms() {
     assert!(lor.values().all(|n| (8..=12).contains(n)), "{lor:?}");
 }
 
-/// Waits until every registered target of `tg` is healthy.
+/// Each target of `tg` as DescribeTargetHealth gives it: (port, state, reason), by port.
+async fn target_states(h: &Haneul, tg: &str) -> Vec<(u16, String, Option<String>)> {
+    let out = h
+        .elbv2()
+        .describe_target_health()
+        .target_group_arn(tg)
+        .send()
+        .await
+        .unwrap();
+    let mut v: Vec<(u16, String, Option<String>)> = out
+        .target_health_descriptions()
+        .iter()
+        .map(|d| {
+            let t = d.target_health().unwrap();
+            (
+                d.target().unwrap().port().unwrap() as u16,
+                t.state().unwrap().as_str().to_string(),
+                t.reason().map(|r| r.as_str().to_string()),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Waits until `count` registered targets of `tg` are healthy.
 async fn all_healthy(h: &Haneul, tg: &str, count: usize) {
     for _ in 0..100 {
-        let out = h
-            .elbv2()
-            .describe_target_health()
-            .target_group_arn(tg)
-            .send()
-            .await
-            .unwrap();
-        let healthy = out
-            .target_health_descriptions()
-            .iter()
-            .filter(|d| d.target_health().and_then(|t| t.state()).map(|s| s.as_str()) == Some("healthy"))
-            .count();
-        if healthy == count {
+        let states = target_states(h, tg).await;
+        if states.iter().filter(|(_, s, _)| s == "healthy").count() == count {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -863,18 +892,7 @@ async fn alb_answers_for_targets_that_fail_and_requests_that_are_bad() {
     };
     let names = |r: &Reply| header(r, "x-seen-names").to_string();
     assert!(names(&with_underscore(&c).await).contains("x_odd"));
-    h.elbv2()
-        .modify_load_balancer_attributes()
-        .load_balancer_arn(&lb.arn)
-        .attributes(
-            elbv2::types::LoadBalancerAttribute::builder()
-                .key("routing.http.drop_invalid_header_fields.enabled")
-                .value("true")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_lb_attribute(&h, &lb.arn, "routing.http.drop_invalid_header_fields.enabled", "true").await;
     let mut seen = String::new();
     for _ in 0..50 {
         seen = names(&with_underscore(&c).await);
@@ -886,18 +904,7 @@ async fn alb_answers_for_targets_that_fail_and_requests_that_are_bad() {
     assert!(!seen.contains("x_odd") && seen.contains("x-fine"), "{seen}");
 
     // A target that stalls past the idle timeout: 504.
-    h.elbv2()
-        .modify_load_balancer_attributes()
-        .load_balancer_arn(&lb.arn)
-        .attributes(
-            elbv2::types::LoadBalancerAttribute::builder()
-                .key("idle_timeout.timeout_seconds")
-                .value("1")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_lb_attribute(&h, &lb.arn, "idle_timeout.timeout_seconds", "1").await;
     let mut status = 0;
     for _ in 0..20 {
         status = get(&client(), "GET", &format!("http://{addr}/slow/2500"), &[])
@@ -926,29 +933,7 @@ async fn unhealthy_targets_get_no_traffic_and_deregistered_ones_drain() {
     register(&h, &tg, &[&good, &bad]).await;
     let (_, addr) = create_listener(&h, &lb, forward(&tg)).await;
     let c = client();
-    let states = || async {
-        let out = h
-            .elbv2()
-            .describe_target_health()
-            .target_group_arn(&tg)
-            .send()
-            .await
-            .unwrap();
-        let mut v: Vec<(u16, String, Option<String>)> = out
-            .target_health_descriptions()
-            .iter()
-            .map(|d| {
-                let t = d.target_health().unwrap();
-                (
-                    d.target().unwrap().port().unwrap() as u16,
-                    t.state().unwrap().as_str().to_string(),
-                    t.reason().map(|r| r.as_str().to_string()),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    };
+    let states = || target_states(&h, &tg);
     let wait_for = |port: u16, state: &'static str| {
         let states = &states;
         async move {
