@@ -22,7 +22,7 @@ use crate::proxy::rules::{Headers, RequestView};
 use crate::proxy::serve::{
     put_trace, redirect_location, route_view, valid_header_name, Conn, HOP_HEADERS, MAX_XFF_ENTRIES,
 };
-use crate::proxy::snapshot::{ActionPlan, ForwardPlan, ListenerPlan};
+use crate::proxy::snapshot::{ActionPlan, ListenerPlan};
 use crate::proxy::{select, MAX_REQUEST_HEAD_BYTES};
 
 /// Most headers one request or response may carry.
@@ -81,7 +81,6 @@ pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
     let mut client = IdleIo::new(stream, idle);
     let mut buf = BytesMut::new();
     let mut out = BytesMut::new();
-    let mut head = Vec::new();
     let mut scratch = Scratch::default();
     let mut plans = PlanCache::default();
     loop {
@@ -93,30 +92,24 @@ pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
                 return;
             }
         }
-        match read_head(&mut client, &mut buf, &mut head).await {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(Failure::Status(code)) => {
-                write_error_page(&mut client, &mut out, code).await;
-                return;
+        // The head is parsed once and everything it decides is worked out before the next
+        // await, so the parsed headers never become part of the connection's state.
+        let next = read_request(&mut client, &mut buf, |req| {
+            decide(req, &conn, plans.current(&conn), &mut out)
+        })
+        .await;
+        let served = match next {
+            Ok(Some(Next::Reply { keep })) => match client.write_all(&out).await {
+                Ok(()) => Ok(keep),
+                Err(_) => Err(Failure::Client),
+            },
+            Ok(Some(Next::Forward(forwarding))) => {
+                forward(&mut client, &mut buf, &mut out, &mut scratch, &forwarding).await
             }
-            Err(Failure::Client) => return,
+            Ok(None) => Ok(false),
+            Err(e) => Err(e),
         };
-        let listener = plans.current(&conn);
-        // Boxed: a request's state (two heads' parsed headers, ~9 KiB) lives only while it is
-        // served, so an idle keep-alive connection's task stays small (unboxed, an idle
-        // connection measured 15 KiB instead of 3; the box costs a copy of the state per request).
-        match Box::pin(request(
-            &mut client,
-            &mut buf,
-            &mut out,
-            &mut scratch,
-            &conn,
-            listener,
-            &head,
-        ))
-        .await
-        {
+        match served {
             Ok(true) => continue,
             Ok(false) | Err(Failure::Client) => return,
             Err(Failure::Status(code)) => {
@@ -139,9 +132,6 @@ fn release_spare(buf: &mut BytesMut, out: &mut BytesMut, scratch: &mut Scratch) 
     }
     if scratch.pending.capacity() > HEAD_READ_BYTES {
         scratch.pending = BytesMut::new();
-    }
-    if scratch.response_head.capacity() > HEAD_READ_BYTES {
-        scratch.response_head = Vec::new();
     }
 }
 
@@ -175,30 +165,38 @@ fn header_slots<'b>() -> [MaybeUninit<httparse::Header<'b>>; MAX_HEADERS] {
 struct Scratch {
     /// Reads from the target.
     upstream: BytesMut,
-    /// The target's response head.
-    response_head: Vec<u8>,
     /// The request head as sent (kept for a retry).
     pending: BytesMut,
 }
 
-/// Reads a whole request head into `head`. `false`: the client closed between requests.
-async fn read_head<R: AsyncRead + Unpin>(io: &mut R, buf: &mut BytesMut, head: &mut Vec<u8>) -> Result<bool, Failure> {
+/// Reads until `buf` starts with a whole request head, hands the parsed head to `decide`, and
+/// consumes it. `None`: the client closed between requests.
+async fn read_request<R, T>(
+    io: &mut R,
+    buf: &mut BytesMut,
+    mut decide: impl FnMut(&httparse::Request<'_, '_>) -> Result<T, Failure>,
+) -> Result<Option<T>, Failure>
+where
+    R: AsyncRead + Unpin,
+{
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
         if !buf.is_empty() {
-            let mut slots = header_slots();
-            match httparse::Request::new(&mut []).parse_with_uninit_headers(buf, &mut slots) {
-                Ok(httparse::Status::Complete(n)) => {
-                    head.clear();
-                    head.extend_from_slice(&buf[..n]);
-                    buf.advance(n);
-                    return Ok(true);
+            let decided = {
+                let mut slots = header_slots();
+                let mut req = httparse::Request::new(&mut []);
+                match req.parse_with_uninit_headers(buf, &mut slots) {
+                    Ok(httparse::Status::Complete(n)) => Some((n, decide(&req))),
+                    Ok(httparse::Status::Partial) if buf.len() >= MAX_REQUEST_HEAD_BYTES => {
+                        return Err(Failure::Status(400))
+                    }
+                    Ok(httparse::Status::Partial) => None,
+                    Err(_) => return Err(Failure::Status(400)),
                 }
-                Ok(httparse::Status::Partial) if buf.len() >= MAX_REQUEST_HEAD_BYTES => {
-                    return Err(Failure::Status(400))
-                }
-                Ok(httparse::Status::Partial) => {}
-                Err(_) => return Err(Failure::Status(400)),
+            };
+            if let Some((n, decided)) = decided {
+                buf.advance(n);
+                return decided.map(Some);
             }
             deadline.get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_secs(HEAD_TIMEOUT_S));
         }
@@ -212,11 +210,7 @@ async fn read_head<R: AsyncRead + Unpin>(io: &mut R, buf: &mut BytesMut, head: &
         }
         .map_err(|_| Failure::Client)?;
         if n == 0 {
-            return if buf.is_empty() {
-                Ok(false)
-            } else {
-                Err(Failure::Client)
-            };
+            return if buf.is_empty() { Ok(None) } else { Err(Failure::Client) };
         }
     }
 }
@@ -297,21 +291,35 @@ fn facts<'h>(req: &httparse::Request<'h, '_>) -> Result<RequestFacts<'h>, Failur
     Ok(f)
 }
 
-/// One request: returns whether the connection stays open for the next.
-async fn request<C: AsyncRead + AsyncWrite + Unpin>(
-    client: &mut C,
-    buf: &mut BytesMut,
-    out: &mut BytesMut,
-    scratch: &mut Scratch,
+/// What to do with a request, decided while its head is parsed.
+enum Next {
+    /// `out` holds the load balancer's own whole response; whether the connection stays open.
+    Reply { keep: bool },
+    /// `out` holds the target's request head.
+    Forward(Forwarding),
+}
+
+/// A request on its way to a target: what the rest of the exchange needs of its head.
+struct Forwarding {
+    pick: select::Pick,
+    framing: Framing,
+    head_only: bool,
+    expects_continue: bool,
+    upgrade: bool,
+    /// The client asked to close after this request.
+    close: bool,
+    idle: Duration,
+}
+
+/// Routes a parsed request head: the load balancer's own response, or the target's request
+/// head and what forwarding it needs.
+fn decide(
+    req: &httparse::Request<'_, '_>,
     conn: &Conn,
     listener: Option<&ListenerPlan>,
-    head: &[u8],
-) -> Result<bool, Failure> {
-    let mut slots = header_slots();
-    let mut req = httparse::Request::new(&mut []);
-    req.parse_with_uninit_headers(head, &mut slots)
-        .map_err(|_| Failure::Status(400))?;
-    let facts = facts(&req)?;
+    out: &mut BytesMut,
+) -> Result<Next, Failure> {
+    let facts = facts(req)?;
     let Some(listener) = listener.filter(|l| l.fast_h1) else {
         return Err(Failure::Status(503));
     };
@@ -344,42 +352,57 @@ async fn request<C: AsyncRead + AsyncWrite + Unpin>(
             content_type,
             body,
         } => {
-            write_own(client, out, *status, content_type.as_deref(), body, keep, None).await?;
-            Ok(keep)
+            own_response(out, *status, content_type.as_deref(), body, keep, None);
+            Ok(Next::Reply { keep })
         }
         ActionPlan::Redirect(r) => {
             let (status, location) = redirect_location(r, false, facts.host, path, query.unwrap_or(""), listener.port);
-            write_own(
-                client,
+            own_response(
                 out,
                 status,
                 Some("text/html"),
                 &error_body(status),
                 keep,
                 Some(&location),
-            )
-            .await?;
-            Ok(keep)
+            );
+            Ok(Next::Reply { keep })
         }
-        ActionPlan::Forward(plan) => forward(client, buf, out, scratch, conn, listener, plan, &req, &facts).await,
+        ActionPlan::Forward(plan) => {
+            let pick = select::pick(plan, Headers::Raw(req.headers)).ok_or(Failure::Status(503))?;
+            target_head(out, req, conn, listener, facts.upgrade);
+            let framing = if facts.chunked {
+                Framing::Chunked
+            } else {
+                facts.content_length.map_or(Framing::None, Framing::Length)
+            };
+            Ok(Next::Forward(Forwarding {
+                pick,
+                framing,
+                head_only: req.method == Some("HEAD"),
+                expects_continue: facts.expects_continue,
+                upgrade: facts.upgrade,
+                close: facts.close,
+                idle: listener.lb.idle_timeout,
+            }))
+        }
     }
 }
 
 /// ALB's error page for `code`, closing the connection after it.
 async fn write_error_page<C: AsyncWrite + Unpin>(client: &mut C, out: &mut BytesMut, code: u16) {
-    let _ = write_own(client, out, code, Some("text/html"), &error_body(code), false, None).await;
+    own_response(out, code, Some("text/html"), &error_body(code), false, None);
+    let _ = client.write_all(out).await;
 }
 
-/// Writes a response the load balancer makes itself.
-async fn write_own<C: AsyncWrite + Unpin>(
-    client: &mut C,
+/// A response the load balancer makes itself, into `out`.
+fn own_response(
     out: &mut BytesMut,
     status: u16,
     content_type: Option<&str>,
     body: &Bytes,
     keep: bool,
     location: Option<&str>,
-) -> Result<(), Failure> {
+) {
     out.clear();
     let reason = crate::proxy::pages::reason(status);
     out.put_slice(
@@ -404,7 +427,6 @@ async fn write_own<C: AsyncWrite + Unpin>(
     }
     out.put_slice(b"\r\n");
     out.put_slice(body);
-    client.write_all(out).await.map_err(|_| Failure::Client)
 }
 
 fn is_hop_header(name: &str) -> bool {
@@ -512,114 +534,74 @@ async fn connect(addr: SocketAddr, pooled: bool, idle: Duration) -> Result<(Idle
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn forward<C: AsyncRead + AsyncWrite + Unpin>(
     client: &mut C,
     buf: &mut BytesMut,
     out: &mut BytesMut,
     scratch: &mut Scratch,
-    conn: &Conn,
-    listener: &ListenerPlan,
-    plan: &ForwardPlan,
-    req: &httparse::Request<'_, '_>,
-    facts: &RequestFacts<'_>,
+    forwarding: &Forwarding,
 ) -> Result<bool, Failure> {
-    let Some(pick) = select::pick(plan, Headers::Raw(req.headers)) else {
-        return Err(Failure::Status(503));
-    };
-    let target = &pick.target;
-    target_head(out, req, conn, listener, facts.upgrade);
-    if facts.expects_continue {
+    if forwarding.expects_continue {
         client
             .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
             .await
             .map_err(|_| Failure::Client)?;
     }
-    let request_framing = if facts.chunked {
-        Framing::Chunked
-    } else {
-        facts.content_length.map_or(Framing::None, Framing::Length)
-    };
-    let head_only = req.method == Some("HEAD");
-    target.in_flight.fetch_add(1, Ordering::Relaxed);
-    let result = exchange(
-        client,
-        buf,
-        out,
-        scratch,
-        listener,
-        plan,
-        &pick,
-        request_framing,
-        head_only,
-        facts,
-    )
-    .await;
-    target.in_flight.fetch_sub(1, Ordering::Relaxed);
+    let in_flight = &forwarding.pick.target.in_flight;
+    in_flight.fetch_add(1, Ordering::Relaxed);
+    let result = exchange(client, buf, out, scratch, forwarding).await;
+    in_flight.fetch_sub(1, Ordering::Relaxed);
     result
 }
 
-/// Sends the request to the target and relays the response; retries once on a fresh
-/// connection when a pooled one turns out closed before anything was answered (bodiless
-/// requests only).
-#[allow(clippy::too_many_arguments)]
+/// What the response's head decided for the rest of the exchange.
+struct Reply {
+    framing: Framing,
+    /// The target keeps the connection open after this response.
+    upstream_keep: bool,
+    client_keep: bool,
+    upgraded: bool,
+}
+
+/// Sends the request (its head in `out`) to the target and relays the response; retries once
+/// on a fresh connection when a pooled one turns out closed before anything was answered
+/// (bodiless requests only).
 async fn exchange<C: AsyncRead + AsyncWrite + Unpin>(
     client: &mut C,
     buf: &mut BytesMut,
     out: &mut BytesMut,
     scratch: &mut Scratch,
-    listener: &ListenerPlan,
-    plan: &ForwardPlan,
-    pick: &select::Pick,
-    request_framing: Framing,
-    head_only: bool,
-    facts: &RequestFacts<'_>,
+    forwarding: &Forwarding,
 ) -> Result<bool, Failure> {
-    let addr = pick.target.addr;
-    let idle = listener.lb.idle_timeout;
+    let addr = forwarding.pick.target.addr;
     let Scratch {
         upstream: upstream_buf,
-        response_head,
         pending,
     } = scratch;
     let mut attempt = 0;
-    let (mut upstream, status) = loop {
+    let (mut upstream, reply) = loop {
         attempt += 1;
-        let (mut upstream, reused) = connect(addr, attempt == 1, idle).await?;
+        let (mut upstream, reused) = connect(addr, attempt == 1, forwarding.idle).await?;
         pending.clear();
         pending.extend_from_slice(out);
-        let sent = relay_body(client, buf, &mut upstream, request_framing, pending)
+        relay_body(client, buf, &mut upstream, forwarding.framing, pending)
             .await
             .map_err(|e| match e {
                 RelayError::From => Failure::Client,
                 RelayError::To => Failure::Status(502),
             })?;
         upstream_buf.clear();
-        match read_response_head(&mut upstream, upstream_buf, response_head).await {
-            Ok(Some(status)) if sent => break (upstream, status),
+        let read = read_response(&mut upstream, upstream_buf, |res| respond(res, forwarding, out)).await;
+        match read {
+            Ok(Some(reply)) => break (upstream, reply),
             Err(ResponseError::TimedOut) => return Err(Failure::Status(504)),
-            Ok(None) | Ok(Some(_)) | Err(ResponseError::Closed)
-                if reused && attempt == 1 && request_framing == Framing::None =>
-            {
+            Ok(None) | Err(ResponseError::Closed) if reused && attempt == 1 && forwarding.framing == Framing::None => {
                 continue;
             }
             _ => return Err(Failure::Status(502)),
         }
     };
-    let mut slots = header_slots();
-    let mut res = httparse::Response::new(&mut []);
-    httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut res, response_head, &mut slots)
-        .map_err(|_| Failure::Status(502))?;
-    let upgraded = status == 101 && facts.upgrade;
-    let (framing, upstream_keep) = response_framing(&res, status, head_only);
-    let client_keep = !facts.close && framing != Framing::Close && !upgraded;
-    let cookies = {
-        let sets = || res.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("set-cookie"));
-        select::stick(pick, plan, &|prefix| sets().any(|h| h.value.starts_with(prefix)))
-    };
-    client_head(out, &res, status, &cookies, client_keep, upgraded);
-    if upgraded {
+    if reply.upgraded {
         out.put_slice(upstream_buf);
         upstream_buf.clear();
         client.write_all(out).await.map_err(|_| Failure::Client)?;
@@ -630,15 +612,32 @@ async fn exchange<C: AsyncRead + AsyncWrite + Unpin>(
         let _ = tokio::io::copy_bidirectional(client, &mut upstream).await;
         return Ok(false);
     }
-    let complete = relay_body(&mut upstream, upstream_buf, client, framing, out)
+    relay_body(&mut upstream, upstream_buf, client, reply.framing, out)
         .await
-        .map_err(|e| match e {
-            RelayError::From | RelayError::To => Failure::Client,
-        })?;
-    if complete && upstream_keep && framing != Framing::Close && upstream_buf.is_empty() {
+        .map_err(|_| Failure::Client)?;
+    if reply.upstream_keep && reply.framing != Framing::Close && upstream_buf.is_empty() {
         checkin(addr, upstream);
     }
-    Ok(client_keep)
+    Ok(reply.client_keep)
+}
+
+/// Works out a target's response from its parsed head and writes the client's head into `out`.
+fn respond(res: &httparse::Response<'_, '_>, forwarding: &Forwarding, out: &mut BytesMut) -> Reply {
+    let status = res.code.unwrap_or(502);
+    let upgraded = status == 101 && forwarding.upgrade;
+    let (framing, upstream_keep) = response_framing(res, status, forwarding.head_only);
+    let client_keep = !forwarding.close && framing != Framing::Close && !upgraded;
+    let cookies = {
+        let sets = || res.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("set-cookie"));
+        select::stick(&forwarding.pick, &|prefix| sets().any(|h| h.value.starts_with(prefix)))
+    };
+    client_head(out, res, status, &cookies, client_keep, upgraded);
+    Reply {
+        framing,
+        upstream_keep,
+        client_keep,
+        upgraded,
+    }
 }
 
 #[derive(Debug)]
@@ -647,29 +646,38 @@ enum ResponseError {
     TimedOut,
 }
 
-/// Reads a response head (skipping 100 Continue). `None`: closed before any byte.
-async fn read_response_head<U: AsyncRead + Unpin>(
+/// Reads until `buf` starts with a whole response head (skipping 100 Continue), hands the
+/// parsed head to `decide` and consumes it. `None`: closed before any byte.
+async fn read_response<U, T>(
     io: &mut U,
     buf: &mut BytesMut,
-    head: &mut Vec<u8>,
-) -> Result<Option<u16>, ResponseError> {
+    mut decide: impl FnMut(&httparse::Response<'_, '_>) -> T,
+) -> Result<Option<T>, ResponseError>
+where
+    U: AsyncRead + Unpin,
+{
     loop {
         if !buf.is_empty() {
-            let mut slots = header_slots();
-            let mut res = httparse::Response::new(&mut []);
-            match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut res, buf, &mut slots) {
-                Ok(httparse::Status::Complete(n)) => {
-                    let status = res.code.unwrap_or(502);
-                    head.clear();
-                    head.extend_from_slice(&buf[..n]);
-                    buf.advance(n);
-                    if status == 100 {
-                        continue;
-                    }
-                    return Ok(Some(status));
+            let decided = {
+                let mut slots = header_slots();
+                let mut res = httparse::Response::new(&mut []);
+                match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut res, buf, &mut slots) {
+                    Ok(httparse::Status::Complete(n)) if res.code == Some(100) => Some((n, None)),
+                    Ok(httparse::Status::Complete(n)) => Some((n, Some(decide(&res)))),
+                    Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_HEAD_BYTES => None,
+                    _ => return Err(ResponseError::Closed),
                 }
-                Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_HEAD_BYTES => {}
-                _ => return Err(ResponseError::Closed),
+            };
+            match decided {
+                Some((n, Some(decided))) => {
+                    buf.advance(n);
+                    return Ok(Some(decided));
+                }
+                Some((n, None)) => {
+                    buf.advance(n);
+                    continue;
+                }
+                None => {}
             }
         }
         buf.reserve(HEAD_READ_BYTES);
@@ -764,14 +772,14 @@ enum RelayError {
 
 /// Writes `pending` (a head) and then one body from `from` (whose first bytes may already be in
 /// `buf`) to `to`, as framed — the head and the body bytes at hand in one write. Bytes after the
-/// body stay in `buf`. Returns whether the body ended where its framing says.
+/// body stay in `buf`. A body that ends before its framing says is an error (`From`).
 async fn relay_body<R, W>(
     from: &mut R,
     buf: &mut BytesMut,
     to: &mut W,
     framing: Framing,
     pending: &mut BytesMut,
-) -> Result<bool, RelayError>
+) -> Result<(), RelayError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -804,13 +812,13 @@ where
             Framing::Close => false,
         };
         if done {
-            return Ok(true);
+            return Ok(());
         }
         buf.reserve(BODY_READ_BYTES);
         let n = from.read_buf(buf).await.map_err(|_| RelayError::From)?;
         if n == 0 {
             return if framing == Framing::Close {
-                Ok(true)
+                Ok(())
             } else {
                 Err(RelayError::From)
             };

@@ -24,6 +24,8 @@ const APP_COOKIE: &str = "AWSALBAPP-0";
 pub struct Pick {
     pub group: Arc<GroupPlan>,
     pub target: Arc<TargetState>,
+    /// Group-level stickiness duration when the forward weighs several groups (AWSALBTG).
+    pub group_stickiness_s: Option<u64>,
 }
 
 fn cookie<'a>(headers: Headers<'a>, name: &str) -> Option<&'a str> {
@@ -186,7 +188,12 @@ pub fn pick(plan: &ForwardPlan, headers: Headers<'_>) -> Option<Pick> {
         Some(t) => t,
         None => pick_target(&group)?,
     };
-    Some(Pick { group, target })
+    let group_stickiness_s = plan.group_stickiness_s.filter(|_| plan.groups.len() > 1);
+    Some(Pick {
+        group,
+        target,
+        group_stickiness_s,
+    })
 }
 
 fn http_date(after: Duration) -> String {
@@ -208,9 +215,9 @@ fn set_cookie(out: &mut Vec<HeaderValue>, name: &str, value: &str, duration_s: u
 /// Stickiness cookies for the response: the group cookie for sticky weighted forwards, the
 /// target cookie for lb_cookie groups, and the app cookie's companion when the target set its
 /// own cookie (`target_set_cookie` says whether a Set-Cookie of the target starts with a prefix).
-pub fn stick(pick: &Pick, plan: &ForwardPlan, target_set_cookie: &dyn Fn(&[u8]) -> bool) -> Vec<HeaderValue> {
+pub fn stick(pick: &Pick, target_set_cookie: &dyn Fn(&[u8]) -> bool) -> Vec<HeaderValue> {
     let mut out = Vec::new();
-    if let Some(duration_s) = plan.group_stickiness_s.filter(|_| plan.groups.len() > 1) {
+    if let Some(duration_s) = pick.group_stickiness_s {
         let token = b64().encode(pick.group.cookie_id.to_be_bytes());
         set_cookie(&mut out, GROUP_COOKIE, &token, duration_s, false);
         set_cookie(&mut out, GROUP_COOKIE_CORS, &token, duration_s, true);

@@ -399,9 +399,7 @@ async fn forward(
     }
     let cookies = {
         let set = response.headers().get_all(header::SET_COOKIE);
-        select::stick(&pick, plan, &|prefix| {
-            set.iter().any(|v| v.as_bytes().starts_with(prefix))
-        })
+        select::stick(&pick, &|prefix| set.iter().any(|v| v.as_bytes().starts_with(prefix)))
     };
     for cookie in cookies {
         response.headers_mut().append(header::SET_COOKIE, cookie);
