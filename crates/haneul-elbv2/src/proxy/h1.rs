@@ -123,9 +123,9 @@ pub async fn serve(stream: TcpStream, conn: Arc<Conn>, idle: Duration) {
 /// Gives back the buffers' room between requests: read buffers entirely (they are empty),
 /// write buffers when a large message grew them.
 fn release_spare(buf: &mut BytesMut, out: &mut BytesMut, scratch: &mut Scratch) {
-    *buf = BytesMut::new();
+    give_back(buf);
     if scratch.upstream.is_empty() {
-        scratch.upstream = BytesMut::new();
+        give_back(&mut scratch.upstream);
     }
     if out.capacity() > HEAD_READ_BYTES {
         *out = BytesMut::new();
@@ -133,6 +133,43 @@ fn release_spare(buf: &mut BytesMut, out: &mut BytesMut, scratch: &mut Scratch) 
     if scratch.pending.capacity() > HEAD_READ_BYTES {
         scratch.pending = BytesMut::new();
     }
+}
+
+/// Read buffers a worker keeps for the next request of any of its connections (a connection
+/// gives its buffers back between requests; reusing them saves an allocation per read).
+const SPARE_BUFFERS_PER_WORKER: usize = 64;
+
+thread_local! {
+    static SPARE_BUFFERS: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes an empty read buffer away from a connection, keeping it for reuse if it is head-sized.
+fn give_back(buf: &mut BytesMut) {
+    let mut spare = std::mem::take(buf);
+    if spare.capacity() == 0 || !spare.is_empty() {
+        return;
+    }
+    // Reclaims the room consumed reads left at the front (no allocation: the buffer is empty).
+    spare.reserve(HEAD_READ_BYTES);
+    if spare.capacity() > 2 * HEAD_READ_BYTES {
+        return;
+    }
+    SPARE_BUFFERS.with(|s| {
+        let mut spares = s.borrow_mut();
+        if spares.len() < SPARE_BUFFERS_PER_WORKER {
+            spares.push(spare);
+        }
+    });
+}
+
+/// Makes room for a read of `n` bytes, starting from a spare buffer when `buf` has none.
+fn make_room(buf: &mut BytesMut, n: usize) {
+    if buf.capacity() == 0 {
+        if let Some(spare) = SPARE_BUFFERS.with(|s| s.borrow_mut().pop()) {
+            *buf = spare;
+        }
+    }
+    buf.reserve(n);
 }
 
 /// The connection's listener plan, looked up again only when a new snapshot is in place.
@@ -200,7 +237,7 @@ where
             }
             deadline.get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_secs(HEAD_TIMEOUT_S));
         }
-        buf.reserve(HEAD_READ_BYTES);
+        make_room(buf, HEAD_READ_BYTES);
         let n = match deadline {
             None => io.read_buf(buf).await,
             Some(d) => match tokio::time::timeout_at(d, io.read_buf(buf)).await {
@@ -680,7 +717,7 @@ where
                 None => {}
             }
         }
-        buf.reserve(HEAD_READ_BYTES);
+        make_room(buf, HEAD_READ_BYTES);
         match io.read_buf(buf).await {
             Ok(0) if buf.is_empty() => return Ok(None),
             Ok(0) => return Err(ResponseError::Closed),
@@ -814,7 +851,7 @@ where
         if done {
             return Ok(());
         }
-        buf.reserve(BODY_READ_BYTES);
+        make_room(buf, BODY_READ_BYTES);
         let n = from.read_buf(buf).await.map_err(|_| RelayError::From)?;
         if n == 0 {
             return if framing == Framing::Close {

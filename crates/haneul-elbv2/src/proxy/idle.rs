@@ -1,6 +1,7 @@
 //! A connection that fails with `TimedOut` once nothing has been read or written for the
-//! load balancer's idle timeout. Activity only records the time; the timer is re-armed lazily
-//! when it fires, so busy connections pay no timer work per read or write.
+//! load balancer's idle timeout. Activity only records the time, from the kernel's coarse
+//! clock (a few ms of resolution, a fraction of the precise clock's cost); the timer is re-armed
+//! lazily when it fires, so busy connections pay no timer work per read or write.
 
 use std::future::Future;
 use std::io;
@@ -11,30 +12,46 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+/// Milliseconds on the monotonic clock as of the kernel's last tick.
+#[cfg(target_os = "linux")]
+fn coarse_now_ms() -> u64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC_COARSE exists on every Linux
+    // since 2.6.32 and cannot fail with a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut now) };
+    (now.tv_sec as u64) * 1_000 + (now.tv_nsec as u64) / 1_000_000
+}
+
+#[cfg(not(target_os = "linux"))]
+fn coarse_now_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
+}
+
 pub struct IdleIo<T> {
     io: T,
     idle: Duration,
-    last_activity: Instant,
+    /// `coarse_now_ms` at the last read or write.
+    last_activity_ms: u64,
     timer: Pin<Box<Sleep>>,
 }
 
 impl<T> IdleIo<T> {
     pub fn new(io: T, idle: Duration) -> IdleIo<T> {
-        let now = Instant::now();
         IdleIo {
             io,
             idle,
-            last_activity: now,
-            timer: Box::pin(tokio::time::sleep_until(now + idle)),
+            last_activity_ms: coarse_now_ms(),
+            timer: Box::pin(tokio::time::sleep_until(Instant::now() + idle)),
         }
     }
 
     /// Taken out of a pool: idle from now, with this timeout.
     pub fn reuse(&mut self, idle: Duration) {
         self.idle = idle;
-        self.last_activity = Instant::now();
+        self.last_activity_ms = coarse_now_ms();
         // The timer only ever moves later lazily; a shorter timeout must pull it in now.
-        let deadline = self.last_activity + idle;
+        let deadline = Instant::now() + idle;
         if deadline < self.timer.deadline() {
             self.timer.as_mut().reset(deadline);
         }
@@ -46,11 +63,13 @@ impl<T> IdleIo<T> {
             if self.timer.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
-            let deadline = self.last_activity + self.idle;
-            if deadline <= Instant::now() {
+            let idle_ms = self.idle.as_millis() as u64;
+            let quiet_ms = coarse_now_ms().saturating_sub(self.last_activity_ms);
+            if quiet_ms >= idle_ms {
                 return Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"));
             }
-            self.timer.as_mut().reset(deadline);
+            let left = Duration::from_millis(idle_ms - quiet_ms);
+            self.timer.as_mut().reset(Instant::now() + left);
         }
     }
 }
@@ -72,7 +91,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
         let this = &mut *self;
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Ready(r) => {
-                this.last_activity = Instant::now();
+                this.last_activity_ms = coarse_now_ms();
                 Poll::Ready(r)
             }
             Poll::Pending => match this.poll_idle(cx) {
@@ -88,7 +107,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
         let this = &mut *self;
         match Pin::new(&mut this.io).poll_write(cx, data) {
             Poll::Ready(r) => {
-                this.last_activity = Instant::now();
+                this.last_activity_ms = coarse_now_ms();
                 Poll::Ready(r)
             }
             Poll::Pending => match this.poll_idle(cx) {
@@ -106,7 +125,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
         let this = &mut *self;
         match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
             Poll::Ready(r) => {
-                this.last_activity = Instant::now();
+                this.last_activity_ms = coarse_now_ms();
                 Poll::Ready(r)
             }
             Poll::Pending => Poll::Pending,
