@@ -177,6 +177,22 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, In
         }
         return Ok(r);
     }
+    if req.uri().path() == "/echo" && !req.headers().contains_key("content-length") {
+        // No length given: the body goes back without one either (chunked over HTTP/1.1).
+        use http_body_util::BodyExt;
+        shared.hits.fetch_add(1, Ordering::Relaxed);
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        let body = WithTrailers {
+            data: Some(body),
+            trailers: None,
+        };
+        return Ok(Response::new(http_body_util::Either::Right(body)));
+    }
     Ok(handle_plain(shared, req).await?.map(http_body_util::Either::Left))
 }
 

@@ -31,7 +31,7 @@ const MAX_HEADERS: usize = 128;
 /// connections keep their buffers.
 const HEAD_READ_BYTES: usize = 4 * 1024;
 /// Room made for a read of a body.
-const BODY_READ_BYTES: usize = 16 * 1024;
+pub(super) const BODY_READ_BYTES: usize = 16 * 1024;
 /// Idle connections kept per target and worker.
 const POOL_MAX_IDLE_PER_TARGET: usize = 256;
 /// A request head that has started arriving must be complete within this.
@@ -39,7 +39,7 @@ const HEAD_TIMEOUT_S: u64 = 60;
 
 /// How a message's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+pub(super) enum Framing {
     None,
     Length(u64),
     Chunked,
@@ -49,7 +49,7 @@ enum Framing {
 
 /// Why a request could not be completed.
 #[derive(Debug)]
-enum Failure {
+pub(super) enum Failure {
     /// The client went away or broke the protocol: drop the connection.
     Client,
     /// Answer with this status (ALB's page) and close.
@@ -65,7 +65,7 @@ fn checkout(addr: SocketAddr) -> Option<IdleIo<TcpStream>> {
     POOL.with(|p| p.borrow_mut().get_mut(&addr).and_then(Vec::pop))
 }
 
-fn checkin(addr: SocketAddr, stream: IdleIo<TcpStream>) {
+pub(super) fn checkin(addr: SocketAddr, stream: IdleIo<TcpStream>) {
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
         let idle = pool.entry(addr).or_default();
@@ -163,7 +163,7 @@ fn give_back(buf: &mut BytesMut) {
 }
 
 /// Makes room for a read of `n` bytes, starting from a spare buffer when `buf` has none.
-fn make_room(buf: &mut BytesMut, n: usize) {
+pub(super) fn make_room(buf: &mut BytesMut, n: usize) {
     if buf.capacity() == 0 {
         if let Some(spare) = SPARE_BUFFERS.with(|s| s.borrow_mut().pop()) {
             *buf = spare;
@@ -548,7 +548,11 @@ fn target_head(
 }
 
 /// A connection to the target: pooled if one is idle, else new (ALB's 10 s connect timeout).
-async fn connect(addr: SocketAddr, pooled: bool, idle: Duration) -> Result<(IdleIo<TcpStream>, bool), Failure> {
+pub(super) async fn connect(
+    addr: SocketAddr,
+    pooled: bool,
+    idle: Duration,
+) -> Result<(IdleIo<TcpStream>, bool), Failure> {
     if pooled {
         if let Some(mut s) = checkout(addr) {
             s.reuse(idle);
@@ -678,14 +682,14 @@ fn respond(res: &httparse::Response<'_, '_>, forwarding: &Forwarding, out: &mut 
 }
 
 #[derive(Debug)]
-enum ResponseError {
+pub(super) enum ResponseError {
     Closed,
     TimedOut,
 }
 
-/// Reads until `buf` starts with a whole response head (skipping 100 Continue), hands the
+/// Reads until `buf` starts with a whole response head (skipping interim 1xx responses), hands the
 /// parsed head to `decide` and consumes it. `None`: closed before any byte.
-async fn read_response<U, T>(
+pub(super) async fn read_response<U, T>(
     io: &mut U,
     buf: &mut BytesMut,
     mut decide: impl FnMut(&httparse::Response<'_, '_>) -> T,
@@ -699,7 +703,12 @@ where
                 let mut slots = header_slots();
                 let mut res = httparse::Response::new(&mut []);
                 match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut res, buf, &mut slots) {
-                    Ok(httparse::Status::Complete(n)) if res.code == Some(100) => Some((n, None)),
+                    // Interim responses (100 Continue, 103 Early Hints) are not passed on.
+                    Ok(httparse::Status::Complete(n))
+                        if res.code.is_some_and(|c| (100..200).contains(&c) && c != 101) =>
+                    {
+                        Some((n, None))
+                    }
                     Ok(httparse::Status::Complete(n)) => Some((n, Some(decide(&res)))),
                     Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_HEAD_BYTES => None,
                     _ => return Err(ResponseError::Closed),
@@ -729,7 +738,7 @@ where
 }
 
 /// The response body's framing, and whether the target keeps the connection open after it.
-fn response_framing(res: &httparse::Response<'_, '_>, status: u16, head_only: bool) -> (Framing, bool) {
+pub(super) fn response_framing(res: &httparse::Response<'_, '_>, status: u16, head_only: bool) -> (Framing, bool) {
     let mut keep = res.version == Some(1);
     let mut length = None;
     let mut chunked = false;
@@ -865,7 +874,7 @@ where
 
 /// Finds where a chunked body ends without decoding it.
 #[derive(Default)]
-struct Chunked {
+pub(super) struct Chunked {
     state: ChunkState,
     size: u64,
     size_digits: u8,
@@ -888,8 +897,32 @@ enum ChunkState {
 }
 
 impl Chunked {
-    fn done(&self) -> bool {
+    pub(super) fn done(&self) -> bool {
         self.state == ChunkState::Done
+    }
+
+    /// Decodes from the front of `buf`: the next run of body data (consumed from `buf`), or
+    /// `None` when `buf` holds no data yet (framing bytes before it are consumed) or the body ended.
+    pub(super) fn next_data(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, ()> {
+        loop {
+            if self.state == ChunkState::Data {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                let take = buf.len().min(usize::try_from(self.size).unwrap_or(usize::MAX));
+                self.size -= take as u64;
+                if self.size == 0 {
+                    self.state = ChunkState::DataCr;
+                }
+                return Ok(Some(buf.split_to(take).freeze()));
+            }
+            if self.done() || buf.is_empty() {
+                return Ok(None);
+            }
+            // One framing byte at a time up to the next data (sizes and CRLFs are short).
+            let n = self.scan(&buf[..1])?;
+            buf.advance(n);
+        }
     }
 
     /// Consumes bytes of `data` up to the body's end; returns how many belong to the body.

@@ -3,6 +3,7 @@
 //! (connections in flight keep going), forwarded to targets chosen by health and algorithm.
 
 pub mod h1;
+pub mod h1_client;
 pub mod idle;
 pub mod pages;
 pub mod rules;

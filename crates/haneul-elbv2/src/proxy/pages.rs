@@ -7,7 +7,42 @@ use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 
 /// What the proxy answers with: a target's streamed body or one of its own.
-pub type ProxyBody = Either<Incoming, Full<Bytes>>;
+pub type ProxyBody = Either<TargetBody, Full<Bytes>>;
+
+/// A target's response body: from hyper's client, or read off a pooled HTTP/1.1 connection.
+pub enum TargetBody {
+    Hyper(Incoming),
+    Raw(crate::proxy::h1_client::RawBody),
+}
+
+impl hyper::body::Body for TargetBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        match self.get_mut() {
+            TargetBody::Hyper(b) => std::pin::Pin::new(b).poll_frame(cx).map_err(Into::into),
+            TargetBody::Raw(b) => std::pin::Pin::new(b).poll_frame(cx).map_err(Into::into),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            TargetBody::Hyper(b) => b.is_end_stream(),
+            TargetBody::Raw(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            TargetBody::Hyper(b) => b.size_hint(),
+            TargetBody::Raw(b) => b.size_hint(),
+        }
+    }
+}
 
 const SERVER: &str = "awselb/2.0";
 

@@ -11,7 +11,8 @@ use http_body_util::Either;
 use hyper::body::Incoming;
 
 use crate::generated::RedirectActionConfig;
-use crate::proxy::pages::{error_page, own, redirect, ProxyBody};
+use crate::proxy::h1_client;
+use crate::proxy::pages::{error_page, own, redirect, ProxyBody, TargetBody};
 use crate::proxy::rules::{Headers, RequestView};
 use crate::proxy::snapshot::{ActionPlan, ForwardPlan, ListenerPlan};
 use crate::proxy::{select, Plane};
@@ -378,15 +379,25 @@ async fn forward(
     }
     target.in_flight.fetch_add(1, Ordering::Relaxed);
     let counted = InFlight(&target.in_flight);
-    let sent = tokio::time::timeout(
-        listener.lb.idle_timeout,
-        conn.plane.upstreams[conn.worker].send(req, group.https, group.http2),
-    )
-    .await;
+    let idle = listener.lb.idle_timeout;
+    let sending = async {
+        if group.https || group.http2 || client_upgrade.is_some() {
+            let upstream = &conn.plane.upstreams[conn.worker];
+            match upstream.send(req, group.https, group.http2).await {
+                Ok(r) => Ok(r.map(TargetBody::Hyper)),
+                Err(e) => Err(upstream_error_status(&e)),
+            }
+        } else {
+            h1_client::send(target.addr, req, idle)
+                .await
+                .map(|r| r.map(TargetBody::Raw))
+        }
+    };
+    let sent = tokio::time::timeout(idle, sending).await;
     drop(counted);
     let mut response = match sent {
         Err(_) => return error_page(504),
-        Ok(Err(e)) => return error_page(upstream_error_status(&e)),
+        Ok(Err(status)) => return error_page(status),
         Ok(Ok(r)) => r,
     };
     if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {

@@ -1230,6 +1230,38 @@ async fn https_listeners_serve_acm_certificates_by_sni_h2_grpc_and_route53_alias
     assert_eq!(headers["x-seen-version"], "HTTP/1.1");
     assert_eq!(headers["x-seen-host"], "a.shop.test");
 
+    // Bodies both ways over HTTP/2: one of unknown length (chunked to the target, whose chunked
+    // echo comes back decoded) and some with a length; all larger than any read buffer. The
+    // target's connection goes back to the pool after each.
+    let (_, _, tls) = tls_get(&root, addr, "a.shop.test", &[b"h2"]).await;
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let parts = big.chunks(70_000).map(Bytes::copy_from_slice).collect();
+    let req = http::Request::post("https://a.shop.test/echo")
+        .body(Frames(parts).boxed())
+        .unwrap();
+    let response = sender.send_request(req).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(!response.headers().contains_key("content-length"));
+    let echoed = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(echoed == big, "echoed {} of {} bytes", echoed.len(), big.len());
+    for _ in 0..3 {
+        let req = http::Request::post("https://a.shop.test/echo")
+            .body(http_body_util::Full::new(Bytes::from(big.clone())).boxed())
+            .unwrap();
+        let response = sender.send_request(req).await.unwrap();
+        assert_eq!(response.headers()["content-length"], "300000");
+        assert!(response.into_body().collect().await.unwrap().to_bytes() == big);
+    }
+    let req = http::Request::head("https://a.shop.test/over-h2")
+        .body(Empty::<Bytes>::new().boxed())
+        .unwrap();
+    assert_eq!(sender.send_request(req).await.unwrap().status(), 200);
+
     // gRPC: a GRPC target group behind a rule; HTTP/2 end to end, trailers carried back.
     let grpc_tg = create_tg_speaking(&h, &lb, "grpc", "GRPC").await;
     let grpc = Backend::start("grpc").await;
@@ -1344,4 +1376,19 @@ async fn ssl_policies_and_account_limits_are_listed() {
         .find(|l| l.name() == Some("listeners-per-application-load-balancer"))
         .unwrap();
     assert_eq!(listeners.max(), Some("50"));
+}
+
+/// A request body sent as these frames, its length not given.
+struct Frames(std::collections::VecDeque<Bytes>);
+
+impl hyper::body::Body for Frames {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|d| Ok(hyper::body::Frame::data(d))))
+    }
 }
