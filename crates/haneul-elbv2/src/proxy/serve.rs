@@ -380,25 +380,24 @@ async fn forward(
     target.in_flight.fetch_add(1, Ordering::Relaxed);
     let counted = InFlight(&target.in_flight);
     let idle = listener.lb.idle_timeout;
-    let sending = async {
-        if group.https || group.http2 || client_upgrade.is_some() {
-            let upstream = &conn.plane.upstreams[conn.worker];
-            match upstream.send(req, group.https, group.http2).await {
-                Ok(r) => Ok(r.map(TargetBody::Hyper)),
-                Err(e) => Err(upstream_error_status(&e)),
-            }
-        } else {
-            h1_client::send(target.addr, req, idle)
-                .await
-                .map(|r| r.map(TargetBody::Raw))
+    let sent = if group.https || group.http2 || client_upgrade.is_some() {
+        // Boxed: this branch's state is large and most requests take the other one.
+        let upstream = &conn.plane.upstreams[conn.worker];
+        match tokio::time::timeout(idle, Box::pin(upstream.send(req, group.https, group.http2))).await {
+            Err(_) => Err(504),
+            Ok(Err(e)) => Err(upstream_error_status(&e)),
+            Ok(Ok(r)) => Ok(r.map(TargetBody::Hyper)),
         }
+    } else {
+        // The target's connection times out on its own when it is idle this long (504).
+        h1_client::send(target.addr, req, idle)
+            .await
+            .map(|r| r.map(TargetBody::Raw))
     };
-    let sent = tokio::time::timeout(idle, sending).await;
     drop(counted);
     let mut response = match sent {
-        Err(_) => return error_page(504),
-        Ok(Err(status)) => return error_page(status),
-        Ok(Ok(r)) => r,
+        Err(status) => return error_page(status),
+        Ok(r) => r,
     };
     if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {
