@@ -2,7 +2,8 @@
 //! on 127.0.0.1 that says who it is and what it was sent.
 //!
 //! - any path: 200, body = the backend's name; headers `x-backend` (name), `x-seen-<header>` for
-//!   x-forwarded-for/-proto/-port, x-amzn-trace-id and host, `x-seen-version` (HTTP version),
+//!   x-forwarded-for/-proto/-port, x-amzn-trace-id and host, `x-seen-cookie` (each Cookie line,
+//!   joined by ` | `), `x-seen-version` (HTTP version),
 //!   `x-seen-names` (every header name received);
 //! - `/health`: the status set with [`Backend::set_health`] (200 at first);
 //! - `/status/<code>`: that status;
@@ -255,6 +256,15 @@ async fn handle_plain(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result
         .header("x-seen-x-forwarded-port", seen(&req, "x-forwarded-port"))
         .header("x-seen-x-amzn-trace-id", seen(&req, "x-amzn-trace-id"))
         .header("x-seen-host", seen(&req, "host"))
+        .header(
+            "x-seen-cookie",
+            req.headers()
+                .get_all("cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        )
         .header("x-seen-version", format!("{:?}", req.version()))
         .header(
             "x-seen-names",

@@ -78,13 +78,29 @@ fn request_head(method: &Method, uri: &http::Uri, headers: &HeaderMap, body: &In
     head.put_slice(uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes());
     head.put_slice(b" HTTP/1.1\r\n");
     for (name, value) in headers {
-        // Framing is this hop's to set; Expect is answered by the load balancer itself.
-        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING || name == header::EXPECT {
+        // Framing is this hop's to set; Expect is answered by the load balancer itself; cookies
+        // follow in one line.
+        if name == header::CONTENT_LENGTH
+            || name == header::TRANSFER_ENCODING
+            || name == header::EXPECT
+            || name == header::COOKIE
+        {
             continue;
         }
         head.put_slice(name.as_str().as_bytes());
         head.put_slice(b": ");
         head.put_slice(value.as_bytes());
+        head.put_slice(b"\r\n");
+    }
+    // HTTP/2 clients may send each cookie in its own field; HTTP/1.1 wants one Cookie line.
+    let mut cookies = headers.get_all(header::COOKIE).iter();
+    if let Some(first) = cookies.next() {
+        head.put_slice(b"cookie: ");
+        head.put_slice(first.as_bytes());
+        for more in cookies {
+            head.put_slice(b"; ");
+            head.put_slice(more.as_bytes());
+        }
         head.put_slice(b"\r\n");
     }
     let length = headers

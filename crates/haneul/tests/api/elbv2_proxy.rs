@@ -1261,6 +1261,14 @@ async fn https_listeners_serve_acm_certificates_by_sni_h2_grpc_and_route53_alias
         .body(Empty::<Bytes>::new().boxed())
         .unwrap();
     assert_eq!(sender.send_request(req).await.unwrap().status(), 200);
+    // Cookies sent as separate HTTP/2 fields reach the HTTP/1.1 target in one Cookie line.
+    let req = http::Request::get("https://a.shop.test/cookies")
+        .header("cookie", "a=1")
+        .header("cookie", "b=2")
+        .body(Empty::<Bytes>::new().boxed())
+        .unwrap();
+    let response = sender.send_request(req).await.unwrap();
+    assert_eq!(response.headers()["x-seen-cookie"], "a=1; b=2");
 
     // gRPC: a GRPC target group behind a rule; HTTP/2 end to end, trailers carried back.
     let grpc_tg = create_tg_speaking(&h, &lb, "grpc", "GRPC").await;
