@@ -9,6 +9,7 @@
 //! - `/status/<code>`: that status;
 //! - `/slow/<ms>`: answers after that many milliseconds;
 //! - `/app-cookie`: sets `APPSESSION=<name>`;
+//! - `/big-header/<n>`: a response header `x-big` of n bytes;
 //! - `/echo`: the request body back (chunked when the request's was);
 //! - `/ws`: a WebSocket-style upgrade (101), then echoes every byte back;
 //! - `/grpc.Echo/Say` (gRPC, HTTP/2 only): the request's message back, then the trailers
@@ -272,6 +273,9 @@ async fn handle_plain(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result
         );
     if path == "/app-cookie" {
         builder = builder.header("set-cookie", format!("APPSESSION={}; Path=/", shared.name));
+    }
+    if let Some(n) = path.strip_prefix("/big-header/").and_then(|n| n.parse::<usize>().ok()) {
+        builder = builder.header("x-big", "b".repeat(n));
     }
     Ok(builder
         .body(Full::new(Bytes::from(shared.name.clone())))

@@ -23,10 +23,13 @@ use crate::proxy::serve::{
     put_trace, redirect_location, route_view, valid_header_name, Conn, HOP_HEADERS, MAX_XFF_ENTRIES,
 };
 use crate::proxy::snapshot::{ActionPlan, ListenerPlan};
-use crate::proxy::{select, MAX_REQUEST_HEAD_BYTES};
+use crate::proxy::{
+    select, MAX_REQUEST_HEADER_BYTES, MAX_REQUEST_HEAD_BYTES, MAX_REQUEST_LINE_BYTES, MAX_RESPONSE_HEAD_BYTES,
+};
 
 /// Most headers one request or response may carry.
 const MAX_HEADERS: usize = 128;
+
 /// Room made for a read of a head (request or response): small, since idle keep-alive
 /// connections keep their buffers.
 const HEAD_READ_BYTES: usize = 4 * 1024;
@@ -285,8 +288,15 @@ fn facts<'h>(req: &httparse::Request<'h, '_>) -> Result<RequestFacts<'h>, Failur
         expects_continue: false,
     };
     let mut transfer_encoding = false;
+    let line = req.method.map_or(0, str::len) + req.path.map_or(0, str::len) + " HTTP/1.1".len() + 1;
+    if line > MAX_REQUEST_LINE_BYTES {
+        return Err(Failure::Status(400));
+    }
     for h in req.headers.iter() {
         let v = h.value;
+        if h.name.len() + v.len() + 2 > MAX_REQUEST_HEADER_BYTES {
+            return Err(Failure::Status(400));
+        }
         if h.name.eq_ignore_ascii_case("host") {
             f.host = std::str::from_utf8(v).map_err(|_| Failure::Status(400))?;
         } else if h.name.eq_ignore_ascii_case("content-length") {
@@ -709,8 +719,8 @@ where
                     {
                         Some((n, None))
                     }
-                    Ok(httparse::Status::Complete(n)) => Some((n, Some(decide(&res)))),
-                    Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_HEAD_BYTES => None,
+                    Ok(httparse::Status::Complete(n)) if n <= MAX_RESPONSE_HEAD_BYTES => Some((n, Some(decide(&res)))),
+                    Ok(httparse::Status::Partial) if buf.len() < MAX_RESPONSE_HEAD_BYTES => None,
                     _ => return Err(ResponseError::Closed),
                 }
             };

@@ -39,6 +39,11 @@ pub const MAX_CONNECTIONS: usize = 50_000;
 pub const TLS_HANDSHAKE_TIMEOUT_S: u64 = 10;
 /// Largest request head (request line and headers) a client may send.
 pub const MAX_REQUEST_HEAD_BYTES: usize = 64 * 1024;
+/// ALB's limits on a request line and on one request header (name and value): larger is a 400.
+pub const MAX_REQUEST_LINE_BYTES: usize = 16 * 1024;
+pub const MAX_REQUEST_HEADER_BYTES: usize = 16 * 1024;
+/// ALB's limit on a target's whole response head: larger is a 502.
+pub const MAX_RESPONSE_HEAD_BYTES: usize = 32 * 1024;
 /// A listener that could not be bound is tried again after this.
 const BIND_RETRY_MS: u64 = 2_000;
 /// Longest pause between retries when `accept` fails (e.g. out of file descriptors).

@@ -15,7 +15,7 @@ use crate::proxy::h1_client;
 use crate::proxy::pages::{error_page, own, redirect, ProxyBody, TargetBody};
 use crate::proxy::rules::{Headers, RequestView};
 use crate::proxy::snapshot::{ActionPlan, ForwardPlan, ListenerPlan};
-use crate::proxy::{select, Plane};
+use crate::proxy::{select, Plane, MAX_REQUEST_HEADER_BYTES, MAX_REQUEST_LINE_BYTES};
 
 /// Headers that describe one hop and are not passed on (either way, and on both paths).
 pub const HOP_HEADERS: [&str; 7] = [
@@ -93,6 +93,16 @@ pub async fn handle(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<
 /// Requests ALB refuses before routing: ambiguous framing (smuggling), too many forwarders.
 fn reject(req: &Request<Incoming>, listener: &ListenerPlan) -> Option<u16> {
     let headers = req.headers();
+    let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    if req.method().as_str().len() + target + " HTTP/1.1".len() + 1 > MAX_REQUEST_LINE_BYTES {
+        return Some(400);
+    }
+    if headers
+        .iter()
+        .any(|(n, v)| n.as_str().len() + v.len() + 2 > MAX_REQUEST_HEADER_BYTES)
+    {
+        return Some(400);
+    }
     if headers.contains_key(header::TRANSFER_ENCODING) && headers.contains_key(header::CONTENT_LENGTH) {
         return Some(400);
     }

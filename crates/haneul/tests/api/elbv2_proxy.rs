@@ -863,6 +863,23 @@ async fn alb_answers_for_targets_that_fail_and_requests_that_are_bad() {
     assert_eq!(out.matches("HTTP/1.1").count(), 1, "{out}");
     assert_eq!(live.hits(), 1);
 
+    // ALB's header limits: a request line or one header over 16 KiB is a 400; a target's
+    // response head over 32 KiB is a 502 (under it, passed on whole).
+    let long = "a".repeat(17 * 1024);
+    let r = get(&c, "GET", &format!("{url}{long}"), &[]).await.unwrap();
+    assert_eq!(r.status, 400, "request line over 16 KiB");
+    let r = get(&c, "GET", &url, &[("x-long", &long)]).await.unwrap();
+    assert_eq!(r.status, 400, "one header over 16 KiB");
+    let r = get(&c, "GET", &url, &[("x-a", &long[..15_000]), ("x-b", &long[..15_000])])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "two headers under 16 KiB each");
+    let r = get(&c, "GET", &format!("{url}big-header/33000"), &[]).await.unwrap();
+    assert_eq!(r.status, 502, "response head over 32 KiB");
+    let r = get(&c, "GET", &format!("{url}big-header/30000"), &[]).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["x-big"].len(), 30_000);
+
     // Bodies stream both ways: a large Content-Length body, then a chunked one (kept chunked),
     // on one keep-alive connection, with a pipelined GET behind them.
     let big: String = "x".repeat(300_000);
@@ -1269,6 +1286,12 @@ async fn https_listeners_serve_acm_certificates_by_sni_h2_grpc_and_route53_alias
         .unwrap();
     let response = sender.send_request(req).await.unwrap();
     assert_eq!(response.headers()["x-seen-cookie"], "a=1; b=2");
+    // ALB's header limits hold over HTTP/2 too: one header over 16 KiB is a 400.
+    let req = http::Request::get("https://a.shop.test/")
+        .header("x-long", "a".repeat(17 * 1024))
+        .body(Empty::<Bytes>::new().boxed())
+        .unwrap();
+    assert_eq!(sender.send_request(req).await.unwrap().status(), 400);
 
     // gRPC: a GRPC target group behind a rule; HTTP/2 end to end, trailers carried back.
     let grpc_tg = create_tg_speaking(&h, &lb, "grpc", "GRPC").await;
