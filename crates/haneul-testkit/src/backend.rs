@@ -150,18 +150,22 @@ impl hyper::body::Body for WithTrailers {
     }
 }
 
+/// The request's whole body (empty if it broke off).
+async fn body_bytes(req: Request<Incoming>) -> Bytes {
+    use http_body_util::BodyExt;
+    req.into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default()
+}
+
 type Reply = Response<http_body_util::Either<Full<Bytes>, WithTrailers>>;
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, Infallible> {
     if req.uri().path() == "/grpc.Echo/Say" {
-        use http_body_util::BodyExt;
         let te = seen(&req, "te");
-        let message = req
-            .into_body()
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .unwrap_or_default();
+        let message = body_bytes(req).await;
         let mut trailers = http::HeaderMap::new();
         trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
         if let Ok(v) = http::HeaderValue::from_str(&shared.name) {
@@ -179,16 +183,14 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, In
         }
         return Ok(r);
     }
-    if req.uri().path() == "/echo" && !req.headers().contains_key("content-length") {
-        // No length given: the body goes back without one either (chunked over HTTP/1.1).
-        use http_body_util::BodyExt;
+    if req.uri().path() == "/echo" {
         shared.hits.fetch_add(1, Ordering::Relaxed);
-        let body = req
-            .into_body()
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .unwrap_or_default();
+        let had_length = req.headers().contains_key("content-length");
+        let body = body_bytes(req).await;
+        if had_length {
+            return Ok(Response::new(http_body_util::Either::Left(Full::new(body))));
+        }
+        // No length given: the body goes back without one either (chunked over HTTP/1.1).
         let body = WithTrailers {
             data: Some(body),
             trailers: None,
@@ -227,16 +229,6 @@ async fn handle_plain(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result
             .body(Full::new(Bytes::new()))
             .unwrap_or_default();
         return Ok(r);
-    }
-    if path == "/echo" {
-        use http_body_util::BodyExt;
-        let body = req
-            .into_body()
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .unwrap_or_default();
-        return Ok(Response::new(Full::new(body)));
     }
     let mut status = StatusCode::OK;
     if let Some(code) = path.strip_prefix("/status/") {
