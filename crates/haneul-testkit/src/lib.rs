@@ -164,6 +164,7 @@ impl Haneul {
             acme_email: None,
             acme_ca_file,
             dns_upstream,
+            registry_host: None,
             runtime_files: Vec::new(),
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();

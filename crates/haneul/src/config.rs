@@ -35,6 +35,9 @@ pub struct Config {
     pub acme_ca_file: Option<PathBuf>,
     /// `--dns-upstream`: where VPC resolvers forward names haneul holds no zone for.
     pub dns_upstream: Option<SocketAddr>,
+    /// `--registry-host`: the host (and port) in ECR repository URIs and registry URLs, for
+    /// users who reach haneul by another name; default: the API address.
+    pub registry_host: Option<String>,
     /// Where to announce this instance for `haneul env` (written before the endpoint
     /// answers, removed on exit). Empty for in-process test instances.
     pub runtime_files: Vec<PathBuf>,

@@ -91,6 +91,10 @@ struct UpArgs {
     /// An upstream resolver the VPC resolvers forward other names to (off by default).
     #[arg(long)]
     dns_upstream: Option<SocketAddr>,
+    /// The registry's host in ECR repository URIs (`<host>/<name>`) and login URLs, for users
+    /// who reach haneul by another name (default: the API address).
+    #[arg(long)]
+    registry_host: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -129,6 +133,7 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         acme_email: args.acme_email,
         acme_ca_file: args.acme_ca_file,
         dns_upstream: args.dns_upstream,
+        registry_host: args.registry_host,
         runtime_files: vec![runtime_file],
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

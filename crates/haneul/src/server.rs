@@ -11,6 +11,7 @@ use bytes::Bytes;
 use haneul_store::Store;
 use haneul_wire::api::MAX_API_BODY_BYTES;
 use haneul_wire::{Api, ApiConfig, ApiRequest, ApiResponse, AuthMode};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -54,6 +55,8 @@ pub struct State {
     pub ca_pem: String,
     /// ACM's validation mails (`/_haneul/mail`, approval links).
     pub acm_mailbox: Arc<haneul_acm::mail::Mailbox>,
+    /// ECR: the registry under `/v2/` is served from here.
+    pub ecr: Arc<haneul_ecr::Ecr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,8 @@ pub enum StartError {
     GeoDb(#[from] haneul_route53::geo::GeoDbError),
     #[error(transparent)]
     LatencyTable(#[from] haneul_route53::geo::latency::LatencyTableError),
+    #[error(transparent)]
+    Ecr(#[from] haneul_ecr::EcrStartError),
     #[error("cannot start the load balancers' worker threads: {0}")]
     Proxy(std::io::Error),
     #[error("cannot bind the API endpoint on {addr}: {source}")]
@@ -97,6 +102,8 @@ pub struct Running {
     validator: JoinHandle<()>,
     /// The load balancers' proxy (listeners, health checks).
     proxy: JoinHandle<()>,
+    /// ECR's background passes (blob garbage collection, lifecycle policies).
+    ecr_tasks: Vec<JoinHandle<()>>,
     runtime_files: Vec<PathBuf>,
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -109,6 +116,7 @@ impl Running {
         let _ = self.task.await;
         self.validator.abort();
         self.proxy.abort();
+        self.ecr_tasks.iter().for_each(JoinHandle::abort);
         self.dns.stop().await;
     }
 
@@ -118,6 +126,7 @@ impl Running {
         self.task.abort();
         self.validator.abort();
         self.proxy.abort();
+        self.ecr_tasks.iter().for_each(JoinHandle::abort);
     }
 
     fn remove_runtime_files(&self) {
@@ -147,6 +156,7 @@ fn build_api(
     dns_plane: Arc<DataPlane>,
     acm: Arc<haneul_acm::Acm>,
     lb_health: Arc<haneul_elbv2::health::HealthTable>,
+    ecr: Arc<haneul_ecr::Ecr>,
 ) -> Result<Api, StartError> {
     let mut api = Api::new(ApiConfig {
         default_account_id: config.account_id.clone(),
@@ -159,8 +169,6 @@ fn build_api(
         haneul_ec2::MODEL,
         Some(Arc::new(haneul_ec2::Ec2::new(store.clone()))),
     )?;
-    // Served by later issues; until then their requests are routed, authenticated and
-    // validated against the model, then answered `NotImplemented`.
     let route53 = haneul_route53::Route53::new(store.clone(), dns_plane);
     api.register("route53", haneul_route53::MODEL, Some(Arc::new(route53)))?;
     api.register("acm", haneul_acm::MODEL, Some(acm))?;
@@ -168,12 +176,10 @@ fn build_api(
     api.register("elbv2", haneul_elbv2::MODEL, Some(Arc::new(elbv2)))?;
     let domains = haneul_route53domains::Route53Domains::new(store.clone());
     api.register("route53domains", haneul_route53domains::MODEL, Some(Arc::new(domains)))?;
-    for (name, model) in [
-        ("ecs", include_str!("../../../models/ecs.json")),
-        ("ecr", include_str!("../../../models/ecr.json")),
-    ] {
-        api.register(name, model, None)?;
-    }
+    api.register("ecr", haneul_ecr::MODEL, Some(Arc::new(haneul_ecr::EcrService(ecr))))?;
+    // Served by a later issue; until then its requests are routed, authenticated and
+    // validated against the model, then answered `NotImplemented`.
+    api.register("ecs", include_str!("../../../models/ecs.json"), None)?;
     Ok(api)
 }
 
@@ -213,7 +219,24 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let dns_plane = DataPlane::new(geo);
     let acm = Arc::new(haneul_acm::Acm::open(store.clone(), &data_dir)?);
     let lb_health = Arc::new(haneul_elbv2::health::HealthTable::default());
-    let api = build_api(&config, &store, auth, dns_plane.clone(), acm.clone(), lb_health.clone())?;
+    let ecr = Arc::new(haneul_ecr::Ecr::open(
+        store.clone(),
+        &data_dir,
+        haneul_ecr::EcrConfig {
+            dev: config.dev,
+            default_scope: haneul_store::Scope::new(config.account_id.clone(), config.region.clone()),
+            registry_host: config.registry_host.clone(),
+        },
+    )?);
+    let api = build_api(
+        &config,
+        &store,
+        auth,
+        dns_plane.clone(),
+        acm.clone(),
+        lb_health.clone(),
+        ecr.clone(),
+    )?;
     let lb_plane = haneul_elbv2::proxy::Plane::new(lb_health).map_err(StartError::Proxy)?;
     let proxy = tokio::spawn(haneul_elbv2::proxy::run(
         store.clone(),
@@ -262,6 +285,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         source,
     })?;
     acm.mailbox.set_base_url(format!("http://{api_addr}"));
+    ecr.default_registry_host(&api_addr.to_string());
+    let ecr_tasks = vec![
+        tokio::spawn(haneul_ecr::blobs::gc::run(ecr.clone())),
+        tokio::spawn(haneul_ecr::lifecycle::run(ecr.clone())),
+    ];
     announce_runtime(&config, api_addr, dns_addr, &data_dir);
     let runtime_files = config.runtime_files.clone();
     let state = Arc::new(State {
@@ -275,6 +303,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         dns_plane,
         ca_pem: acm.ca.root_pem().to_string(),
         acm_mailbox: acm.mailbox.clone(),
+        ecr,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx));
@@ -289,6 +318,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         dns,
         validator,
         proxy,
+        ecr_tasks,
         runtime_files,
         _temp_dir: temp_dir,
     })
@@ -369,13 +399,20 @@ async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Re
     }
 }
 
-fn to_http(resp: ApiResponse) -> http::Response<Full<Bytes>> {
+/// Every response body the endpoint sends: API answers in memory, registry blobs streamed.
+pub type ResponseBody = UnsyncBoxBody<Bytes, std::io::Error>;
+
+fn full(bytes: Bytes) -> ResponseBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+}
+
+fn to_http(resp: ApiResponse) -> http::Response<ResponseBody> {
     let mut builder = http::Response::builder().status(resp.status);
     for (k, v) in &resp.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    builder.body(Full::new(resp.body)).unwrap_or_else(|_| {
-        let mut r = http::Response::new(Full::new(Bytes::from_static(b"invalid response header")));
+    builder.body(full(resp.body)).unwrap_or_else(|_| {
+        let mut r = http::Response::new(full(Bytes::from_static(b"invalid response header")));
         *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
         r
     })
@@ -389,7 +426,15 @@ fn plain(status: u16, text: &str) -> ApiResponse {
     }
 }
 
-async fn handle(state: &Arc<State>, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+async fn handle(state: &Arc<State>, req: http::Request<Incoming>) -> http::Response<ResponseBody> {
+    if haneul_ecr::registry::is_registry_path(req.uri().path()) {
+        // The registry reads its own bodies: blob uploads stream to disk, never collected.
+        let started = std::time::Instant::now();
+        let (method, path) = (req.method().clone(), req.uri().path().to_string());
+        let response = haneul_ecr::registry::handle(&state.ecr, req).await;
+        tracing::debug!(%method, path, status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "registry request");
+        return response.map(|b| b.boxed_unsync());
+    }
     let (parts, body) = req.into_parts();
     let declared = parts
         .headers
