@@ -7,6 +7,9 @@ pub const MAX_NAME_LEN: usize = 256;
 /// Longest tag ECR accepts.
 pub const MAX_TAG_LEN: usize = 300;
 
+/// The pattern [`valid_repository_name`] implements, as ECR's messages quote it.
+pub const REPOSITORY_NAME_PATTERN: &str = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*";
+
 /// ECR's repository name pattern: lowercase components separated by `/`, each
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
 pub fn valid_repository_name(name: &str) -> bool {

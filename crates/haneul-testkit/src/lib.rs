@@ -6,6 +6,7 @@
 //! wire-level tests. Tests can be plain `#[test]` or `#[tokio::test]`.
 
 pub mod backend;
+pub mod docker;
 pub mod mmdb;
 
 use std::net::SocketAddr;
@@ -252,6 +253,17 @@ impl Haneul {
             .credentials_provider(Credentials::new(key, secret, None, None, "haneul-testkit"))
             .build();
         aws_sdk_elasticloadbalancingv2::Client::from_conf(config)
+    }
+
+    pub fn ecr(&self) -> aws_sdk_ecr::Client {
+        let (key, secret) = self.credentials();
+        let config = aws_sdk_ecr::Config::builder()
+            .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecr::config::Region::new(REGION))
+            .endpoint_url(self.endpoint_url())
+            .credentials_provider(Credentials::new(key, secret, None, None, "haneul-testkit"))
+            .build();
+        aws_sdk_ecr::Client::from_conf(config)
     }
 
     pub fn route53(&self) -> aws_sdk_route53::Client {

@@ -374,6 +374,19 @@ fn validation_code(model: &ServiceModel) -> &'static str {
 }
 
 fn validation_error(model: &ServiceModel, input_shape: &str, violations: &[Violation]) -> AwsError {
+    if model.metadata.service_id == "ECR" {
+        // ECR words model violations its own way, one at a time, as InvalidParameterException.
+        let first = &violations[0];
+        let constraint = first.constraint();
+        let constraint = constraint.strip_prefix("Member ").unwrap_or(&constraint);
+        return AwsError::bad_request(
+            "InvalidParameterException",
+            format!(
+                "Invalid parameter at '{}' failed to satisfy constraint: '{constraint}'",
+                first.path
+            ),
+        );
+    }
     if model.metadata.protocol != Protocol::Ec2 {
         return AwsError::bad_request(validation_code(model), validate::message(violations));
     }

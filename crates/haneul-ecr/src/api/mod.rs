@@ -77,6 +77,17 @@ pub(crate) fn registry_id(ctx: &RequestContext, given: Option<&str>) -> String {
     given.unwrap_or(&ctx.account_id).to_string()
 }
 
+/// ECR's check of a repository name (the model's pattern, matched whole).
+pub(crate) fn check_name(name: &str) -> Result<(), EcrError> {
+    if crate::names::valid_repository_name(name) {
+        return Ok(());
+    }
+    Err(EcrError::InvalidParameter(format!(
+        "Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '{}''",
+        crate::names::REPOSITORY_NAME_PATTERN
+    )))
+}
+
 /// The repository `name` in the caller's scope, or RepositoryNotFoundException.
 pub(crate) fn load(
     t: &Txn<'_>,
@@ -85,6 +96,7 @@ pub(crate) fn load(
     registry: Option<&str>,
     name: &str,
 ) -> Result<Repository, EcrError> {
+    check_name(name)?;
     let registry = registry_id(ctx, registry);
     if registry != ctx.account_id {
         return Err(EcrError::RepositoryNotFound(name.to_string(), registry));

@@ -77,6 +77,7 @@ fn mutability(
 
 pub async fn create(ecr: &Ecr, ctx: &RequestContext, input: Value) -> Result<Value, EcrError> {
     let input: api::CreateRepositoryRequest = parse(input)?;
+    super::check_name(&input.repository_name)?;
     let registry = registry_id(ctx, input.registry_id.as_deref());
     if registry != ctx.account_id {
         return Err(EcrError::InvalidParameter(format!(
