@@ -57,6 +57,8 @@ pub enum EcrError {
     LimitExceeded(String),
     #[error("{0}")]
     Validation(String),
+    #[error("haneul does not implement ECR {0} yet")]
+    NotImplemented(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -65,6 +67,9 @@ pub enum EcrError {
 
 impl From<EcrError> for AwsError {
     fn from(e: EcrError) -> AwsError {
+        if let EcrError::NotImplemented(op) = &e {
+            return AwsError::not_implemented("ECR", op);
+        }
         let code = match &e {
             EcrError::InvalidParameter(_) => "InvalidParameterException",
             EcrError::RepositoryNotFound(..) => "RepositoryNotFoundException",
@@ -91,7 +96,7 @@ impl From<EcrError> for AwsError {
             EcrError::TooManyTags(_) => "TooManyTagsException",
             EcrError::LimitExceeded(_) => "LimitExceededException",
             EcrError::Validation(_) => "ValidationException",
-            EcrError::Store(_) | EcrError::Internal(_) => "ServerException",
+            EcrError::Store(_) | EcrError::Internal(_) | EcrError::NotImplemented(_) => "ServerException",
         };
         let status = if matches!(e, EcrError::Store(_) | EcrError::Internal(_)) {
             500

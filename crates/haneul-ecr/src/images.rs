@@ -276,6 +276,7 @@ pub fn link_blob(
 pub fn delete_repository_contents(t: &mut Txn<'_>, scope: &Scope, repo: &str) -> Result<usize, StoreError> {
     let prefix = repository_prefix(repo);
     let mut images = 0;
+    t.delete(scope, KIND_LIFECYCLE_PREVIEW, repo)?;
     for kind in [KIND_IMAGE, KIND_TAG, KIND_LAYER, KIND_REFERRER] {
         let ids: Vec<String> = t
             .list_prefix::<serde_json::Value>(scope, kind, &prefix)?

@@ -60,6 +60,8 @@ pub struct EcrConfig {
     pub default_scope: Scope,
     /// `--registry-host`; `None`: the API address, once bound.
     pub registry_host: Option<String>,
+    /// The registry's URL is `https://` (`--registry-tls`).
+    pub https: bool,
 }
 
 pub struct Ecr {
@@ -70,6 +72,7 @@ pub struct Ecr {
     pub dev: bool,
     pub default_scope: Scope,
     registry_host: RwLock<String>,
+    https: bool,
     /// Uploads committing hold it shared; garbage collection holds it alone while it
     /// decides and deletes, so it never removes a blob a commit is linking.
     pub(crate) gc_lock: tokio::sync::RwLock<()>,
@@ -100,6 +103,7 @@ impl Ecr {
             dev: config.dev,
             default_scope: config.default_scope,
             registry_host: RwLock::new(config.registry_host.unwrap_or_default()),
+            https: config.https,
             gc_lock: tokio::sync::RwLock::new(()),
         })
     }
@@ -119,7 +123,8 @@ impl Ecr {
 
     /// The registry's URL (GetAuthorizationToken's proxyEndpoint, the Basic realm).
     pub fn registry_url(&self) -> String {
-        format!("http://{}", self.registry_host())
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.registry_host())
     }
 
     pub fn begin_upload(&self, scope: &Scope, repository: &str) -> Result<(String, Box<UploadSession>), TakeError> {

@@ -13,6 +13,8 @@ pub const KIND_TAG: &str = "ecr.tag";
 pub const KIND_LAYER: &str = "ecr.layer";
 /// A manifest whose `subject` is another manifest: `repo␁subject digest␁referrer digest`.
 pub const KIND_REFERRER: &str = "ecr.referrer";
+/// The last lifecycle policy preview of a repository: id = repository name.
+pub const KIND_LIFECYCLE_PREVIEW: &str = "ecr.lifecycle_preview";
 /// The registry's own settings (policy, replication): one record, id `registry`.
 pub const KIND_REGISTRY: &str = "ecr.registry";
 
@@ -112,3 +114,18 @@ pub struct RegistrySettings {
 }
 
 pub const REGISTRY_ID: &str = "registry";
+
+/// One image a lifecycle preview would expire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PreviewedImage {
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub pushed_at: f64,
+    pub rule_priority: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LifecyclePreview {
+    pub policy: String,
+    pub expiring: Vec<PreviewedImage>,
+}

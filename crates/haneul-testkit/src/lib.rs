@@ -166,6 +166,7 @@ impl Haneul {
             acme_ca_file,
             dns_upstream,
             registry_host: None,
+            registry_tls: None,
             runtime_files: Vec::new(),
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();

@@ -38,6 +38,9 @@ pub struct Config {
     /// `--registry-host`: the host (and port) in ECR repository URIs and registry URLs, for
     /// users who reach haneul by another name; default: the API address.
     pub registry_host: Option<String>,
+    /// `--registry-tls`: an HTTPS listener for the endpoint (registry included) with a
+    /// certificate from haneul's CA; repository URIs then name it unless `--registry-host`.
+    pub registry_tls: Option<SocketAddr>,
     /// Where to announce this instance for `haneul env` (written before the endpoint
     /// answers, removed on exit). Empty for in-process test instances.
     pub runtime_files: Vec<PathBuf>,

@@ -95,6 +95,10 @@ struct UpArgs {
     /// who reach haneul by another name (default: the API address).
     #[arg(long)]
     registry_host: Option<String>,
+    /// Also serve the endpoint (and so the registry) over HTTPS here, with a certificate from
+    /// haneul's CA, for Docker engines that reach haneul by another name than loopback.
+    #[arg(long)]
+    registry_tls: Option<SocketAddr>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -134,6 +138,7 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         acme_ca_file: args.acme_ca_file,
         dns_upstream: args.dns_upstream,
         registry_host: args.registry_host,
+        registry_tls: args.registry_tls,
         runtime_files: vec![runtime_file],
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -166,6 +171,9 @@ fn announce(running: &haneul::Running, config: &Config) -> anyhow::Result<()> {
     writeln!(out, "api  http://{}", running.api_addr)?;
     writeln!(out, "dns  udp+tcp {}", running.dns_addr)?;
     writeln!(out, "lb   {}", config.lb_cidr)?;
+    if let Some(addr) = running.registry_tls_addr {
+        writeln!(out, "registry https://{addr} (trust `haneul ca`)")?;
+    }
     writeln!(out, "data {}", running.data_dir.display())?;
     if let Some((key, true)) = &running.root_key {
         writeln!(

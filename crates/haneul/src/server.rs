@@ -83,6 +83,8 @@ pub enum StartError {
     Ecr(#[from] haneul_ecr::EcrStartError),
     #[error("cannot start the load balancers' worker threads: {0}")]
     Proxy(std::io::Error),
+    #[error(transparent)]
+    RegistryTls(#[from] crate::registry_tls::RegistryTlsError),
     #[error("cannot bind the API endpoint on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -90,6 +92,8 @@ pub enum StartError {
 /// A started haneul.
 pub struct Running {
     pub api_addr: SocketAddr,
+    /// `--registry-tls`: where the HTTPS listener is.
+    pub registry_tls_addr: Option<SocketAddr>,
     pub dns_addr: SocketAddr,
     pub data_dir: PathBuf,
     /// The root key in verified mode, and whether this start created it.
@@ -97,6 +101,7 @@ pub struct Running {
     pub state: Arc<State>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    registry_tls: Option<JoinHandle<()>>,
     dns: DnsServer,
     /// ACM's validation loop.
     validator: JoinHandle<()>,
@@ -114,6 +119,9 @@ impl Running {
         self.remove_runtime_files();
         self.shutdown.send_replace(true);
         let _ = self.task.await;
+        if let Some(tls) = self.registry_tls {
+            let _ = tls.await;
+        }
         self.validator.abort();
         self.proxy.abort();
         self.ecr_tasks.iter().for_each(JoinHandle::abort);
@@ -124,6 +132,9 @@ impl Running {
     pub fn abort(self) {
         self.remove_runtime_files();
         self.task.abort();
+        if let Some(tls) = &self.registry_tls {
+            tls.abort();
+        }
         self.validator.abort();
         self.proxy.abort();
         self.ecr_tasks.iter().for_each(JoinHandle::abort);
@@ -219,13 +230,28 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let dns_plane = DataPlane::new(geo);
     let acm = Arc::new(haneul_acm::Acm::open(store.clone(), &data_dir)?);
     let lb_health = Arc::new(haneul_elbv2::health::HealthTable::default());
+    let tls_listener = match config.registry_tls {
+        Some(addr) => {
+            let bind_err = |source| StartError::Bind { addr, source };
+            let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+            let local = listener.local_addr().map_err(bind_err)?;
+            let names = crate::registry_tls::names(local, config.registry_host.as_deref());
+            Some((listener, crate::registry_tls::acceptor(&acm.ca, &names)?, local))
+        }
+        None => None,
+    };
+    let registry_tls_addr = tls_listener.as_ref().map(|(_, _, addr)| *addr);
     let ecr = Arc::new(haneul_ecr::Ecr::open(
         store.clone(),
         &data_dir,
         haneul_ecr::EcrConfig {
             dev: config.dev,
             default_scope: haneul_store::Scope::new(config.account_id.clone(), config.region.clone()),
-            registry_host: config.registry_host.clone(),
+            registry_host: config
+                .registry_host
+                .clone()
+                .or_else(|| registry_tls_addr.map(|a| a.to_string())),
+            https: registry_tls_addr.is_some(),
         },
     )?);
     let api = build_api(
@@ -306,9 +332,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ecr,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx));
+    let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx.clone(), None));
+    let registry_tls = tls_listener
+        .map(|(listener, acceptor, _)| tokio::spawn(serve(listener, state.clone(), shutdown_rx, Some(acceptor))));
     Ok(Running {
         api_addr,
+        registry_tls_addr,
+        registry_tls,
         dns_addr,
         data_dir,
         root_key,
@@ -342,7 +372,14 @@ fn announce_runtime(config: &Config, api_addr: SocketAddr, dns_addr: SocketAddr,
     }
 }
 
-async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+/// Accepts on `listener` until shutdown; with `tls`, each connection's TLS handshake comes
+/// first (the registry's HTTPS listener). Both serve the same endpoint.
+async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    mut shutdown: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut backoff_ms = 1;
@@ -372,19 +409,22 @@ async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Re
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
-        let service = service_fn(move |req| {
-            let state = state.clone();
-            async move { Ok::<_, Infallible>(handle(&state, req).await) }
-        });
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(HEADER_READ_TIMEOUT_S));
-        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-        let conn = graceful.watch(conn);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let result = match tls {
+                None => serve_connection(TokioIo::new(stream), state, watcher).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(Duration::from_secs(HEADER_READ_TIMEOUT_S), acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(tls_stream)) => serve_connection(TokioIo::new(tls_stream), state, watcher).await,
+                        Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+                        Err(_) => Err("TLS handshake timed out".to_string()),
+                    }
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);
@@ -397,6 +437,28 @@ async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Re
     {
         tracing::warn!("in-flight requests did not finish within {GRACEFUL_SHUTDOWN_S} s; dropping them");
     }
+}
+
+/// Serves one connection (HTTP/1.1 or HTTP/2) until it closes or shutdown drains it.
+async fn serve_connection<I>(
+    io: TokioIo<I>,
+    state: Arc<State>,
+    watcher: hyper_util::server::graceful::Watcher,
+) -> Result<(), String>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(handle(&state, req).await) }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(HEADER_READ_TIMEOUT_S));
+    let conn = builder.serve_connection(io, service).into_owned();
+    watcher.watch(conn).await.map_err(|e| e.to_string())
 }
 
 /// Every response body the endpoint sends: API answers in memory, registry blobs streamed.

@@ -11,7 +11,7 @@ pub mod tags;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use haneul_store::{Scope, Txn};
-use haneul_wire::{AwsError, RequestContext};
+use haneul_wire::RequestContext;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -44,6 +44,8 @@ pub async fn call(ecr: &Ecr, ctx: &RequestContext, operation: &str, input: Value
         "PutLifecyclePolicy" => policies::put_lifecycle_policy(ecr, ctx, input).await,
         "GetLifecyclePolicy" => policies::get_lifecycle_policy(ecr, ctx, input).await,
         "DeleteLifecyclePolicy" => policies::delete_lifecycle_policy(ecr, ctx, input).await,
+        "StartLifecyclePolicyPreview" => policies::start_lifecycle_preview(ecr, ctx, input).await,
+        "GetLifecyclePolicyPreview" => policies::get_lifecycle_preview(ecr, ctx, input).await,
         "PutRegistryPolicy" => policies::put_registry_policy(ecr, ctx, input).await,
         "GetRegistryPolicy" => policies::get_registry_policy(ecr, ctx, input).await,
         "DeleteRegistryPolicy" => policies::delete_registry_policy(ecr, ctx, input).await,
@@ -52,7 +54,7 @@ pub async fn call(ecr: &Ecr, ctx: &RequestContext, operation: &str, input: Value
         "TagResource" => tags::tag(ecr, ctx, input).await,
         "UntagResource" => tags::untag(ecr, ctx, input).await,
         "ListTagsForResource" => tags::list(ecr, ctx, input).await,
-        other => Err(EcrError::Internal(AwsError::not_implemented("ECR", other).message)),
+        other => Err(EcrError::NotImplemented(other.to_string())),
     }
 }
 

@@ -170,6 +170,118 @@ pub async fn delete_lifecycle_policy(ecr: &Ecr, ctx: &RequestContext, input: Val
     })
 }
 
+/// StartLifecyclePolicyPreview: the policy given (or the repository's) evaluated against the
+/// images now, by the same [`lifecycle::evaluate`] the periodic pass applies. It completes
+/// at once, so GetLifecyclePolicyPreview finds it COMPLETE.
+pub async fn start_lifecycle_preview(ecr: &Ecr, ctx: &RequestContext, input: Value) -> Result<Value, EcrError> {
+    let input: api::StartLifecyclePolicyPreviewRequest = parse(input)?;
+    if let Some(text) = &input.lifecycle_policy_text {
+        lifecycle::parse(text).map_err(EcrError::InvalidParameter)?;
+    }
+    let (scope, ctx2) = (scope(ctx), ctx.clone());
+    let (repo, text) = ecr
+        .store
+        .write(move |t| {
+            let repo = load(t, &scope, &ctx2, input.registry_id.as_deref(), &input.repository_name)?;
+            let text = match input.lifecycle_policy_text.or_else(|| repo.lifecycle_policy.clone()) {
+                Some(text) => text,
+                None => return Err(no_lifecycle_policy(&repo)),
+            };
+            let policy = lifecycle::parse(&text).map_err(EcrError::InvalidParameter)?;
+            let images: Vec<Image> = t
+                .list_prefix(&scope, KIND_IMAGE, &repository_prefix(&repo.name))?
+                .into_iter()
+                .map(|(_, i)| i)
+                .collect();
+            let expiring = lifecycle::evaluate(&policy, &images, crate::now_s())
+                .into_iter()
+                .map(|(i, priority)| PreviewedImage {
+                    digest: i.digest.clone(),
+                    tags: i.tags.clone(),
+                    pushed_at: i.pushed_at,
+                    rule_priority: priority,
+                })
+                .collect();
+            let preview = LifecyclePreview {
+                policy: text.clone(),
+                expiring,
+            };
+            t.put(&scope, KIND_LIFECYCLE_PREVIEW, &repo.name, &preview)?;
+            Ok::<_, EcrError>((repo, text))
+        })
+        .await?;
+    output(&api::StartLifecyclePolicyPreviewResponse {
+        lifecycle_policy_text: Some(text),
+        registry_id: Some(repo.registry_id.clone()),
+        repository_name: Some(repo.name.clone()),
+        status: Some("IN_PROGRESS".into()),
+    })
+}
+
+pub async fn get_lifecycle_preview(ecr: &Ecr, ctx: &RequestContext, input: Value) -> Result<Value, EcrError> {
+    let input: api::GetLifecyclePolicyPreviewRequest = parse(input)?;
+    let (scope, ctx2) = (scope(ctx), ctx.clone());
+    let name = input.repository_name.clone();
+    let (repo, preview) = ecr
+        .store
+        .read(move |t| {
+            let repo = load(t, &scope, &ctx2, input.registry_id.as_deref(), &name)?;
+            let preview: Option<LifecyclePreview> = t.get(&scope, KIND_LIFECYCLE_PREVIEW, &repo.name)?;
+            Ok::<_, EcrError>((repo, preview))
+        })
+        .await?;
+    let preview = preview.ok_or_else(|| {
+        EcrError::LifecyclePolicyPreviewNotFound(format!(
+            "There is no lifecycle policy preview for the repository with name '{}' in the registry with id '{}'",
+            repo.name, repo.registry_id
+        ))
+    })?;
+    let status_filter = input.filter.and_then(|f| f.tag_status);
+    let results: Vec<api::LifecyclePolicyPreviewResult> = preview
+        .expiring
+        .iter()
+        .filter(|p| match status_filter.as_deref() {
+            Some("TAGGED") => !p.tags.is_empty(),
+            Some("UNTAGGED") => p.tags.is_empty(),
+            _ => true,
+        })
+        .filter(|p| {
+            input.image_ids.is_empty()
+                || input.image_ids.iter().any(|id| {
+                    id.image_digest.as_deref() == Some(p.digest.as_str())
+                        || id.image_tag.as_ref().is_some_and(|t| p.tags.contains(t))
+                })
+        })
+        .map(|p| api::LifecyclePolicyPreviewResult {
+            action: Some(api::LifecyclePolicyRuleAction {
+                r#type: Some("EXPIRE".into()),
+                ..Default::default()
+            }),
+            applied_rule_priority: Some(p.rule_priority),
+            image_digest: Some(p.digest.clone()),
+            image_pushed_at: Some(p.pushed_at),
+            image_tags: p.tags.clone(),
+            storage_class: Some("STANDARD".into()),
+        })
+        .collect();
+    let total = preview.expiring.len() as i64;
+    super::output_with_lists(
+        &api::GetLifecyclePolicyPreviewResponse {
+            lifecycle_policy_text: Some(preview.policy),
+            next_token: None,
+            preview_results: results,
+            registry_id: Some(repo.registry_id.clone()),
+            repository_name: Some(repo.name.clone()),
+            status: Some("COMPLETE".into()),
+            summary: Some(api::LifecyclePolicyPreviewSummary {
+                expiring_image_total_count: Some(total),
+                ..Default::default()
+            }),
+        },
+        &["previewResults"],
+    )
+}
+
 async fn registry_settings(ecr: &Ecr, ctx: &RequestContext) -> Result<RegistrySettings, EcrError> {
     let scope = scope(ctx);
     let settings: Option<RegistrySettings> = ecr

@@ -21,10 +21,9 @@ use http_body_util::BodyExt;
 pub const MAX_OPEN_UPLOADS: usize = 4096;
 /// An upload untouched this long is dropped and its file removed.
 pub const UPLOAD_EXPIRY_S: u64 = 24 * 3600;
-/// Chunks queued between the socket reader and the file writer of one upload.
-const WRITE_QUEUE_CHUNKS: usize = 16;
-/// The writer's buffer: small socket reads are written in runs of this size.
-const WRITE_BUFFER_BYTES: usize = 1 << 20;
+/// Chunks queued between the socket reader and the file writer of one upload (each a
+/// slice of the connection's read buffer, so this bounds what one upload holds).
+const WRITE_QUEUE_CHUNKS: usize = 8;
 /// A body that sends nothing for this long fails the request.
 pub const BODY_IDLE_TIMEOUT_S: u64 = 60;
 /// The largest blob ECR takes (52,000 MiB).
@@ -303,20 +302,13 @@ where
     }
 }
 
+/// Hashes and writes chunks as they come. No buffer of its own: socket reads arrive in runs
+/// of the connection's read buffer, large enough that a write each costs little.
 fn write_chunks(data: &mut UploadData, mut rx: tokio::sync::mpsc::Receiver<Bytes>) -> std::io::Result<()> {
-    let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER_BYTES, &data.file);
-    let mut result = Ok(());
     while let Some(chunk) = rx.blocking_recv() {
-        if let Err(e) = out.write_all(&chunk) {
-            result = Err(e);
-            break;
-        }
+        (&data.file).write_all(&chunk)?;
         data.hasher.update(&chunk);
         data.len += chunk.len() as u64;
     }
-    if result.is_ok() {
-        result = out.flush();
-    }
-    drop(out);
-    result
+    Ok(())
 }

@@ -319,3 +319,65 @@ async fn slow_a_push_cut_off_by_sigkill_leaves_nothing_and_can_be_redone() {
     let images = json_call(api, "DescribeImages", serde_json::json!({"repositoryName": "cut/off"})).await;
     assert_eq!(images["imageDetails"][0]["imageTags"][0], "v1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "slow end-to-end: runs in CI with --include-ignored"]
+async fn slow_registry_tls_serves_a_certificate_from_haneuls_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let haneul = Process::up(
+        dir.path(),
+        &["--dev", "--lb-cidr", "127.250.2.0/24", "--registry-tls", "127.0.0.1:0"],
+    );
+    let tls = haneul
+        .stdout_lines
+        .iter()
+        .find_map(|l| l.strip_prefix("registry https://"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no registry line: {:?}", haneul.stdout_lines))
+        .to_string();
+    let ca = send_raw(haneul.api, "GET", "/_haneul/ca.pem", &[], bytes::Bytes::new()).await;
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::write(certs.join("ca.crt"), &ca.body).unwrap();
+    let curl = |extra: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(certs.join("ca.crt"))
+            .args(extra)
+            .arg(format!("https://{tls}/v2/"))
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert_eq!(curl(&[]), "401", "verified TLS, then the registry's challenge");
+    assert_eq!(curl(&["-u", "AWS:x"]), "200");
+    let repo = json_call(
+        haneul.api,
+        "CreateRepository",
+        serde_json::json!({"repositoryName": "tls/app"}),
+    )
+    .await;
+    assert_eq!(repo["repository"]["repositoryUri"], format!("{tls}/tls/app"));
+    let auth = json_call(haneul.api, "GetAuthorizationToken", serde_json::json!({})).await;
+    assert_eq!(auth["authorizationData"][0]["proxyEndpoint"], format!("https://{tls}"));
+
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    write_multiarch_layout(&src);
+    let dest = format!("docker://{tls}/tls/app:multi");
+    let cert_dir = certs.display().to_string();
+    let from = format!("oci:{}:multi", src.display());
+    skopeo(&[
+        "--insecure-policy",
+        "copy",
+        "--all",
+        "--dest-cert-dir",
+        &cert_dir,
+        "--dest-creds",
+        "AWS:x",
+        &from,
+        &dest,
+    ]);
+    let raw = skopeo(&["inspect", "--raw", "--cert-dir", &cert_dir, "--creds", "AWS:x", &dest]);
+    assert!(raw.contains("application/vnd.oci.image.index.v1+json"), "{raw}");
+}
