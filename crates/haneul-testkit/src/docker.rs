@@ -95,7 +95,7 @@ impl Docker {
         std::fs::create_dir_all(dir.path().join("bin")).expect("image bin dir");
         std::fs::copy(BUSYBOX, dir.path().join("bin/busybox")).expect("copy busybox");
         std::fs::write(dir.path().join("hello.txt"), format!("{text}\n")).expect("image text");
-        let tar = Command::new("tar")
+        let mut tar = Command::new("tar")
             .args(["-C"])
             .arg(dir.path())
             .args(["-c", "."])
@@ -111,9 +111,11 @@ impl Docker {
                 "-",
                 name,
             ])
-            .stdin(tar.stdout.expect("tar's output"))
+            .stdin(tar.stdout.take().expect("tar's output"))
             .output()
             .expect("docker import runs");
+        let tarred = tar.wait().expect("tar finishes");
+        assert!(tarred.success(), "tar of the image files failed");
         assert!(
             out.status.success(),
             "docker import failed: {}",

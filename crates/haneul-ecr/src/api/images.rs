@@ -29,7 +29,7 @@ fn id_text(id: &api::ImageIdentifier) -> String {
 
 /// Why an image id names no image (BatchGetImage/BatchDeleteImage failures).
 enum Lookup {
-    Found(Image),
+    Found(Box<Image>),
     Failed(&'static str, String),
 }
 
@@ -64,7 +64,7 @@ fn lookup(t: &Txn<'_>, scope: &Scope, repo: &str, id: &api::ImageIdentifier) -> 
         (None, Some(t)) => t,
     };
     Ok(match core::load_image(t, scope, repo, &digest)? {
-        Some(image) => Lookup::Found(image),
+        Some(image) => Lookup::Found(Box::new(image)),
         None => Lookup::Failed("ImageNotFound", "Requested image not found".into()),
     })
 }
@@ -185,7 +185,7 @@ pub async fn describe(ecr: &Ecr, ctx: &RequestContext, input: Value) -> Result<V
                 match lookup(t, &scope, &repo.name, id)? {
                     Lookup::Found(image) => {
                         if !images.iter().any(|i| i.digest == image.digest) {
-                            images.push(image);
+                            images.push(*image);
                         }
                     }
                     Lookup::Failed(..) => {
