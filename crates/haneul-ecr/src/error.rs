@@ -57,6 +57,10 @@ pub enum EcrError {
     LimitExceeded(String),
     #[error("{0}")]
     Validation(String),
+    #[error("{0}")]
+    ScanNotFound(String),
+    #[error("{0}")]
+    UnsupportedImageType(String),
     #[error("haneul does not implement ECR {0} yet")]
     NotImplemented(String),
     #[error(transparent)]
@@ -96,6 +100,8 @@ impl From<EcrError> for AwsError {
             EcrError::TooManyTags(_) => "TooManyTagsException",
             EcrError::LimitExceeded(_) => "LimitExceededException",
             EcrError::Validation(_) => "ValidationException",
+            EcrError::ScanNotFound(_) => "ScanNotFoundException",
+            EcrError::UnsupportedImageType(_) => "UnsupportedImageTypeException",
             EcrError::Store(_) | EcrError::Internal(_) | EcrError::NotImplemented(_) => "ServerException",
         };
         let status = if matches!(e, EcrError::Store(_) | EcrError::Internal(_)) {

@@ -231,6 +231,7 @@ pub fn delete_image(t: &mut Txn<'_>, scope: &Scope, repo: &str, digest: &str) ->
             &child_id(repo, &format!("{subject}{SEP}{digest}")),
         )?;
     }
+    t.delete(scope, crate::scan::KIND_SCAN, &child_id(repo, digest))?;
     t.delete(scope, KIND_IMAGE, &child_id(repo, digest))?;
     Ok(image)
 }
@@ -277,7 +278,7 @@ pub fn delete_repository_contents(t: &mut Txn<'_>, scope: &Scope, repo: &str) ->
     let prefix = repository_prefix(repo);
     let mut images = 0;
     t.delete(scope, KIND_LIFECYCLE_PREVIEW, repo)?;
-    for kind in [KIND_IMAGE, KIND_TAG, KIND_LAYER, KIND_REFERRER] {
+    for kind in [KIND_IMAGE, KIND_TAG, KIND_LAYER, KIND_REFERRER, crate::scan::KIND_SCAN] {
         let ids: Vec<String> = t
             .list_prefix::<serde_json::Value>(scope, kind, &prefix)?
             .into_iter()

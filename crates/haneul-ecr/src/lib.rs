@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod model;
 pub mod names;
 pub mod registry;
+pub mod scan;
 pub mod token;
 
 use std::path::Path;
@@ -51,6 +52,8 @@ pub enum EcrStartError {
     Blobs(std::io::Error),
     #[error(transparent)]
     Token(#[from] token::TokenKeyError),
+    #[error(transparent)]
+    VulnDb(#[from] scan::vulndb::VulnDbError),
 }
 
 /// How ECR is set up.
@@ -62,6 +65,8 @@ pub struct EcrConfig {
     pub registry_host: Option<String>,
     /// The registry's URL is `https://` (`--registry-tls`).
     pub https: bool,
+    /// `--vuln-db`: OSV records image scans match against.
+    pub vuln_db: Option<std::path::PathBuf>,
 }
 
 pub struct Ecr {
@@ -69,6 +74,7 @@ pub struct Ecr {
     pub blobs: Arc<BlobStore>,
     pub uploads: Uploads,
     pub tokens: TokenKey,
+    pub scanner: scan::Scanner,
     pub dev: bool,
     pub default_scope: Scope,
     registry_host: RwLock<String>,
@@ -95,9 +101,19 @@ pub fn now_s() -> f64 {
 
 impl Ecr {
     pub fn open(store: Store, data_dir: &Path, config: EcrConfig) -> Result<Ecr, EcrStartError> {
+        let blobs = Arc::new(BlobStore::open(data_dir).map_err(EcrStartError::Blobs)?);
+        let db = match &config.vuln_db {
+            Some(path) => Some(Arc::new(scan::vulndb::VulnDb::open(path)?)),
+            None => None,
+        };
         Ok(Ecr {
+            scanner: scan::Scanner {
+                store: store.clone(),
+                blobs: blobs.clone(),
+                db,
+            },
             store,
-            blobs: Arc::new(BlobStore::open(data_dir).map_err(EcrStartError::Blobs)?),
+            blobs,
             uploads: Uploads::default(),
             tokens: TokenKey::open_or_create(data_dir)?,
             dev: config.dev,

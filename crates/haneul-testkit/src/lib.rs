@@ -43,6 +43,8 @@ pub struct Options {
     pub acme_ca_file: Option<PathBuf>,
     /// `--dns-upstream`.
     pub dns_upstream: Option<SocketAddr>,
+    /// `--vuln-db`.
+    pub vuln_db: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -56,6 +58,7 @@ impl Default for Options {
             acme_directory: None,
             acme_ca_file: None,
             dns_upstream: None,
+            vuln_db: None,
         }
     }
 }
@@ -140,6 +143,7 @@ impl Haneul {
             acme_directory,
             acme_ca_file,
             dns_upstream,
+            vuln_db,
         } = options;
         let data_dir = data_dir.as_deref();
         let lb_cidr = next_lb_cidr();
@@ -167,6 +171,7 @@ impl Haneul {
             dns_upstream,
             registry_host: None,
             registry_tls: None,
+            vuln_db,
             runtime_files: Vec::new(),
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();

@@ -41,6 +41,8 @@ pub struct Config {
     /// `--registry-tls`: an HTTPS listener for the endpoint (registry included) with a
     /// certificate from haneul's CA; repository URIs then name it unless `--registry-host`.
     pub registry_tls: Option<SocketAddr>,
+    /// `--vuln-db`: OSV records (a JSON file or a directory of them) ECR's image scans use.
+    pub vuln_db: Option<PathBuf>,
     /// Where to announce this instance for `haneul env` (written before the endpoint
     /// answers, removed on exit). Empty for in-process test instances.
     pub runtime_files: Vec<PathBuf>,

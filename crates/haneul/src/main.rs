@@ -99,6 +99,10 @@ struct UpArgs {
     /// haneul's CA, for Docker engines that reach haneul by another name than loopback.
     #[arg(long)]
     registry_tls: Option<SocketAddr>,
+    /// OSV vulnerability records (a JSON file, or a directory of them) that ECR's image scans
+    /// match installed packages against (Debian, Ubuntu and Alpine ecosystems).
+    #[arg(long)]
+    vuln_db: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -139,6 +143,7 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         dns_upstream: args.dns_upstream,
         registry_host: args.registry_host,
         registry_tls: args.registry_tls,
+        vuln_db: args.vuln_db,
         runtime_files: vec![runtime_file],
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -252,6 +252,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 .clone()
                 .or_else(|| registry_tls_addr.map(|a| a.to_string())),
             https: registry_tls_addr.is_some(),
+            vuln_db: config.vuln_db.clone(),
         },
     )?);
     let api = build_api(

@@ -172,13 +172,20 @@ pub async fn describe(ecr: &Ecr, ctx: &RequestContext, input: Value) -> Result<V
     let after = decode_token(input.next_token.as_deref())?;
     let n = page_size(input.max_results, DEFAULT_PAGE);
     let status = input.filter.as_ref().and_then(|f| f.tag_status.clone());
-    let (repo, images, next) = ecr
+    let (repo, images, next, scans) = ecr
         .store
         .read(move |t| {
             let repo = load(t, &scope, &ctx2, input.registry_id.as_deref(), &input.repository_name)?;
+            let scans_of = |images: &[Image]| -> Result<Vec<Option<crate::scan::ScanRecord>>, EcrError> {
+                images
+                    .iter()
+                    .map(|i| Ok(t.get(&scope, crate::scan::KIND_SCAN, &child_id(&repo.name, &i.digest))?))
+                    .collect()
+            };
             if input.image_ids.is_empty() {
                 let (images, next) = page(t, &scope, &repo.name, after, n, |i| tag_status_ok(status.as_deref(), i))?;
-                return Ok((repo, images, next));
+                let scans = scans_of(&images)?;
+                return Ok((repo, images, next, scans));
             }
             let mut images: Vec<Image> = Vec::new();
             for id in &input.image_ids {
@@ -198,12 +205,24 @@ pub async fn describe(ecr: &Ecr, ctx: &RequestContext, input: Value) -> Result<V
                     }
                 }
             }
-            Ok::<_, EcrError>((repo, images, None))
+            let scans = scans_of(&images)?;
+            Ok::<_, EcrError>((repo, images, None, scans))
         })
         .await?;
     output_with_lists(
         &api::DescribeImagesResponse {
-            image_details: images.iter().map(|i| detail(&repo, i)).collect(),
+            image_details: images
+                .iter()
+                .zip(&scans)
+                .map(|(i, scan)| {
+                    let mut d = detail(&repo, i);
+                    if let Some(scan) = scan {
+                        d.image_scan_status = Some(super::scans::status_view(scan));
+                        d.image_scan_findings_summary = super::scans::summary_view(scan);
+                    }
+                    d
+                })
+                .collect(),
             next_token: next,
         },
         &["imageDetails"],

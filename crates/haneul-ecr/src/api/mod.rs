@@ -6,6 +6,7 @@ pub mod images;
 pub mod layers;
 pub mod policies;
 pub mod repositories;
+pub mod scans;
 pub mod tags;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -51,6 +52,8 @@ pub async fn call(ecr: &Ecr, ctx: &RequestContext, operation: &str, input: Value
         "DeleteRegistryPolicy" => policies::delete_registry_policy(ecr, ctx, input).await,
         "DescribeRegistry" => policies::describe_registry(ecr, ctx, input).await,
         "PutReplicationConfiguration" => policies::put_replication(ecr, ctx, input).await,
+        "StartImageScan" => scans::start(ecr, ctx, input).await,
+        "DescribeImageScanFindings" => scans::describe_findings(ecr, ctx, input).await,
         "TagResource" => tags::tag(ecr, ctx, input).await,
         "UntagResource" => tags::untag(ecr, ctx, input).await,
         "ListTagsForResource" => tags::list(ecr, ctx, input).await,
