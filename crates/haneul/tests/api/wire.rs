@@ -197,12 +197,12 @@ async fn json_protocol_envelope_and_validation() {
             too_long,
         )
         .await;
+    // ECR words model violations its own way, as InvalidParameterException.
     let body: serde_json::Value = serde_json::from_str(&resp.body).unwrap();
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("Member must have length less than or equal to 256"),
+    assert_eq!(body["__type"], "InvalidParameterException", "{body}");
+    assert_eq!(
+        body["message"],
+        "Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must have length less than or equal to 256'",
         "{body}"
     );
 }
