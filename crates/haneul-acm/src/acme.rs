@@ -226,6 +226,6 @@ fn signature_name(oid: &str) -> &'static str {
 }
 
 fn save_private(path: &Path, text: &str) -> Result<(), AcmError> {
-    crate::secret_file::write_new(path, text.as_bytes())
+    haneul_store::secret_file::write_new(path, text.as_bytes())
         .map_err(|e| AcmError::Internal(format!("cannot keep the ACME account at {}: {e}", path.display())))
 }

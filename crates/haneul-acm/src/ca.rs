@@ -112,7 +112,7 @@ fn ca_params(common: &str, days: i64, path_len: Option<u8>) -> Result<Certificat
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), CaError> {
-    crate::secret_file::write_new(path, text.as_bytes()).map_err(|source| CaError::Io {
+    haneul_store::secret_file::write_new(path, text.as_bytes()).map_err(|source| CaError::Io {
         path: path.display().to_string(),
         source,
     })

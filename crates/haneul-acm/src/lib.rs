@@ -17,7 +17,6 @@ pub mod import;
 pub mod mail;
 pub mod model;
 pub mod seal;
-pub mod secret_file;
 pub mod validation;
 
 use std::path::Path;

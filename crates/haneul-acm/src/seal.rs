@@ -34,7 +34,7 @@ impl Sealer {
         if !path.exists() {
             let mut bytes = [0u8; 32];
             rng.fill(&mut bytes).map_err(|_| SealError::BadKey)?;
-            crate::secret_file::write_new(&path, &bytes).map_err(io)?;
+            haneul_store::secret_file::write_new(&path, &bytes).map_err(io)?;
         }
         let bytes = std::fs::read(&path).map_err(io)?;
         let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| SealError::BadKey)?;

@@ -146,7 +146,7 @@ impl Ecr {
     pub fn begin_upload(&self, scope: &Scope, repository: &str) -> Result<(String, Box<UploadSession>), TakeError> {
         let blobs = self.blobs.clone();
         self.uploads
-            .begin(scope.clone(), repository, |id| blobs.upload_path(id), now_s())
+            .begin(scope.clone(), repository, |id| blobs.upload_path(id))
     }
 
     /// Finishes an upload taken out of [`Uploads`]: its digest must be `expected`; then the

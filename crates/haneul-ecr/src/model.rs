@@ -94,6 +94,13 @@ pub struct Image {
     pub annotations: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+impl Image {
+    /// A manifest list / OCI index (it lists manifests, it has no layers of its own).
+    pub fn is_index(&self) -> bool {
+        self.media_type == crate::manifest::DOCKER_LIST || self.media_type == crate::manifest::OCI_INDEX
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TagRef {
     pub digest: String,

@@ -3,8 +3,6 @@
 //! HMAC-SHA256 over them with a key kept in the data dir (`ecr/token.key`, 0600), so any
 //! haneul over the same data dir verifies it and nothing is stored per token.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -47,15 +45,7 @@ impl TokenKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut fresh = [0u8; 32];
                 rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut fresh);
-                std::fs::create_dir_all(path.parent().unwrap_or(data_dir)).map_err(io)?;
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(io)?;
-                file.write_all(&fresh).map_err(io)?;
-                file.sync_all().map_err(io)?;
+                haneul_store::secret_file::write_new(&path, &fresh).map_err(io)?;
                 fresh.to_vec()
             }
             Err(e) => return Err(io(e)),

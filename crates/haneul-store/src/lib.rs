@@ -14,6 +14,7 @@
 //! [`Txn`] and [`Change`].
 
 pub mod backend;
+pub mod secret_file;
 pub mod sqlite;
 pub mod txn;
 

@@ -78,7 +78,7 @@ pub async fn start(ecr: &Ecr, ctx: &RequestContext, input: Value) -> Result<Valu
             Ok::<_, EcrError>((repo, image, previous))
         })
         .await?;
-    if crate::manifest::parse(image.manifest.as_bytes(), Some(&image.media_type)).is_ok_and(|m| m.is_index()) {
+    if image.is_index() {
         return Err(EcrError::UnsupportedImageType(
             "The image is a manifest list; scan the images it lists".into(),
         ));

@@ -59,7 +59,6 @@ pub struct UploadSession {
     pub repository: String,
     pub path: PathBuf,
     pub data: UploadData,
-    pub started_at_s: f64,
     touched: Instant,
     /// API uploads: the last part was under the minimum size (only the final part may be).
     pub last_part_small: bool,
@@ -108,7 +107,6 @@ impl Uploads {
         scope: Scope,
         repository: &str,
         path_for: impl Fn(&str) -> PathBuf,
-        now_s: f64,
     ) -> Result<(String, Box<UploadSession>), TakeError> {
         let id = uuid::Uuid::new_v4().to_string();
         let path = path_for(&id);
@@ -137,7 +135,6 @@ impl Uploads {
                 repository: repository.to_string(),
                 path,
                 data,
-                started_at_s: now_s,
                 touched: Instant::now(),
                 last_part_small: false,
             }),
@@ -271,6 +268,28 @@ pub async fn append_bytes(
     append(session, http_body_util::Full::new(bytes), MAX_BLOB_BYTES).await
 }
 
+/// The body's next data chunk, `None` at its end; each chunk must come within
+/// [`BODY_IDLE_TIMEOUT_S`]. Trailers and other non-data frames are skipped.
+pub async fn next_data<B>(body: &mut B) -> Result<Option<Bytes>, AppendError>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(BODY_IDLE_TIMEOUT_S), body.frame()).await;
+        match frame {
+            Err(_) => return Err(AppendError::Timeout),
+            Ok(None) => return Ok(None),
+            Ok(Some(Err(e))) => return Err(AppendError::Body(e.to_string())),
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    return Ok(Some(data));
+                }
+            }
+        }
+    }
+}
+
 async fn read_chunks<B>(
     mut body: B,
     tx: &tokio::sync::mpsc::Sender<Bytes>,
@@ -282,15 +301,7 @@ where
     B::Error: std::fmt::Display,
 {
     let mut total = 0u64;
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(BODY_IDLE_TIMEOUT_S), body.frame()).await;
-        let frame = match frame {
-            Err(_) => return Err(AppendError::Timeout),
-            Ok(None) => return Ok(()),
-            Ok(Some(Err(e))) => return Err(AppendError::Body(e.to_string())),
-            Ok(Some(Ok(frame))) => frame,
-        };
-        let Ok(data) = frame.into_data() else { continue };
+    while let Some(data) = next_data(&mut body).await? {
         total += data.len() as u64;
         if total > room {
             return Err(AppendError::TooLarge(max_len));
@@ -300,6 +311,7 @@ where
             return Ok(());
         }
     }
+    Ok(())
 }
 
 /// Hashes and writes chunks as they come. No buffer of its own: socket reads arrive in runs

@@ -5,9 +5,9 @@
 use bytes::Bytes;
 use http::StatusCode;
 use http_body::Body;
-use http_body_util::BodyExt;
 
 use super::{finish, response, store_error, Call, RegistryBody, RegistryError};
+use crate::blobs::upload::{next_data, AppendError};
 use crate::images::{self, DeleteError, Incoming, PushError};
 use crate::manifest::MAX_MANIFEST_BYTES;
 use crate::model::Image;
@@ -103,31 +103,28 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let idle = std::time::Duration::from_secs(crate::blobs::upload::BODY_IDLE_TIMEOUT_S);
     let mut out = Vec::new();
     loop {
-        let frame = match tokio::time::timeout(idle, body.frame()).await {
-            Err(_) => {
+        let data = match next_data(&mut body).await {
+            Ok(Some(data)) => data,
+            Ok(None) => return Ok(out),
+            Err(AppendError::Timeout) => {
                 return Err(RegistryError::ManifestInvalid(
                     "the manifest was not sent in time".into(),
                 ))
             }
-            Ok(None) => return Ok(out),
-            Ok(Some(Err(e))) => {
+            Err(e) => {
                 return Err(RegistryError::ManifestInvalid(format!(
                     "the manifest could not be read: {e}"
                 )))
             }
-            Ok(Some(Ok(frame))) => frame,
         };
-        if let Ok(data) = frame.into_data() {
-            if out.len() + data.len() > MAX_MANIFEST_BYTES {
-                return Err(RegistryError::ManifestInvalid(format!(
-                    "the manifest is larger than {MAX_MANIFEST_BYTES} bytes"
-                )));
-            }
-            out.extend_from_slice(&data);
+        if out.len() + data.len() > MAX_MANIFEST_BYTES {
+            return Err(RegistryError::ManifestInvalid(format!(
+                "the manifest is larger than {MAX_MANIFEST_BYTES} bytes"
+            )));
         }
+        out.extend_from_slice(&data);
     }
 }
 

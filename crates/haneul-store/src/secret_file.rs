@@ -1,5 +1,5 @@
-//! Secrets on disk (CA keys, the sealing key, the ACME account): new files only, mode 0600
-//! from the start, synced before anyone relies on them.
+//! Secrets in the data dir (ACM's CA keys, sealing key and ACME account, ECR's registry token
+//! key): new files only, mode 0600 from the start, synced before anyone relies on them.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
