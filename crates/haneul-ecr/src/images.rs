@@ -56,6 +56,8 @@ pub struct Pushed {
     /// The image was already there (and already had the tag, if one was given).
     pub unchanged: bool,
     pub subject: Option<String>,
+    /// The image as stored.
+    pub image: Image,
 }
 
 /// Whether `tag` may not be moved to another image in `repo`.
@@ -144,7 +146,8 @@ pub fn put_manifest(
     Ok(Pushed {
         digest,
         unchanged,
-        subject: image.subject,
+        subject: image.subject.clone(),
+        image,
     })
 }
 

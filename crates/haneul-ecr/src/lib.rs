@@ -210,23 +210,29 @@ impl Ecr {
         tag: Option<&str>,
         expected_digest: Option<&str>,
     ) -> Result<Pushed, PushError> {
-        let (scope, repository) = (scope.clone(), repository.to_string());
+        let (s, r) = (scope.clone(), repository.to_string());
         let (tag, expected) = (tag.map(str::to_string), expected_digest.map(str::to_string));
-        self.store
+        let (pushed, scan_on_push) = self
+            .store
             .write(move |t| {
-                let repo = images::load_repository(t, &scope, &repository)?
-                    .ok_or_else(|| PushError::Invalid(format!("repository {repository} does not exist")))?;
-                images::put_manifest(
-                    t,
-                    &scope,
-                    &repo,
-                    &incoming,
-                    tag.as_deref(),
-                    expected.as_deref(),
-                    now_s(),
-                )
+                let repo = images::load_repository(t, &s, &r)?
+                    .ok_or_else(|| PushError::Invalid(format!("repository {r} does not exist")))?;
+                let pushed =
+                    images::put_manifest(t, &s, &repo, &incoming, tag.as_deref(), expected.as_deref(), now_s())?;
+                Ok::<_, PushError>((pushed, repo.scan_on_push))
             })
-            .await
+            .await?;
+        // Scan on push: a new image manifest (an index has no layers of its own to scan).
+        if scan_on_push && !pushed.unchanged && !pushed.image.is_index() {
+            let started = self
+                .scanner
+                .start(scope.clone(), repository.to_string(), pushed.image.clone())
+                .await;
+            if let Err(e) = started {
+                tracing::warn!(error = %e, "cannot start the scan on push");
+            }
+        }
+        Ok(pushed)
     }
 
     /// Notes that `image` was pulled (lastRecordedPullTime), in the background and at most

@@ -703,3 +703,352 @@ async fn policies_tags_and_the_registry() {
         .as_secs() as i64;
     assert!((expires - now - 12 * 3600).abs() < 60, "tokens last 12 hours");
 }
+
+/// A plain tar layer holding `files` (path, contents).
+fn tar_layer(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, body) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, path, body.as_bytes()).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+/// Uploads `bytes` unless the repository has it already (as docker does); its digest.
+async fn ensure_layer(ecr: &aws_sdk_ecr::Client, repo: &str, bytes: &[u8]) -> String {
+    let check = ecr
+        .batch_check_layer_availability()
+        .repository_name(repo)
+        .layer_digests(digest(bytes))
+        .send()
+        .await
+        .unwrap();
+    match check.layers()[0].layer_availability().map(|a| a.as_str()) {
+        Some("AVAILABLE") => digest(bytes),
+        _ => upload_layer(ecr, repo, bytes, 1 << 20).await,
+    }
+}
+
+/// Pushes an image of `layers` through the API; its digest.
+async fn push_layers(ecr: &aws_sdk_ecr::Client, repo: &str, tag: &str, layers: &[Vec<u8>]) -> String {
+    let c = ensure_layer(ecr, repo, CONFIG).await;
+    let mut ls = Vec::new();
+    for l in layers {
+        ls.push((ensure_layer(ecr, repo, l).await, l.len()));
+    }
+    let refs: Vec<(&str, usize)> = ls.iter().map(|(d, n)| (d.as_str(), *n)).collect();
+    let m = manifest((&c, CONFIG.len()), &refs);
+    ecr.put_image()
+        .repository_name(repo)
+        .image_manifest(&m)
+        .image_tag(tag)
+        .send()
+        .await
+        .unwrap();
+    digest(m.as_bytes())
+}
+
+async fn scan_result(
+    ecr: &aws_sdk_ecr::Client,
+    repo: &str,
+    tag: &str,
+) -> aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput {
+    for _ in 0..200 {
+        let out = ecr
+            .describe_image_scan_findings()
+            .repository_name(repo)
+            .image_id(ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await
+            .unwrap();
+        if out.image_scan_status().and_then(|s| s.status()).map(|s| s.as_str()) != Some("IN_PROGRESS") {
+            return out;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the scan of {repo}:{tag} did not finish");
+}
+
+#[tokio::test]
+async fn scans_match_installed_packages_against_the_vulnerability_database() {
+    let db = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../haneul-ecr/testdata/vuln-db");
+    let h = Haneul::start_with(haneul_testkit::Options {
+        vuln_db: Some(db),
+        ..Default::default()
+    });
+    let ecr = h.ecr();
+    ecr.create_repository()
+        .repository_name("scanned")
+        .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(true).build())
+        .send()
+        .await
+        .unwrap();
+    let status = "Package: libssl3\nStatus: install ok installed\nSource: openssl\nVersion: 3.0.9-1\n\nPackage: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\n";
+    let base = tar_layer(&[
+        ("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
+        ("var/lib/dpkg/status", status),
+    ]);
+    push_layers(&ecr, "scanned", "deb", &[base]).await;
+
+    // Scan on push: openssl's record matches libssl3 (by its source); bash is past its fix.
+    let out = scan_result(&ecr, "scanned", "deb").await;
+    assert_eq!(out.image_scan_status().unwrap().status().unwrap().as_str(), "COMPLETE");
+    let findings = out.image_scan_findings().unwrap();
+    let names: Vec<_> = findings.findings().iter().map(|f| f.name().unwrap()).collect();
+    assert_eq!(names, ["CVE-2099-0001"]);
+    let f = &findings.findings()[0];
+    assert_eq!(f.severity().map(|s| s.as_str()), Some("HIGH"), "CVSS 7.5");
+    let attr = |k: &str| {
+        f.attributes()
+            .iter()
+            .find(|a| a.key() == k)
+            .and_then(|a| a.value())
+            .map(str::to_string)
+    };
+    assert_eq!(attr("package_name").as_deref(), Some("libssl3"));
+    assert_eq!(attr("package_version").as_deref(), Some("3.0.9-1"));
+    assert_eq!(attr("CVSS3_SCORE").as_deref(), Some("7.5"));
+    assert_eq!(
+        findings
+            .finding_severity_counts()
+            .and_then(|c| c.get(&aws_sdk_ecr::types::FindingSeverity::High)),
+        Some(&1)
+    );
+    let details = ecr.describe_images().repository_name("scanned").send().await.unwrap();
+    let summary = details.image_details()[0].image_scan_findings_summary().unwrap();
+    assert_eq!(
+        summary
+            .finding_severity_counts()
+            .and_then(|c| c.get(&aws_sdk_ecr::types::FindingSeverity::High)),
+        Some(&1)
+    );
+
+    // A later layer upgrades openssl: the scan reads the top layer's database.
+    let fixed = status.replace("3.0.9-1", "3.0.11-1~deb12u2");
+    let base = tar_layer(&[
+        ("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
+        ("var/lib/dpkg/status", status),
+    ]);
+    let upgrade = tar_layer(&[("var/lib/dpkg/status", &fixed)]);
+    push_layers(&ecr, "scanned", "upgraded", &[base, upgrade]).await;
+    let out = scan_result(&ecr, "scanned", "upgraded").await;
+    assert!(out.image_scan_findings().unwrap().findings().is_empty(), "{out:?}");
+
+    // Alpine: musl's record by its CVE alias, a MEDIUM from the record's own rating.
+    let apk = "P:musl\nV:1.2.4-r2\no:musl\n";
+    let alpine = tar_layer(&[
+        ("etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n"),
+        ("lib/apk/db/installed", apk),
+    ]);
+    push_layers(&ecr, "scanned", "alpine", &[alpine]).await;
+    let out = scan_result(&ecr, "scanned", "alpine").await;
+    let f = &out.image_scan_findings().unwrap().findings()[0];
+    assert_eq!(
+        (f.name(), f.severity().map(|s| s.as_str())),
+        (Some("CVE-2099-0003"), Some("MEDIUM"))
+    );
+
+    // StartImageScan: once a day per image; an image without a package database is unsupported.
+    let e = ecr
+        .start_image_scan()
+        .repository_name("scanned")
+        .image_id(ImageIdentifier::builder().image_tag("deb").build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "LimitExceededException");
+    ecr.create_repository().repository_name("plain").send().await.unwrap();
+    push_layers(&ecr, "plain", "v1", &[tar_layer(&[("hello.txt", "hi")])]).await;
+    let e = ecr
+        .describe_image_scan_findings()
+        .repository_name("plain")
+        .image_id(ImageIdentifier::builder().image_tag("v1").build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ScanNotFoundException");
+    let started = ecr
+        .start_image_scan()
+        .repository_name("plain")
+        .image_id(ImageIdentifier::builder().image_tag("v1").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        started.image_scan_status().unwrap().status().unwrap().as_str(),
+        "IN_PROGRESS"
+    );
+    let out = scan_result(&ecr, "plain", "v1").await;
+    assert_eq!(
+        out.image_scan_status().unwrap().status().unwrap().as_str(),
+        "UNSUPPORTED_IMAGE"
+    );
+}
+
+#[tokio::test]
+async fn lifecycle_previews_replication_and_policy_deletion() {
+    let h = Haneul::start();
+    let ecr = h.ecr();
+    let (m, _) = repo_with_blobs(&ecr, "life").await;
+    let m2 = m.replacen("{", "{ ", 1);
+    let m3 = m.replacen("{", "{  ", 1);
+    ecr.put_image()
+        .repository_name("life")
+        .image_manifest(&m)
+        .image_tag("v1")
+        .send()
+        .await
+        .unwrap();
+    ecr.put_image()
+        .repository_name("life")
+        .image_manifest(&m2)
+        .image_tag("v2")
+        .send()
+        .await
+        .unwrap();
+    ecr.put_image()
+        .repository_name("life")
+        .image_manifest(&m3)
+        .send()
+        .await
+        .unwrap();
+    let e = ecr
+        .get_lifecycle_policy_preview()
+        .repository_name("life")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "LifecyclePolicyPreviewNotFoundException");
+    let e = ecr
+        .start_lifecycle_policy_preview()
+        .repository_name("life")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e),
+        "LifecyclePolicyNotFoundException",
+        "no text and no stored policy"
+    );
+    // Keep one tagged v* image; untagged ones go after a day (none is that old).
+    let policy = r#"{"rules":[
+      {"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},
+      {"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":1},"action":{"type":"expire"}}]}"#;
+    ecr.start_lifecycle_policy_preview()
+        .repository_name("life")
+        .lifecycle_policy_text(policy)
+        .send()
+        .await
+        .unwrap();
+    let preview = ecr
+        .get_lifecycle_policy_preview()
+        .repository_name("life")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status().map(|s| s.as_str()), Some("COMPLETE"));
+    let results = preview.preview_results();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0].image_tags(), ["v1"], "the older tagged image expires");
+    assert_eq!(results[0].applied_rule_priority(), Some(1));
+    assert_eq!(preview.summary().unwrap().expiring_image_total_count(), Some(1));
+    assert_eq!(
+        ecr.list_images()
+            .repository_name("life")
+            .send()
+            .await
+            .unwrap()
+            .image_ids()
+            .len(),
+        3,
+        "a preview deletes nothing"
+    );
+
+    ecr.put_lifecycle_policy()
+        .repository_name("life")
+        .lifecycle_policy_text(policy)
+        .send()
+        .await
+        .unwrap();
+    let gone = ecr
+        .delete_lifecycle_policy()
+        .repository_name("life")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.lifecycle_policy_text(), Some(policy));
+    let e = ecr
+        .delete_lifecycle_policy()
+        .repository_name("life")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "LifecyclePolicyNotFoundException");
+    let statement = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}"#;
+    ecr.put_registry_policy().policy_text(statement).send().await.unwrap();
+    ecr.delete_registry_policy().send().await.unwrap();
+    let e = ecr.delete_registry_policy().send().await.unwrap_err();
+    assert_eq!(code(&e), "RegistryPolicyNotFoundException");
+
+    ecr.put_image_scanning_configuration()
+        .repository_name("life")
+        .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(true).build())
+        .send()
+        .await
+        .unwrap();
+    let repo = ecr
+        .describe_repositories()
+        .repository_names("life")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.repositories()[0]
+            .image_scanning_configuration()
+            .unwrap()
+            .scan_on_push(),
+        true
+    );
+
+    use aws_sdk_ecr::types::{ReplicationConfiguration, ReplicationDestination, ReplicationRule};
+    let rule = |region: &str| {
+        ReplicationRule::builder()
+            .destinations(
+                ReplicationDestination::builder()
+                    .region(region)
+                    .registry_id("000000000000")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let e = ecr
+        .put_replication_configuration()
+        .replication_configuration(
+            ReplicationConfiguration::builder()
+                .rules(rule("us-east-1"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidParameterException", "replicating into itself");
+    ecr.put_replication_configuration()
+        .replication_configuration(
+            ReplicationConfiguration::builder()
+                .rules(rule("eu-west-1"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let reg = ecr.describe_registry().send().await.unwrap();
+    let dest = &reg.replication_configuration().unwrap().rules()[0].destinations()[0];
+    assert_eq!(dest.region(), "eu-west-1");
+}
