@@ -1005,13 +1005,10 @@ async fn lifecycle_previews_replication_and_policy_deletion() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        repo.repositories()[0]
-            .image_scanning_configuration()
-            .unwrap()
-            .scan_on_push(),
-        true
-    );
+    assert!(repo.repositories()[0]
+        .image_scanning_configuration()
+        .unwrap()
+        .scan_on_push());
 
     use aws_sdk_ecr::types::{ReplicationConfiguration, ReplicationDestination, ReplicationRule};
     let rule = |region: &str| {
