@@ -61,6 +61,12 @@ pub enum EcrError {
     ScanNotFound(String),
     #[error("{0}")]
     UnsupportedImageType(String),
+    #[error("{0}")]
+    PullThroughCacheRuleNotFound(String),
+    #[error("{0}")]
+    PullThroughCacheRuleAlreadyExists(String),
+    #[error("{0}")]
+    UnsupportedUpstreamRegistry(String),
     #[error("haneul does not implement ECR {0} yet")]
     NotImplemented(String),
     #[error(transparent)]
@@ -102,6 +108,9 @@ impl From<EcrError> for AwsError {
             EcrError::Validation(_) => "ValidationException",
             EcrError::ScanNotFound(_) => "ScanNotFoundException",
             EcrError::UnsupportedImageType(_) => "UnsupportedImageTypeException",
+            EcrError::PullThroughCacheRuleNotFound(_) => "PullThroughCacheRuleNotFoundException",
+            EcrError::PullThroughCacheRuleAlreadyExists(_) => "PullThroughCacheRuleAlreadyExistsException",
+            EcrError::UnsupportedUpstreamRegistry(_) => "UnsupportedUpstreamRegistryException",
             EcrError::Store(_) | EcrError::Internal(_) | EcrError::NotImplemented(_) => "ServerException",
         };
         let status = if matches!(e, EcrError::Store(_) | EcrError::Internal(_)) {

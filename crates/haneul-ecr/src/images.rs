@@ -281,7 +281,15 @@ pub fn delete_repository_contents(t: &mut Txn<'_>, scope: &Scope, repo: &str) ->
     let prefix = repository_prefix(repo);
     let mut images = 0;
     t.delete(scope, KIND_LIFECYCLE_PREVIEW, repo)?;
-    for kind in [KIND_IMAGE, KIND_TAG, KIND_LAYER, KIND_REFERRER, crate::scan::KIND_SCAN] {
+    let kinds = [
+        KIND_IMAGE,
+        KIND_TAG,
+        KIND_LAYER,
+        KIND_REFERRER,
+        crate::scan::KIND_SCAN,
+        crate::pullthrough::KIND_TAG_SYNC,
+    ];
+    for kind in kinds {
         let ids: Vec<String> = t
             .list_prefix::<serde_json::Value>(scope, kind, &prefix)?
             .into_iter()

@@ -23,6 +23,7 @@ pub mod lifecycle;
 pub mod manifest;
 pub mod model;
 pub mod names;
+pub mod pullthrough;
 pub mod registry;
 pub mod scan;
 pub mod token;
@@ -54,6 +55,8 @@ pub enum EcrStartError {
     Token(#[from] token::TokenKeyError),
     #[error(transparent)]
     VulnDb(#[from] scan::vulndb::VulnDbError),
+    #[error("cannot set up the pull-through cache's TLS client: {0}")]
+    UpstreamTls(#[from] rustls::Error),
 }
 
 /// How ECR is set up.
@@ -67,6 +70,8 @@ pub struct EcrConfig {
     pub https: bool,
     /// `--vuln-db`: OSV records image scans match against.
     pub vuln_db: Option<std::path::PathBuf>,
+    /// Certificates pull-through upstreams may chain to besides the system's (haneul's CA).
+    pub upstream_ca_pem: Option<String>,
 }
 
 pub struct Ecr {
@@ -75,6 +80,8 @@ pub struct Ecr {
     pub uploads: Uploads,
     pub tokens: TokenKey,
     pub scanner: scan::Scanner,
+    /// Fetches from pull-through cache upstreams.
+    pub upstream: pullthrough::upstream::UpstreamClient,
     pub dev: bool,
     pub default_scope: Scope,
     registry_host: RwLock<String>,
@@ -116,6 +123,7 @@ impl Ecr {
             blobs,
             uploads: Uploads::default(),
             tokens: TokenKey::open_or_create(data_dir)?,
+            upstream: pullthrough::upstream::UpstreamClient::new(config.upstream_ca_pem.as_deref())?,
             dev: config.dev,
             default_scope: config.default_scope,
             registry_host: RwLock::new(config.registry_host.unwrap_or_default()),
@@ -199,6 +207,20 @@ impl Ecr {
         self.store
             .write(move |t| images::link_blob(t, &scope, &repository, &digest, size, now_s()))
             .await
+    }
+
+    /// Links the blob `digest` to `repository` if the blob store holds it (a pull through
+    /// then need not fetch it). Checked under the collector's lock, so it cannot vanish.
+    pub async fn link_if_stored(&self, scope: &Scope, repository: &str, digest: &str) -> Result<bool, StoreError> {
+        let _shared = self.gc_lock.read().await;
+        let Some(size) = self.blobs.size(digest) else {
+            return Ok(false);
+        };
+        let (scope, repository, digest) = (scope.clone(), repository.to_string(), digest.to_string());
+        self.store
+            .write(move |t| images::link_blob(t, &scope, &repository, &digest, size, now_s()))
+            .await?;
+        Ok(true)
     }
 
     /// Stores a pushed manifest in `repository` (registry PUT and PutImage).

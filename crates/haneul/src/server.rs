@@ -253,6 +253,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 .or_else(|| registry_tls_addr.map(|a| a.to_string())),
             https: registry_tls_addr.is_some(),
             vuln_db: config.vuln_db.clone(),
+            upstream_ca_pem: Some(acm.ca.root_pem().to_string()),
         },
     )?);
     let api = build_api(

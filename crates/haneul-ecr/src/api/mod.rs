@@ -5,6 +5,7 @@ pub mod auth;
 pub mod images;
 pub mod layers;
 pub mod policies;
+pub mod pullthrough;
 pub mod repositories;
 pub mod scans;
 pub mod tags;
@@ -57,6 +58,11 @@ pub async fn call(ecr: &Ecr, ctx: &RequestContext, operation: &str, input: Value
         "TagResource" => tags::tag(ecr, ctx, input).await,
         "UntagResource" => tags::untag(ecr, ctx, input).await,
         "ListTagsForResource" => tags::list(ecr, ctx, input).await,
+        "CreatePullThroughCacheRule" => pullthrough::create(ecr, ctx, input).await,
+        "DescribePullThroughCacheRules" => pullthrough::describe(ecr, ctx, input).await,
+        "DeletePullThroughCacheRule" => pullthrough::delete(ecr, ctx, input).await,
+        "UpdatePullThroughCacheRule" => pullthrough::update(ecr, ctx, input).await,
+        "ValidatePullThroughCacheRule" => pullthrough::validate(ecr, ctx, input).await,
         other => Err(EcrError::NotImplemented(other.to_string())),
     }
 }

@@ -46,6 +46,9 @@ pub enum RegistryError {
     Unsupported(String),
     #[error("{0}")]
     Denied(String),
+    /// A pull through the cache failed at the upstream.
+    #[error("{0}")]
+    Upstream(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -71,6 +74,7 @@ impl RegistryError {
             RegistryError::TooManyRequests(_) => ("TOOMANYREQUESTS", 429),
             RegistryError::Unsupported(_) => ("UNSUPPORTED", 405),
             RegistryError::Denied(_) => ("DENIED", 403),
+            RegistryError::Upstream(_) => ("UNKNOWN", 502),
             RegistryError::Internal(_) => ("UNKNOWN", 500),
         }
     }

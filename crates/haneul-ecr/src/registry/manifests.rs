@@ -12,6 +12,7 @@ use crate::images::{self, DeleteError, Incoming, PushError};
 use crate::manifest::MAX_MANIFEST_BYTES;
 use crate::model::Image;
 use crate::names::Reference;
+use crate::pullthrough::{self, PullError};
 
 fn reference(r: &str) -> Result<Reference, RegistryError> {
     match Reference::parse(r) {
@@ -27,29 +28,32 @@ fn reference(r: &str) -> Result<Reference, RegistryError> {
 }
 
 pub async fn get(call: &Call<'_>, name: &str, r: &str) -> Result<http::Response<RegistryBody>, RegistryError> {
-    let repo = call.repository(name).await?;
+    let repo = match call.repository(name).await {
+        Ok(repo) => Some(repo),
+        // It may be one a pull-through cache rule creates on its first pull.
+        Err(RegistryError::NameUnknown(..)) => None,
+        Err(e) => return Err(e),
+    };
     let reference = reference(r)?;
-    let scope = call.scope.clone();
-    let repo_name = repo.name.clone();
-    let image: Option<Image> = call
-        .ecr
-        .store
-        .read(move |t| {
-            let digest = match reference {
-                Reference::Digest(d) => d,
-                Reference::Tag(tag) => match images::tag_digest(t, &scope, &repo_name, &tag)? {
-                    Some(d) => d,
-                    None => return Ok(None),
-                },
-            };
-            images::load_image(t, &scope, &repo_name, &digest)
-        })
-        .await
-        .map_err(store_error)?;
-    let image = image.ok_or_else(|| RegistryError::ManifestUnknown(r.to_string()))?;
+    let local = match &repo {
+        Some(repo) => lookup(call, &repo.name, reference.clone()).await?,
+        None => None,
+    };
+    let image = match pullthrough::resolve(call.ecr, &call.scope, name, &reference, local).await {
+        Ok(Some(image)) => image,
+        Ok(None) if repo.is_none() => {
+            return Err(RegistryError::NameUnknown(
+                name.to_string(),
+                call.scope.account_id.clone(),
+            ))
+        }
+        Ok(None) | Err(PullError::NotFound { .. }) => return Err(RegistryError::ManifestUnknown(r.to_string())),
+        Err(PullError::Store(e)) => return Err(store_error(e)),
+        Err(e) => return Err(RegistryError::Upstream(e.to_string())),
+    };
     let head = call.method == http::Method::HEAD;
     if !head {
-        call.ecr.record_pull(&call.scope, &repo.name, &image);
+        call.ecr.record_pull(&call.scope, name, &image);
     }
     let builder = response(StatusCode::OK)
         .header("content-type", image.media_type.as_str())
@@ -62,6 +66,26 @@ pub async fn get(call: &Call<'_>, name: &str, r: &str) -> Result<http::Response<
         RegistryBody::bytes(image.manifest)
     };
     Ok(finish(builder, body))
+}
+
+/// The image a tag or digest names in `repository`, if it is there.
+async fn lookup(call: &Call<'_>, repository: &str, reference: Reference) -> Result<Option<Image>, RegistryError> {
+    let scope = call.scope.clone();
+    let repo_name = repository.to_string();
+    call.ecr
+        .store
+        .read(move |t| {
+            let digest = match reference {
+                Reference::Digest(d) => d,
+                Reference::Tag(tag) => match images::tag_digest(t, &scope, &repo_name, &tag)? {
+                    Some(d) => d,
+                    None => return Ok(None),
+                },
+            };
+            images::load_image(t, &scope, &repo_name, &digest)
+        })
+        .await
+        .map_err(store_error)
 }
 
 pub async fn put<B>(

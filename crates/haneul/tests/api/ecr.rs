@@ -13,7 +13,7 @@ pub fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-fn code<E, R>(e: &aws_sdk_ecr::error::SdkError<E, R>) -> String
+pub fn code<E, R>(e: &aws_sdk_ecr::error::SdkError<E, R>) -> String
 where
     E: aws_sdk_ecr::error::ProvideErrorMetadata,
 {

@@ -82,6 +82,49 @@ fn docker_pushes_pulls_and_runs_through_haneul() {
     );
 }
 
+#[test]
+#[ignore = "needs the Docker engine: runs in CI with --include-ignored"]
+fn docker_pulls_through_the_cache_from_another_haneul() {
+    let docker = Docker::require();
+    let upstream = Haneul::start();
+    let h = Haneul::start();
+    let (up, down) = (upstream.api_addr.to_string(), h.api_addr.to_string());
+    upstream.aws_ok(&["ecr", "create-repository", "--repository-name", "library/tool"]);
+    for (registry, haneul) in [(&up, &upstream), (&down, &h)] {
+        let out = docker.login(registry, &login_password(haneul));
+        assert!(
+            out.status.success(),
+            "docker login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = format!("pulled through {}", std::process::id());
+    let mut image = docker.busybox_image(&unique_name("ptc"), &text);
+    let source = format!("{up}/library/tool:v1");
+    image.tag(&source);
+    docker.ok(&["push", &source]);
+    h.aws_ok(&[
+        "ecr",
+        "create-pull-through-cache-rule",
+        "--ecr-repository-prefix",
+        "mirror",
+        "--upstream-registry-url",
+        &up,
+    ]);
+    // docker pulls the cache's name; the image comes from the upstream through it.
+    let cached = format!("{down}/mirror/library/tool:v1");
+    image.also_remove(&cached);
+    docker.ok(&["pull", &cached]);
+    let described = h.aws_ok(&["ecr", "describe-images", "--repository-name", "mirror/library/tool"]);
+    assert_eq!(described["imageDetails"][0]["imageTags"][0], "v1", "{described}");
+    // Served from the cache once the upstream is gone, into an engine without the image.
+    drop(upstream);
+    docker.ok(&["rmi", &cached]);
+    docker.ok(&["pull", &cached]);
+    let ran = docker.ok(&["run", "--rm", "--network", "none", &cached]);
+    assert_eq!(ran.trim(), text);
+}
+
 /// Writes an OCI layout at `dir` whose `multi` reference is an index of two platforms.
 fn write_multiarch_layout(dir: &std::path::Path) {
     let blobs = dir.join("blobs/sha256");

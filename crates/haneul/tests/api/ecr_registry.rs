@@ -6,8 +6,8 @@ use haneul_testkit::{Haneul, RawResponse};
 use crate::ecr::{digest, CONFIG};
 
 /// Basic `AWS:x`: any password is accepted in dev mode, but some credential must be sent.
-const AUTH: (&str, &str) = ("authorization", "Basic QVdTOng=");
-const OCTETS: (&str, &str) = ("content-type", "application/octet-stream");
+pub const AUTH: (&str, &str) = ("authorization", "Basic QVdTOng=");
+pub const OCTETS: (&str, &str) = ("content-type", "application/octet-stream");
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -16,7 +16,7 @@ fn header<'a>(r: &'a RawResponse, name: &str) -> &'a str {
     r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-fn error_code(r: &RawResponse) -> String {
+pub fn error_code(r: &RawResponse) -> String {
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not a JSON error: {}", r.body));
     v["errors"][0]["code"].as_str().unwrap_or("").to_string()
 }
@@ -26,7 +26,7 @@ async fn repo(h: &Haneul, name: &str) {
 }
 
 /// A monolithic upload (POST ?digest=): the blob's digest.
-async fn push_blob(h: &Haneul, repo: &str, bytes: &[u8]) -> String {
+pub async fn push_blob(h: &Haneul, repo: &str, bytes: &[u8]) -> String {
     let d = digest(bytes);
     let r = h
         .raw(

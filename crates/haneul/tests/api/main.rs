@@ -11,6 +11,7 @@ mod durability;
 mod ec2_cli;
 mod ecr;
 mod ecr_docker;
+mod ecr_pull_through;
 mod ecr_registry;
 mod elbv2_cli;
 mod elbv2_proxy;
