@@ -72,6 +72,16 @@ pub struct EcrConfig {
     pub vuln_db: Option<std::path::PathBuf>,
     /// Certificates pull-through upstreams may chain to besides the system's (haneul's CA).
     pub upstream_ca_pem: Option<String>,
+    pub housekeeping: Housekeeping,
+}
+
+/// How often the background passes run.
+#[derive(Debug, Clone, Copy)]
+pub struct Housekeeping {
+    pub lifecycle_interval_s: u64,
+    pub gc_interval_s: u64,
+    /// A blob no image references is collected once its link is this old.
+    pub gc_grace_s: u64,
 }
 
 pub struct Ecr {
@@ -84,6 +94,7 @@ pub struct Ecr {
     pub upstream: pullthrough::upstream::UpstreamClient,
     pub dev: bool,
     pub default_scope: Scope,
+    pub housekeeping: Housekeeping,
     registry_host: RwLock<String>,
     https: bool,
     /// Uploads committing hold it shared; garbage collection holds it alone while it
@@ -126,6 +137,7 @@ impl Ecr {
             upstream: pullthrough::upstream::UpstreamClient::new(config.upstream_ca_pem.as_deref())?,
             dev: config.dev,
             default_scope: config.default_scope,
+            housekeeping: config.housekeeping,
             registry_host: RwLock::new(config.registry_host.unwrap_or_default()),
             https: config.https,
             gc_lock: tokio::sync::RwLock::new(()),

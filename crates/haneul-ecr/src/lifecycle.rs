@@ -172,9 +172,11 @@ pub fn evaluate<'a>(policy: &Policy, images: &'a [Image], now_s: f64) -> Vec<(&'
     expired
 }
 
-/// Applies every repository's lifecycle policy every [`LIFECYCLE_INTERVAL_S`].
+/// Applies every repository's lifecycle policy every `housekeeping.lifecycle_interval_s`
+/// (default [`LIFECYCLE_INTERVAL_S`]).
 pub async fn run(ecr: std::sync::Arc<Ecr>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(LIFECYCLE_INTERVAL_S));
+    let every_s = ecr.housekeeping.lifecycle_interval_s.max(1);
+    let mut tick = tokio::time::interval(Duration::from_secs(every_s));
     loop {
         tick.tick().await;
         match apply_all(&ecr).await {

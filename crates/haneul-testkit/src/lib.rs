@@ -45,6 +45,10 @@ pub struct Options {
     pub dns_upstream: Option<SocketAddr>,
     /// `--vuln-db`.
     pub vuln_db: Option<PathBuf>,
+    /// `--ecr-lifecycle-interval-s`, `--ecr-gc-interval-s`, `--ecr-gc-grace-s`.
+    pub ecr_lifecycle_interval_s: Option<u64>,
+    pub ecr_gc_interval_s: Option<u64>,
+    pub ecr_gc_grace_s: Option<u64>,
 }
 
 impl Default for Options {
@@ -59,6 +63,9 @@ impl Default for Options {
             acme_ca_file: None,
             dns_upstream: None,
             vuln_db: None,
+            ecr_lifecycle_interval_s: None,
+            ecr_gc_interval_s: None,
+            ecr_gc_grace_s: None,
         }
     }
 }
@@ -144,6 +151,9 @@ impl Haneul {
             acme_ca_file,
             dns_upstream,
             vuln_db,
+            ecr_lifecycle_interval_s,
+            ecr_gc_interval_s,
+            ecr_gc_grace_s,
         } = options;
         let data_dir = data_dir.as_deref();
         let lb_cidr = next_lb_cidr();
@@ -172,6 +182,9 @@ impl Haneul {
             registry_host: None,
             registry_tls: None,
             vuln_db,
+            ecr_lifecycle_interval_s,
+            ecr_gc_interval_s,
+            ecr_gc_grace_s,
             runtime_files: Vec::new(),
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();

@@ -43,6 +43,12 @@ pub struct Config {
     pub registry_tls: Option<SocketAddr>,
     /// `--vuln-db`: OSV records (a JSON file or a directory of them) ECR's image scans use.
     pub vuln_db: Option<PathBuf>,
+    /// `--ecr-lifecycle-interval-s`: how often lifecycle policies are applied (default 600).
+    pub ecr_lifecycle_interval_s: Option<u64>,
+    /// `--ecr-gc-interval-s`: how often unreferenced blobs are collected (default 600).
+    pub ecr_gc_interval_s: Option<u64>,
+    /// `--ecr-gc-grace-s`: how long a blob no image uses is kept (default 3600).
+    pub ecr_gc_grace_s: Option<u64>,
     /// Where to announce this instance for `haneul env` (written before the endpoint
     /// answers, removed on exit). Empty for in-process test instances.
     pub runtime_files: Vec<PathBuf>,

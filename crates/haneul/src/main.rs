@@ -103,6 +103,16 @@ struct UpArgs {
     /// match installed packages against (Debian, Ubuntu and Alpine ecosystems).
     #[arg(long)]
     vuln_db: Option<PathBuf>,
+    /// How often ECR applies repositories' lifecycle policies, in seconds (default 600).
+    #[arg(long)]
+    ecr_lifecycle_interval_s: Option<u64>,
+    /// How often ECR collects blobs no image references, in seconds (default 600).
+    #[arg(long)]
+    ecr_gc_interval_s: Option<u64>,
+    /// How long a blob no image references is kept before collection, in seconds (default
+    /// 3600; it covers a push between its blobs and its manifest).
+    #[arg(long)]
+    ecr_gc_grace_s: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -144,6 +154,9 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         registry_host: args.registry_host,
         registry_tls: args.registry_tls,
         vuln_db: args.vuln_db,
+        ecr_lifecycle_interval_s: args.ecr_lifecycle_interval_s,
+        ecr_gc_interval_s: args.ecr_gc_interval_s,
+        ecr_gc_grace_s: args.ecr_gc_grace_s,
         runtime_files: vec![runtime_file],
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

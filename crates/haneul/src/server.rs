@@ -254,6 +254,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             https: registry_tls_addr.is_some(),
             vuln_db: config.vuln_db.clone(),
             upstream_ca_pem: Some(acm.ca.root_pem().to_string()),
+            housekeeping: haneul_ecr::Housekeeping {
+                lifecycle_interval_s: config
+                    .ecr_lifecycle_interval_s
+                    .unwrap_or(haneul_ecr::lifecycle::LIFECYCLE_INTERVAL_S),
+                gc_interval_s: config.ecr_gc_interval_s.unwrap_or(haneul_ecr::blobs::gc::GC_INTERVAL_S),
+                gc_grace_s: config.ecr_gc_grace_s.unwrap_or(haneul_ecr::blobs::gc::GRACE_S),
+            },
         },
     )?);
     let api = build_api(

@@ -59,9 +59,10 @@ fn take(ecr: &Ecr, ctx: &RequestContext, repo: &Repository, upload_id: &str) -> 
 pub async fn initiate(ecr: &Ecr, ctx: &RequestContext, input: Value) -> Result<Value, EcrError> {
     let input: api::InitiateLayerUploadRequest = parse(input)?;
     let repo = repository(ecr, ctx, input.registry_id, input.repository_name).await?;
-    let (id, session) = ecr
-        .begin_upload(&scope(ctx), &repo.name)
-        .map_err(|_| EcrError::LimitExceeded("Too many layer uploads are in progress".into()))?;
+    let (id, session) = ecr.begin_upload(&scope(ctx), &repo.name).map_err(|e| match e {
+        TakeError::FileCreate(why) => EcrError::Internal(format!("cannot start the upload: {why}")),
+        _ => EcrError::LimitExceeded("Too many layer uploads are in progress".into()),
+    })?;
     ecr.uploads.put_back(&id, session);
     output(&api::InitiateLayerUploadResponse {
         part_size: Some(MIN_PART_BYTES as i64),

@@ -25,13 +25,15 @@ pub struct GcReport {
     pub blobs_removed: usize,
 }
 
-/// Runs [`collect`] every [`GC_INTERVAL_S`] until the task is aborted.
+/// Runs [`collect`] every `housekeeping.gc_interval_s` (default [`GC_INTERVAL_S`]) with its
+/// grace period (default [`GRACE_S`]) until the task is aborted.
 pub async fn run(ecr: std::sync::Arc<Ecr>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(GC_INTERVAL_S));
+    let every_s = ecr.housekeeping.gc_interval_s.max(1);
+    let mut tick = tokio::time::interval(Duration::from_secs(every_s));
     tick.tick().await;
     loop {
         tick.tick().await;
-        match collect(&ecr, GRACE_S).await {
+        match collect(&ecr, ecr.housekeeping.gc_grace_s).await {
             Ok(r) if r != GcReport::default() => tracing::info!(?r, "ecr garbage collection"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "ecr garbage collection failed"),

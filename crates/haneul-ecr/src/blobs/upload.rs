@@ -82,6 +82,9 @@ pub enum TakeError {
     Busy,
     #[error("too many uploads in progress")]
     TooMany,
+    /// The upload's file could not be created (a full or read-only disk).
+    #[error("cannot create the upload file: {0}")]
+    FileCreate(String),
 }
 
 #[derive(Default)]
@@ -112,7 +115,7 @@ impl Uploads {
         let path = path_for(&id);
         let data = UploadData::create(&path).map_err(|e| {
             tracing::warn!(error = %e, path = %path.display(), "cannot create upload file");
-            TakeError::TooMany
+            TakeError::FileCreate(e.to_string())
         })?;
         let mut slots = self.lock();
         if slots.len() >= MAX_OPEN_UPLOADS {

@@ -40,6 +40,7 @@ fn take_error(e: TakeError, id: &str) -> RegistryError {
             "upload {id} is being written by another request; send its chunks one after another"
         )),
         TakeError::TooMany => RegistryError::TooManyRequests("too many blob uploads are in progress".into()),
+        e @ TakeError::FileCreate(_) => RegistryError::Internal(e.to_string()),
     }
 }
 

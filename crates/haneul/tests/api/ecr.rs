@@ -1049,3 +1049,121 @@ async fn lifecycle_previews_replication_and_policy_deletion() {
     let dest = &reg.replication_configuration().unwrap().rules()[0].destinations()[0];
     assert_eq!(dest.region(), "eu-west-1");
 }
+
+/// Polls `check` every 100 ms for up to `timeout_s`; whether it came true.
+async fn eventually<F, Fut>(timeout_s: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn lifecycle_policies_expire_and_unreferenced_blobs_are_collected_on_schedule() {
+    let h = Haneul::start_with(haneul_testkit::Options {
+        ecr_lifecycle_interval_s: Some(1),
+        ecr_gc_interval_s: Some(1),
+        // Long enough for this test's pushes to link their blobs into a manifest.
+        ecr_gc_grace_s: Some(2),
+        ..Default::default()
+    });
+    let ecr = h.ecr();
+    let (m, layer) = repo_with_blobs(&ecr, "sched").await;
+    let mut digests = Vec::new();
+    for (i, tag) in ["v1", "v2", "v3"].iter().enumerate() {
+        let body = m.replacen('{', &format!("{{{}", " ".repeat(i)), 1);
+        let put = ecr
+            .put_image()
+            .repository_name("sched")
+            .image_manifest(&body)
+            .image_tag(*tag)
+            .send()
+            .await
+            .unwrap();
+        digests.push(
+            put.image()
+                .unwrap()
+                .image_id()
+                .unwrap()
+                .image_digest()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    // An orphan: uploaded, never referenced by a manifest.
+    let orphan_bytes = vec![9u8; 333];
+    let orphan = upload_layer(&ecr, "sched", &orphan_bytes, 1 << 20).await;
+    let blob_file = |d: &str| h.data_dir.join("blobs/sha256").join(&d[7..9]).join(&d[7..]);
+    assert!(blob_file(&orphan).exists(), "{}", blob_file(&orphan).display());
+
+    // Keep the newest v* image: the periodic pass expires the other two by itself.
+    let policy = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}"#;
+    ecr.put_lifecycle_policy()
+        .repository_name("sched")
+        .lifecycle_policy_text(policy)
+        .send()
+        .await
+        .unwrap();
+    let tags = || async {
+        let d = ecr.describe_images().repository_name("sched").send().await.unwrap();
+        let mut t: Vec<String> = d.image_details().iter().flat_map(|i| i.image_tags().to_vec()).collect();
+        t.sort();
+        t
+    };
+    assert!(
+        eventually(15, || async { tags().await == ["v3"] }).await,
+        "lifecycle pass did not expire v1 and v2: {:?}",
+        tags().await
+    );
+
+    // The collector removes the orphan's link and file; the kept image's blobs stay.
+    let available = |d: String| {
+        let ecr = ecr.clone();
+        async move {
+            let r = ecr
+                .batch_check_layer_availability()
+                .repository_name("sched")
+                .layer_digests(d)
+                .send()
+                .await
+                .unwrap();
+            r.layers()
+                .first()
+                .and_then(|l| l.layer_availability())
+                .map(|a| a.as_str().to_string())
+        }
+    };
+    assert!(
+        eventually(15, || async {
+            available(orphan.clone()).await.as_deref() != Some("AVAILABLE")
+        })
+        .await,
+        "the unreferenced blob is still available"
+    );
+    assert!(
+        eventually(5, || async { !blob_file(&orphan).exists() }).await,
+        "the unreferenced blob's file is still on disk"
+    );
+    assert_eq!(available(layer.clone()).await.as_deref(), Some("AVAILABLE"));
+    assert!(blob_file(&layer).exists());
+    let kept = ecr
+        .batch_get_image()
+        .repository_name("sched")
+        .image_ids(ImageIdentifier::builder().image_tag("v3").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.images().len(), 1);
+    assert_eq!(
+        kept.images()[0].image_id().unwrap().image_digest(),
+        Some(digests[2].as_str())
+    );
+}
