@@ -7,7 +7,7 @@ import os
 
 import botocore
 
-SERVICES = ["sts", "ec2", "route53", "route53domains", "acm", "elbv2", "ecs", "ecr"]
+SERVICES = ["sts", "ec2", "route53", "route53domains", "acm", "elbv2", "ecs", "ecr", "logs"]
 DROP = {"documentation", "documentationUrl", "examples", "deprecatedMessage"}
 
 

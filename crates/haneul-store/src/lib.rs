@@ -8,17 +8,20 @@
 //!
 //! Layout: [`backend`] is the seam a PostgreSQL backend will fill (`RawTxn`), [`sqlite`] the
 //! default backend (WAL, `synchronous=FULL`: an acknowledged write survives SIGKILL and power
-//! loss), [`txn`] the typed transaction API services use.
+//! loss), [`txn`] the typed transaction API services use, [`events`] the append-only log
+//! event store (its own file, so log traffic never touches the resource revision).
 //!
 //! **Architecture invariant:** no SQL leaves this crate; services and data planes see only
 //! [`Txn`] and [`Change`].
 
 pub mod backend;
+pub mod events;
 pub mod secret_file;
 pub mod sqlite;
 pub mod txn;
 
 pub use backend::{Change, ChangeOp, Scope};
+pub use events::EventStore;
 pub use sqlite::Store;
 pub use txn::Txn;
 

@@ -49,6 +49,9 @@ pub struct Options {
     pub ecr_lifecycle_interval_s: Option<u64>,
     pub ecr_gc_interval_s: Option<u64>,
     pub ecr_gc_grace_s: Option<u64>,
+    /// `--logs-retention-day-s`, `--logs-retention-interval-s`.
+    pub logs_retention_day_s: Option<u64>,
+    pub logs_retention_interval_s: Option<u64>,
 }
 
 impl Default for Options {
@@ -66,6 +69,8 @@ impl Default for Options {
             ecr_lifecycle_interval_s: None,
             ecr_gc_interval_s: None,
             ecr_gc_grace_s: None,
+            logs_retention_day_s: None,
+            logs_retention_interval_s: None,
         }
     }
 }
@@ -154,6 +159,8 @@ impl Haneul {
             ecr_lifecycle_interval_s,
             ecr_gc_interval_s,
             ecr_gc_grace_s,
+            logs_retention_day_s,
+            logs_retention_interval_s,
         } = options;
         let data_dir = data_dir.as_deref();
         let lb_cidr = next_lb_cidr();
@@ -185,6 +192,8 @@ impl Haneul {
             ecr_lifecycle_interval_s,
             ecr_gc_interval_s,
             ecr_gc_grace_s,
+            logs_retention_day_s,
+            logs_retention_interval_s,
             runtime_files: Vec::new(),
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();

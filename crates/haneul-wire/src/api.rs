@@ -387,6 +387,10 @@ fn validation_error(model: &ServiceModel, input_shape: &str, violations: &[Viola
             ),
         );
     }
+    if model.metadata.service_id == "CloudWatch Logs" {
+        // CloudWatch Logs reports model violations as InvalidParameterException.
+        return AwsError::bad_request("InvalidParameterException", validate::message(violations));
+    }
     if model.metadata.protocol != Protocol::Ec2 {
         return AwsError::bad_request(validation_code(model), validate::message(violations));
     }

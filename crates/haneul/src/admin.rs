@@ -88,10 +88,15 @@ async fn reset(state: &State, req: &ApiRequest) -> ApiResponse {
             json!({ "error": "reset outside dev mode needs a request signed with the root key" }),
         );
     }
-    match state.store.reset().await {
-        Ok(revision) => json_response(200, json!({ "reset": true, "revision": revision })),
-        Err(e) => json_response(500, json!({ "error": e.to_string() })),
+    let revision = match state.store.reset().await {
+        Ok(revision) => revision,
+        Err(e) => return json_response(500, json!({ "error": e.to_string() })),
+    };
+    // The log groups are gone with the resource store; their events go with them.
+    if let Err(e) = state.logs.reset().await {
+        return json_response(500, json!({ "error": e.to_string() }));
     }
+    json_response(200, json!({ "reset": true, "revision": revision }))
 }
 
 fn signed_by_root(state: &State, req: &ApiRequest) -> bool {

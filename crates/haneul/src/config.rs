@@ -49,6 +49,11 @@ pub struct Config {
     pub ecr_gc_interval_s: Option<u64>,
     /// `--ecr-gc-grace-s`: how long a blob no image uses is kept (default 3600).
     pub ecr_gc_grace_s: Option<u64>,
+    /// `--logs-retention-day-s`: how long one day of a log retention policy lasts (86,400;
+    /// tests shorten it).
+    pub logs_retention_day_s: Option<u64>,
+    /// `--logs-retention-interval-s`: how often expired log events are removed (default 60).
+    pub logs_retention_interval_s: Option<u64>,
     /// Where to announce this instance for `haneul env` (written before the endpoint
     /// answers, removed on exit). Empty for in-process test instances.
     pub runtime_files: Vec<PathBuf>,

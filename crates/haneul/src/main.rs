@@ -113,6 +113,13 @@ struct UpArgs {
     /// 3600; it covers a push between its blobs and its manifest).
     #[arg(long)]
     ecr_gc_grace_s: Option<u64>,
+    /// How long one day of a CloudWatch Logs retention policy lasts, in seconds (default
+    /// 86400; shorter to watch retention work).
+    #[arg(long)]
+    logs_retention_day_s: Option<u64>,
+    /// How often events past their log group's retention are removed, in seconds (default 60).
+    #[arg(long)]
+    logs_retention_interval_s: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -157,6 +164,8 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         ecr_lifecycle_interval_s: args.ecr_lifecycle_interval_s,
         ecr_gc_interval_s: args.ecr_gc_interval_s,
         ecr_gc_grace_s: args.ecr_gc_grace_s,
+        logs_retention_day_s: args.logs_retention_day_s,
+        logs_retention_interval_s: args.logs_retention_interval_s,
         runtime_files: vec![runtime_file],
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -57,12 +57,16 @@ pub struct State {
     pub acm_mailbox: Arc<haneul_acm::mail::Mailbox>,
     /// ECR: the registry under `/v2/` is served from here.
     pub ecr: Arc<haneul_ecr::Ecr>,
+    /// CloudWatch Logs (its event store is reset with the resource store).
+    pub logs: Arc<haneul_logs::Logs>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error("cannot open the log event store: {0}")]
+    Logs(haneul_store::StoreError),
     #[error("cannot create a temp data dir: {0}")]
     TempDir(std::io::Error),
     #[error(transparent)]
@@ -107,7 +111,8 @@ pub struct Running {
     validator: JoinHandle<()>,
     /// The load balancers' proxy (listeners, health checks).
     proxy: JoinHandle<()>,
-    /// ECR's background passes (blob garbage collection, lifecycle policies).
+    /// Background passes (ECR's blob garbage collection and lifecycle policies, Logs'
+    /// retention).
     ecr_tasks: Vec<JoinHandle<()>>,
     runtime_files: Vec<PathBuf>,
     _temp_dir: Option<tempfile::TempDir>,
@@ -160,6 +165,12 @@ fn open_data_dir(config: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>)
     }
 }
 
+/// The container half's services, which the server also holds on to.
+struct ContainerServices {
+    ecr: Arc<haneul_ecr::Ecr>,
+    logs: Arc<haneul_logs::Logs>,
+}
+
 fn build_api(
     config: &Config,
     store: &Store,
@@ -167,7 +178,7 @@ fn build_api(
     dns_plane: Arc<DataPlane>,
     acm: Arc<haneul_acm::Acm>,
     lb_health: Arc<haneul_elbv2::health::HealthTable>,
-    ecr: Arc<haneul_ecr::Ecr>,
+    containers: ContainerServices,
 ) -> Result<Api, StartError> {
     let mut api = Api::new(ApiConfig {
         default_account_id: config.account_id.clone(),
@@ -187,7 +198,13 @@ fn build_api(
     api.register("elbv2", haneul_elbv2::MODEL, Some(Arc::new(elbv2)))?;
     let domains = haneul_route53domains::Route53Domains::new(store.clone());
     api.register("route53domains", haneul_route53domains::MODEL, Some(Arc::new(domains)))?;
+    let ContainerServices { ecr, logs } = containers;
     api.register("ecr", haneul_ecr::MODEL, Some(Arc::new(haneul_ecr::EcrService(ecr))))?;
+    api.register(
+        "logs",
+        haneul_logs::MODEL,
+        Some(Arc::new(haneul_logs::LogsService(logs))),
+    )?;
     // Served by a later issue; until then its requests are routed, authenticated and
     // validated against the model, then answered `NotImplemented`.
     api.register("ecs", include_str!("../../../models/ecs.json"), None)?;
@@ -263,6 +280,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             },
         },
     )?);
+    let logs = Arc::new(
+        haneul_logs::Logs::open(
+            store.clone(),
+            &data_dir,
+            haneul_logs::LogsConfig {
+                retention_day_s: config.logs_retention_day_s.unwrap_or(86_400),
+                retention_interval_s: config
+                    .logs_retention_interval_s
+                    .unwrap_or(haneul_logs::retention::RETENTION_INTERVAL_S),
+            },
+        )
+        .map_err(StartError::Logs)?,
+    );
     let api = build_api(
         &config,
         &store,
@@ -270,7 +300,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         dns_plane.clone(),
         acm.clone(),
         lb_health.clone(),
-        ecr.clone(),
+        ContainerServices {
+            ecr: ecr.clone(),
+            logs: logs.clone(),
+        },
     )?;
     let lb_plane = haneul_elbv2::proxy::Plane::new(lb_health).map_err(StartError::Proxy)?;
     let proxy = tokio::spawn(haneul_elbv2::proxy::run(
@@ -324,6 +357,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let ecr_tasks = vec![
         tokio::spawn(haneul_ecr::blobs::gc::run(ecr.clone())),
         tokio::spawn(haneul_ecr::lifecycle::run(ecr.clone())),
+        tokio::spawn(haneul_logs::retention::run(logs.clone())),
     ];
     announce_runtime(&config, api_addr, dns_addr, &data_dir);
     let runtime_files = config.runtime_files.clone();
@@ -339,6 +373,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ca_pem: acm.ca.root_pem().to_string(),
         acm_mailbox: acm.mailbox.clone(),
         ecr,
+        logs,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx.clone(), None));
