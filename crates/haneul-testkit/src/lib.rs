@@ -294,6 +294,17 @@ impl Haneul {
         aws_sdk_ecr::Client::from_conf(config)
     }
 
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        let (key, secret) = self.credentials();
+        let config = aws_sdk_cloudwatchlogs::Config::builder()
+            .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudwatchlogs::config::Region::new(REGION))
+            .endpoint_url(self.endpoint_url())
+            .credentials_provider(Credentials::new(key, secret, None, None, "haneul-testkit"))
+            .build();
+        aws_sdk_cloudwatchlogs::Client::from_conf(config)
+    }
+
     pub fn route53(&self) -> aws_sdk_route53::Client {
         let (key, secret) = self.credentials();
         let config = aws_sdk_route53::Config::builder()

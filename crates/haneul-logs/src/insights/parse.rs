@@ -120,8 +120,18 @@ pub fn parse(query: &str) -> Result<Vec<Command>, QueryError> {
 fn split_pipes(q: &str) -> Vec<String> {
     let mut out = vec![String::new()];
     let mut quote: Option<char> = None;
+    let mut escaped = false;
     for c in q.chars() {
+        if escaped {
+            escaped = false;
+            out.last_mut().into_iter().for_each(|s| s.push(c));
+            continue;
+        }
         match (quote, c) {
+            (Some(_), '\\') => {
+                escaped = true;
+                out.last_mut().into_iter().for_each(|s| s.push(c));
+            }
             (None, '|') => out.push(String::new()),
             (None, '"' | '\'' | '/' | '`') => {
                 quote = Some(c);
@@ -157,17 +167,34 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, QueryError> {
             continue;
         }
         if c == '"' || c == '\'' || c == '/' || c == '`' {
-            let end = chars[i + 1..]
-                .iter()
-                .position(|x| *x == c)
-                .ok_or_else(|| QueryError(format!("{c} is not closed")))?;
-            let text: String = chars[i + 1..i + 1 + end].iter().collect();
+            // Up to the closing quote; a backslash keeps the next character (for a regex,
+            // `\/` is a slash and other escapes stay for the regex engine).
+            let mut text = String::new();
+            let mut j = i + 1;
+            loop {
+                match chars.get(j) {
+                    None => return Err(QueryError(format!("{c} is not closed"))),
+                    Some('\\') if j + 1 < chars.len() => {
+                        let next = chars[j + 1];
+                        if c == '/' && next != '/' {
+                            text.push('\\');
+                        }
+                        text.push(next);
+                        j += 2;
+                    }
+                    Some(x) if *x == c => break,
+                    Some(x) => {
+                        text.push(*x);
+                        j += 1;
+                    }
+                }
+            }
             out.push(match c {
                 '/' => Tok::Regex(text),
                 '`' => Tok::Ident(text),
                 _ => Tok::Str(text),
             });
-            i += end + 2;
+            i = j + 1;
             continue;
         }
         let start = i;
@@ -416,6 +443,10 @@ mod tests {
         assert_eq!(aggregates[0].name, "n");
         assert_eq!(by, &["@logStream"]);
         assert!(parse("filter a = 'x|y' | limit 1").is_ok(), "a pipe inside quotes");
+        assert!(
+            parse(r"filter @message like /\/api\/v[0-9]/ | limit 1").is_ok(),
+            "escaped slashes"
+        );
     }
 
     #[test]

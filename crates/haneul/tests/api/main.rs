@@ -15,6 +15,7 @@ mod ecr_pull_through;
 mod ecr_registry;
 mod elbv2_cli;
 mod elbv2_proxy;
+mod logs;
 mod route53;
 mod route53_private;
 mod route53_routing;
