@@ -4,7 +4,12 @@
 //! `sts`: GetCallerIdentity through aws-sdk-sts (one SDK client per task).
 //! `ec2`: DescribeVpcs, SigV4-signed with aws-sigv4 and sent over keep-alive HTTP/1.1
 //! (the EC2 SDK crate is too slow to build for a benchmark).
+//! `logs-put`: PutLogEvents batches of `--batch` events, one stream per task (`bench-<n>` in
+//! group `bench`, made beforehand), until `--max-events` are in; events per second.
+//! `logs-filter`: FilterLogEvents over group `bench` with `--pattern`, every page followed;
+//! the latency is that of the whole search.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -34,40 +39,136 @@ struct Args {
     key: String,
     #[arg(long, default_value = "bench-secret")]
     secret: String,
+    /// logs-put: events per PutLogEvents call.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// logs-put: stop once this many events are in (0: until the duration ends).
+    #[arg(long, default_value_t = 0)]
+    max_events: u64,
+    /// logs-filter: the filter pattern.
+    #[arg(long, default_value = "\"ERROR 4242\"")]
+    pattern: String,
 }
 
-const EC2_BODY: &str = "Action=DescribeVpcs&Version=2016-11-15";
-
-fn signed_ec2_request(args: &Args) -> anyhow::Result<http::Request<Full<Bytes>>> {
+/// A SigV4-signed POST of `body` to the endpoint's root.
+fn signed_post(
+    args: &Args,
+    service: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> anyhow::Result<http::Request<Full<Bytes>>> {
     let identity = Credentials::new(&args.key, &args.secret, None, None, "bench").into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")
-        .name("ec2")
+        .name(service)
         .time(SystemTime::now())
         .settings(SigningSettings::default())
         .build()?
         .into();
     let url = format!("{}/", args.endpoint);
-    let headers = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
-    let signable = SignableRequest::new(
-        "POST",
-        &url,
-        headers.into_iter(),
-        SignableBody::Bytes(EC2_BODY.as_bytes()),
-    )?;
+    let signable = SignableRequest::new("POST", &url, headers.iter().copied(), SignableBody::Bytes(&body))?;
     let (instructions, _) = sign(signable, &params)?.into_parts();
-    let mut req = http::Request::builder()
-        .method("POST")
-        .uri(&url)
-        .header(headers[0].0, headers[0].1)
-        .body(())?;
+    let mut req = http::Request::builder().method("POST").uri(&url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut req = req.body(())?;
     instructions.apply_to_request_http1x(&mut req);
     let (parts, ()) = req.into_parts();
-    Ok(http::Request::from_parts(
-        parts,
-        Full::new(Bytes::from_static(EC2_BODY.as_bytes())),
-    ))
+    Ok(http::Request::from_parts(parts, Full::new(body)))
+}
+
+const LOGS_JSON: &str = "application/x-amz-json-1.1";
+
+async fn logs_call(
+    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    args: &Args,
+    target: &str,
+    body: String,
+) -> anyhow::Result<serde_json::Value> {
+    let target = format!("Logs_20140328.{target}");
+    let headers = [("content-type", LOGS_JSON), ("x-amz-target", target.as_str())];
+    let req = signed_post(args, "logs", &headers, Bytes::from(body))?;
+    let resp = client.request(req).await?;
+    let status = resp.status();
+    let body = resp.into_body().collect().await?.to_bytes();
+    if !status.is_success() {
+        bail!("{target} answered {status}: {}", String::from_utf8_lossy(&body));
+    }
+    Ok(serde_json::from_slice(&body)?)
+}
+
+async fn run_logs_put(
+    args: Arc<Args>,
+    task: usize,
+    deadline: Instant,
+    events: Arc<AtomicU64>,
+) -> anyhow::Result<Vec<Duration>> {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut latencies = Vec::new();
+    let mut n: u64 = 0;
+    while Instant::now() < deadline {
+        let already = events.fetch_add(args.batch as u64, Ordering::Relaxed);
+        if args.max_events > 0 && already >= args.max_events {
+            break;
+        }
+        let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?.as_millis() as u64;
+        let batch: Vec<serde_json::Value> = (0..args.batch)
+            .map(|_| {
+                n += 1;
+                let id = n * 1000 + task as u64;
+                let message = if id.is_multiple_of(1000) {
+                    format!(
+                        "ERROR {} worker lost its lease after {} ms",
+                        id / 1000 % 10_000,
+                        id % 997
+                    )
+                } else {
+                    format!("GET /api/items/{id} 200 {} ms request-id={id:016x}", id % 997)
+                };
+                serde_json::json!({ "timestamp": now_ms, "message": message })
+            })
+            .collect();
+        let body = serde_json::json!({
+            "logGroupName": "bench",
+            "logStreamName": format!("bench-{task}"),
+            "logEvents": batch,
+        });
+        let started = Instant::now();
+        logs_call(&client, &args, "PutLogEvents", body.to_string()).await?;
+        latencies.push(started.elapsed());
+    }
+    Ok(latencies)
+}
+
+async fn run_logs_filter(args: Arc<Args>, deadline: Instant) -> anyhow::Result<Vec<Duration>> {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut latencies = Vec::new();
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        let mut token: Option<String> = None;
+        loop {
+            let mut body = serde_json::json!({ "logGroupName": "bench", "filterPattern": args.pattern });
+            if let Some(t) = &token {
+                body["nextToken"] = serde_json::Value::String(t.clone());
+            }
+            let out = logs_call(&client, &args, "FilterLogEvents", body.to_string()).await?;
+            token = out["nextToken"].as_str().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        latencies.push(started.elapsed());
+    }
+    Ok(latencies)
+}
+
+const EC2_BODY: &str = "Action=DescribeVpcs&Version=2016-11-15";
+
+fn signed_ec2_request(args: &Args) -> anyhow::Result<http::Request<Full<Bytes>>> {
+    let headers = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
+    signed_post(args, "ec2", &headers, Bytes::from_static(EC2_BODY.as_bytes()))
 }
 
 async fn run_ec2(args: Arc<Args>, deadline: Instant) -> anyhow::Result<Vec<Duration>> {
@@ -110,13 +211,16 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration_s);
     let mut tasks = Vec::new();
-    for _ in 0..args.concurrency {
-        let args = args.clone();
+    let events = Arc::new(AtomicU64::new(0));
+    for task in 0..args.concurrency {
+        let (args, events) = (args.clone(), events.clone());
         tasks.push(tokio::spawn(async move {
             match args.op.as_str() {
                 "sts" => run_sts(args, deadline).await,
                 "ec2" => run_ec2(args, deadline).await,
-                other => bail!("unknown --op {other} (sts or ec2)"),
+                "logs-put" => run_logs_put(args, task, deadline, events).await,
+                "logs-filter" => run_logs_filter(args, deadline).await,
+                other => bail!("unknown --op {other} (sts, ec2, logs-put or logs-filter)"),
             }
         }));
     }
@@ -131,8 +235,13 @@ async fn main() -> anyhow::Result<()> {
             .copied()
             .unwrap_or_default()
     };
+    let extra = if args.op == "logs-put" {
+        format!(" events_per_s {:.0}", all.len() as f64 * args.batch as f64 / elapsed)
+    } else {
+        String::new()
+    };
     println!(
-        "{} requests {} rps {:.0} p50_ms {:.2} p99_ms {:.2}",
+        "{} requests {} rps {:.0} p50_ms {:.2} p99_ms {:.2}{extra}",
         args.op,
         all.len(),
         all.len() as f64 / elapsed,

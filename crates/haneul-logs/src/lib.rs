@@ -91,6 +91,54 @@ impl Logs {
         self.events.reset().await
     }
 
+    /// Appends events a service writes itself (Route 53 query logs) to `stream` of `group`,
+    /// creating the stream on first use. The group must exist.
+    pub async fn ingest(
+        &self,
+        scope: &Scope,
+        group: &str,
+        stream: &str,
+        events: Vec<haneul_store::events::NewEvent>,
+    ) -> Result<(), LogsError> {
+        let (s, g, st) = (scope.clone(), group.to_string(), stream.to_string());
+        let found = self
+            .store
+            .read(move |t| {
+                let group = api::load_group(t, &s, &g)?;
+                let stream = t.get::<model::LogStream>(&s, model::KIND_STREAM, &model::child_id(&g, &st))?;
+                Ok::<_, LogsError>((group, stream))
+            })
+            .await?;
+        let (group_record, stream_record) = match found {
+            (g, Some(s)) => (g, s),
+            (g, None) => {
+                let (s, gname, st) = (scope.clone(), group.to_string(), stream.to_string());
+                let created = self
+                    .store
+                    .write(move |t| {
+                        let id = model::child_id(&gname, &st);
+                        // Another writer may have made it meanwhile: keep the one there.
+                        if let Some(existing) = t.get::<model::LogStream>(&s, model::KIND_STREAM, &id)? {
+                            return Ok::<_, LogsError>(existing);
+                        }
+                        let stream = model::LogStream {
+                            name: st,
+                            key: model::new_key(),
+                            created_ms: model::now_ms(),
+                        };
+                        t.put(&s, model::KIND_STREAM, &id, &stream)?;
+                        Ok(stream)
+                    })
+                    .await?;
+                (g, created)
+            }
+        };
+        self.events
+            .append(group_record.key, stream_record.key, events, model::now_ms())
+            .await?;
+        Ok(())
+    }
+
     /// Removes the events of a deleted group or stream in the background (its key already
     /// names nothing, so they are unreachable meanwhile).
     pub(crate) fn forget_events(&self, group: Option<i64>, streams: Vec<i64>) {

@@ -99,6 +99,23 @@ pub fn now_ms() -> i64 {
     (haneul_wire::value::now_epoch_s() * 1000.0) as i64
 }
 
+/// `ms` (epoch milliseconds) as ISO 8601 UTC with milliseconds: `2017-12-13T08:15:50.235Z`.
+pub fn iso8601_ms(ms: i64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
+        return ms.to_string();
+    };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +132,10 @@ mod tests {
             Some("/ecs/web")
         );
         assert_eq!(group_from_identifier("arn:aws:s3:::bucket"), None);
+    }
+
+    #[test]
+    fn iso_times() {
+        assert_eq!(iso8601_ms(1_513_152_950_235), "2017-12-13T08:15:50.235Z");
     }
 }

@@ -52,6 +52,14 @@ pub enum Route53Error {
     NoSuchCidrLocation(String),
     #[error("{0}")]
     LimitsExceeded(String),
+    #[error("There is no CloudWatch Logs log group with the specified ARN.")]
+    NoSuchCloudWatchLogsLogGroup,
+    #[error("The hosted zone {0} already has a query logging configuration.")]
+    QueryLoggingConfigAlreadyExists(String),
+    #[error("There is no DNS query logging configuration with the specified ID.")]
+    NoSuchQueryLoggingConfig,
+    #[error("The specified pagination token is not valid.")]
+    InvalidPaginationToken,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -82,6 +90,10 @@ impl From<Route53Error> for AwsError {
             Route53Error::CidrBlockInUse(_) => ("CidrBlockInUseException", 400),
             Route53Error::NoSuchCidrLocation(_) => ("NoSuchCidrLocationException", 404),
             Route53Error::LimitsExceeded(_) => ("LimitsExceeded", 400),
+            Route53Error::NoSuchCloudWatchLogsLogGroup => ("NoSuchCloudWatchLogsLogGroup", 404),
+            Route53Error::QueryLoggingConfigAlreadyExists(_) => ("QueryLoggingConfigAlreadyExists", 409),
+            Route53Error::NoSuchQueryLoggingConfig => ("NoSuchQueryLoggingConfig", 404),
+            Route53Error::InvalidPaginationToken => ("InvalidPaginationToken", 400),
             Route53Error::Store(_) => ("InternalFailure", 500),
         };
         AwsError::new(code, status, e.to_string())

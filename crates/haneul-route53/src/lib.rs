@@ -104,6 +104,10 @@ impl Service for Route53 {
                 "DeleteCidrCollection" => api::cidr_collections::delete_cidr_collection(store, ctx, input).await,
                 "ChangeCidrCollection" => api::cidr_collections::change_cidr_collection(store, ctx, input).await,
                 "ListCidrBlocks" => api::cidr_collections::list_cidr_blocks(store, ctx, input).await,
+                "CreateQueryLoggingConfig" => api::query_logging::create_query_logging_config(store, ctx, input).await,
+                "GetQueryLoggingConfig" => api::query_logging::get_query_logging_config(store, ctx, input).await,
+                "ListQueryLoggingConfigs" => api::query_logging::list_query_logging_configs(store, ctx, input).await,
+                "DeleteQueryLoggingConfig" => api::query_logging::delete_query_logging_config(store, ctx, input).await,
                 "ListCidrLocations" => api::cidr_collections::list_cidr_locations(store, ctx, input).await,
                 other => return Err(AwsError::not_implemented("Route 53", other)),
             };

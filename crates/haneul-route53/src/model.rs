@@ -77,6 +77,20 @@ pub fn rrset_key_of(zone_id: &str, rrset: &ResourceRecordSet) -> String {
 /// CIDR collections (IP-based routing), keyed by collection id.
 pub const KIND_CIDR_COLLECTION: &str = "route53.cidr-collection";
 
+/// A query logging configuration (one per public zone), keyed by its id.
+pub const KIND_QUERY_LOGGING_CONFIG: &str = "route53.query-logging-config";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueryLoggingConfig {
+    pub id: String,
+    pub zone_id: String,
+    /// As given (CloudWatch Logs' ARN of the group, in us-east-1).
+    pub log_group_arn: String,
+    /// The group's name, and the account whose Logs holds it.
+    pub log_group: String,
+    pub account_id: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CidrCollection {
     /// A UUID, as Route 53 gives.

@@ -76,6 +76,10 @@ fn health(state: &State) -> ApiResponse {
             "revision": state.store.revision(),
             "services": services,
             "dataplanes": { "dns": "serving" },
+            "dns_query_log": {
+                "written": state.dns_plane.query_log.written.load(std::sync::atomic::Ordering::Relaxed),
+                "dropped": state.dns_plane.query_log.dropped.load(std::sync::atomic::Ordering::Relaxed),
+            },
         }),
     )
 }

@@ -113,7 +113,7 @@ pub struct Running {
     proxy: JoinHandle<()>,
     /// Background passes (ECR's blob garbage collection and lifecycle policies, Logs'
     /// retention).
-    ecr_tasks: Vec<JoinHandle<()>>,
+    background_tasks: Vec<JoinHandle<()>>,
     runtime_files: Vec<PathBuf>,
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -129,7 +129,7 @@ impl Running {
         }
         self.validator.abort();
         self.proxy.abort();
-        self.ecr_tasks.iter().for_each(JoinHandle::abort);
+        self.background_tasks.iter().for_each(JoinHandle::abort);
         self.dns.stop().await;
     }
 
@@ -142,7 +142,7 @@ impl Running {
         }
         self.validator.abort();
         self.proxy.abort();
-        self.ecr_tasks.iter().for_each(JoinHandle::abort);
+        self.background_tasks.iter().for_each(JoinHandle::abort);
     }
 
     fn remove_runtime_files(&self) {
@@ -354,10 +354,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     })?;
     acm.mailbox.set_base_url(format!("http://{api_addr}"));
     ecr.default_registry_host(&api_addr.to_string());
-    let ecr_tasks = vec![
+    let background_tasks = vec![
         tokio::spawn(haneul_ecr::blobs::gc::run(ecr.clone())),
         tokio::spawn(haneul_ecr::lifecycle::run(ecr.clone())),
         tokio::spawn(haneul_logs::retention::run(logs.clone())),
+        tokio::spawn(haneul_route53::dns::querylog::run(
+            dns_plane.query_log.clone(),
+            logs.clone(),
+        )),
     ];
     announce_runtime(&config, api_addr, dns_addr, &data_dir);
     let runtime_files = config.runtime_files.clone();
@@ -392,7 +396,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         dns,
         validator,
         proxy,
-        ecr_tasks,
+        background_tasks,
         runtime_files,
         _temp_dir: temp_dir,
     })

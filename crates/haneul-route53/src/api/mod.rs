@@ -5,6 +5,7 @@ pub mod cidr_collections;
 pub mod health_checks;
 pub mod hosted_zones;
 pub mod internal;
+pub mod query_logging;
 pub mod record_sets;
 pub mod tags;
 pub mod test_dns_answer;

@@ -11,6 +11,7 @@ use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::Rng;
 
+use crate::dns::querylog::{LogTarget, QueryLog, QueryRecord};
 use crate::dns::snapshot::{Entry, Snapshot, ZoneView};
 use crate::geo::{Geo, Location};
 use crate::health::HealthBoard;
@@ -26,6 +27,8 @@ pub struct Asker<'a> {
     pub source: Option<IpAddr>,
     /// Where addresses are (`--geoip-db`, `--latency-table`), for the location-based policies.
     pub geo: Option<&'a Geo>,
+    /// Where answers from zones with a query logging config are logged (the public door).
+    pub query_log: Option<&'a QueryLog>,
 }
 
 /// A response, and whether it came from our zones (a VPC resolver forwards the others).
@@ -158,7 +161,8 @@ pub fn respond(
     if asker.vpc.is_some() {
         response.set_recursion_available(true);
     }
-    let ours = answer_query(&ctx, asker.vpc, &q, &mut response);
+    let answered_from = answer_query(&ctx, asker.vpc, &q, &mut response);
+    let ours = answered_from.is_some();
     if let (Some(subnet), Some(edns)) = (client_subnet, response.extensions_mut().as_mut()) {
         // RFC 7871: echo the option; the scope says how much of the subnet the answer used.
         let scope = if ctx.used_client.get() {
@@ -175,6 +179,19 @@ pub fn respond(
         (Transport::Udp, Some(e)) => usize::from(e.max_payload().clamp(PLAIN_UDP_BYTES as u16, EDNS_PAYLOAD_BYTES)),
         (Transport::Udp, None) => PLAIN_UDP_BYTES,
     };
+    if let (Some(log), Some(zone), None) = (asker.query_log, answered_from, asker.vpc) {
+        if let Some(target) = snapshot.query_logs.get(&zone.id) {
+            log.offer(query_record(
+                zone,
+                target,
+                &q,
+                &response,
+                transport,
+                asker.source,
+                client_subnet,
+            ));
+        }
+    }
     let bytes = response.to_vec().ok()?;
     if bytes.len() <= limit {
         return Some(wrap(bytes));
@@ -185,6 +202,43 @@ pub fn respond(
     response.take_additionals();
     response.set_truncated(true);
     response.to_vec().ok().map(wrap)
+}
+
+/// What the query log keeps of one answered query.
+fn query_record(
+    zone: &ZoneView,
+    target: &std::sync::Arc<LogTarget>,
+    q: &Query,
+    response: &Message,
+    transport: Transport,
+    resolver: Option<IpAddr>,
+    subnet: Option<ClientSubnet>,
+) -> QueryRecord {
+    QueryRecord {
+        timestamp_ms: (haneul_wire::value::now_epoch_s() * 1000.0) as i64,
+        zone_id: std::sync::Arc::from(zone.id.as_str()),
+        target: target.clone(),
+        qname: normalized_qname(q),
+        qtype: q.query_type().to_string(),
+        rcode: rcode_name(response.response_code()),
+        tcp: transport == Transport::Tcp,
+        resolver,
+        client_subnet: subnet.map(|s| (s.addr(), s.source_prefix())),
+    }
+}
+
+/// A response code as query logs spell it.
+fn rcode_name(code: ResponseCode) -> String {
+    match u16::from(code) {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        16 => "BADVERS".into(),
+        other => other.to_string(),
+    }
 }
 
 /// FORMERR for a request whose header we can read but whose body we cannot.
@@ -210,18 +264,18 @@ fn normalized_qname(q: &Query) -> String {
 
 /// Answers from the zone that holds the name: for a VPC's resolver its most specific private
 /// zone first (a private zone that lacks the name answers NXDOMAIN, no fall-through), then the
-/// public zones. Returns false (REFUSED) when no zone holds it.
-fn answer_query(ctx: &Context<'_>, vpc: Option<&str>, q: &Query, response: &mut Message) -> bool {
+/// public zones. Returns the zone that answered; `None` (REFUSED) when no zone holds the name.
+fn answer_query<'s>(ctx: &Context<'s>, vpc: Option<&str>, q: &Query, response: &mut Message) -> Option<&'s ZoneView> {
     let qname = normalized_qname(q);
     let zone = vpc
         .and_then(|v| ctx.snapshot.private_zone_for(v, &qname))
         .or_else(|| ctx.snapshot.zone_for(&qname));
     let Some(zone) = zone else {
         response.set_response_code(ResponseCode::Refused);
-        return false;
+        return None;
     };
     answer_in_zone(ctx, zone, q, qname, response);
-    true
+    Some(zone)
 }
 
 /// What haneul's public DNS answers for `q` (for haneul's own lookups, such as ACM checking

@@ -4,6 +4,7 @@ pub mod answer;
 pub mod entry;
 pub mod mmsg;
 pub mod pmap;
+pub mod querylog;
 pub mod resolvers;
 pub mod sample;
 pub mod server;
@@ -34,6 +35,8 @@ pub struct DataPlane {
     pub geo: Geo,
     /// VPC id → the address of its resolver (private zones, then public ones).
     pub vpc_resolvers: ArcSwap<BTreeMap<String, SocketAddr>>,
+    /// Query log lines on their way to CloudWatch Logs (zones with a logging config).
+    pub query_log: Arc<querylog::QueryLog>,
 }
 
 impl DataPlane {

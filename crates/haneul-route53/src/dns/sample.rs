@@ -126,6 +126,7 @@ pub fn snapshot() -> Snapshot {
             collections: vec![("c1".into(), collection)],
             domains: vec![domain],
             lb_addresses: Vec::new(),
+            query_logs: Vec::new(),
         },
     )
 }

@@ -190,6 +190,7 @@ fn needs_rebuild(kind: &str) -> bool {
         crate::model::KIND_CIDR_COLLECTION,
         crate::model::KIND_DOMAIN,
         crate::model::KIND_LB_ADDRESS,
+        crate::model::KIND_QUERY_LOGGING_CONFIG,
         haneul_ec2::model::KIND_VPC,
     ]
     .contains(&kind)
@@ -253,6 +254,7 @@ async fn answer(
             vpc: door.vpc.as_deref(),
             source: Some(peer.ip()),
             geo: Some(&plane.geo),
+            query_log: Some(&plane.query_log),
         };
         respond(&snapshot, &plane.health, asker, request, transport)?
     };

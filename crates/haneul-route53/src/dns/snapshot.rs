@@ -16,9 +16,10 @@ use crate::cidr::IpNet;
 use crate::dns::entry::node_from;
 pub use crate::dns::entry::{proximity_point, Entry, GeoRule, Node};
 use crate::dns::pmap::PersistentMap;
+use crate::dns::querylog::LogTarget;
 use crate::model::{
-    CidrCollection, LbAddress, RegisteredDomain, ResourceRecordSet, Zone, KIND_CIDR_COLLECTION, KIND_DOMAIN,
-    KIND_LB_ADDRESS, KIND_RRSET, KIND_ZONE,
+    CidrCollection, LbAddress, QueryLoggingConfig, RegisteredDomain, ResourceRecordSet, Zone, KIND_CIDR_COLLECTION,
+    KIND_DOMAIN, KIND_LB_ADDRESS, KIND_QUERY_LOGGING_CONFIG, KIND_RRSET, KIND_ZONE,
 };
 
 /// Separates the parts of an rrset key (see `model::rrset_key`).
@@ -120,6 +121,8 @@ pub struct Snapshot {
     pub vpcs: Vec<String>,
     /// CIDR collection id → (block, location), most specific blocks first.
     pub cidr_tables: HashMap<String, Vec<(IpNet, String)>>,
+    /// Public zone id → where its query log goes (zones with a query logging config).
+    pub query_logs: Arc<HashMap<String, Arc<LogTarget>>>,
 }
 
 /// The most specific zone of `zones` that `qname` (normalized) falls in.
@@ -245,6 +248,11 @@ pub async fn build(store: &Store) -> Result<Snapshot, StoreError> {
                     .into_iter()
                     .map(|(_, _, a)| a)
                     .collect(),
+                query_logs: t
+                    .list_all_scopes::<QueryLoggingConfig>(KIND_QUERY_LOGGING_CONFIG)?
+                    .into_iter()
+                    .map(|(_, _, c)| c)
+                    .collect(),
             };
             Ok(place(revision, contents, views))
         })
@@ -292,6 +300,7 @@ pub struct Contents {
     pub collections: Vec<(String, CidrCollection)>,
     pub domains: Vec<RegisteredDomain>,
     pub lb_addresses: Vec<LbAddress>,
+    pub query_logs: Vec<QueryLoggingConfig>,
 }
 
 /// Builds the snapshot of `revision` from contents held in memory.
@@ -324,6 +333,7 @@ fn place(revision: u64, contents: Contents, mut views: HashMap<String, ZoneView>
         collections,
         domains,
         lb_addresses,
+        query_logs,
         ..
     } = contents;
     let mut snapshot = Snapshot {
@@ -347,6 +357,18 @@ fn place(revision: u64, contents: Contents, mut views: HashMap<String, ZoneView>
             snapshot.zones.insert(zone.name.clone(), view);
         }
     }
+    snapshot.query_logs = Arc::new(
+        query_logs
+            .into_iter()
+            .map(|c| {
+                let target = LogTarget {
+                    account_id: c.account_id,
+                    log_group: c.log_group,
+                };
+                (c.zone_id, Arc::new(target))
+            })
+            .collect(),
+    );
     add_tld_zones(&mut snapshot, domains.into_iter());
     add_lb_zone(&mut snapshot, &lb_addresses);
     for (id, collection) in collections {

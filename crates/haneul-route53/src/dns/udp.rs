@@ -93,6 +93,7 @@ fn serve(
                     vpc: door.vpc.as_deref(),
                     source: peer.map(|p| p.ip()),
                     geo: Some(&plane.geo),
+                    query_log: Some(&plane.query_log),
                 };
                 match (
                     respond(&snapshot, &plane.health, asker, request, Transport::Udp),

@@ -769,3 +769,128 @@ async fn retention_removes_expired_events_and_reset_removes_all() {
     group_with_streams(&logs, "kept", &["s"]).await;
     assert!(filter(&logs, "kept", "").await.is_empty());
 }
+
+#[tokio::test]
+async fn route53_query_logging_writes_a_line_per_answered_query() {
+    use hickory_proto::rr::RecordType;
+    let h = Haneul::start();
+    let logs = h.logs();
+    let zone = crate::route53::create_zone(&h, "querylog.test").await;
+    let arn = "arn:aws:logs:us-east-1:000000000000:log-group:/aws/route53/querylog.test:*";
+    let r53 = h.route53();
+    let e = r53
+        .create_query_logging_config()
+        .hosted_zone_id(&zone)
+        .cloud_watch_logs_log_group_arn(arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error()
+            .and_then(|s| aws_sdk_route53::error::ProvideErrorMetadata::code(s)),
+        Some("NoSuchCloudWatchLogsLogGroup")
+    );
+    logs.create_log_group()
+        .log_group_name("/aws/route53/querylog.test")
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_group()
+        .log_group_name("/not/route53")
+        .send()
+        .await
+        .unwrap();
+    let e = r53
+        .create_query_logging_config()
+        .hosted_zone_id(&zone)
+        .cloud_watch_logs_log_group_arn("arn:aws:logs:us-east-1:000000000000:log-group:/not/route53")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error()
+            .and_then(|s| aws_sdk_route53::error::ProvideErrorMetadata::code(s)),
+        Some("InvalidInput"),
+        "the group must be named /aws/route53/…"
+    );
+    let made = r53
+        .create_query_logging_config()
+        .hosted_zone_id(&zone)
+        .cloud_watch_logs_log_group_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let id = made.query_logging_config().unwrap().id().to_string();
+    let e = r53
+        .create_query_logging_config()
+        .hosted_zone_id(&zone)
+        .cloud_watch_logs_log_group_arn(arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error()
+            .and_then(|s| aws_sdk_route53::error::ProvideErrorMetadata::code(s)),
+        Some("QueryLoggingConfigAlreadyExists")
+    );
+    let listed = r53
+        .list_query_logging_configs()
+        .hosted_zone_id(&zone)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.query_logging_configs().len(), 1);
+
+    // The DNS server picks the configuration up with the next snapshot; then every answer
+    // from the zone is a line.
+    let mut line = None;
+    for _ in 0..50 {
+        crate::support::dns_udp(h.dns_addr, "querylog.test.", RecordType::SOA, Some(1232)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let got = filter(&logs, "/aws/route53/querylog.test", "SOA").await;
+        if let Some(first) = got.into_iter().next() {
+            line = Some(first);
+            break;
+        }
+    }
+    let line = line.expect("no query log line appeared");
+    let fields: Vec<&str> = line.split(' ').collect();
+    assert_eq!(fields.len(), 10, "{line}");
+    assert_eq!(fields[0], "1.0");
+    assert!(fields[1].ends_with('Z') && fields[1].contains('T'), "{line}");
+    assert_eq!(&fields[2..7], [zone.as_str(), "querylog.test", "SOA", "NOERROR", "UDP"]);
+    assert_eq!(&fields[8..], ["127.0.0.1", "-"]);
+    crate::support::dns_tcp(h.dns_addr, "missing.querylog.test.", RecordType::A).await;
+    crate::support::dns_udp_subnet(h.dns_addr, "www.querylog.test.", RecordType::AAAA, "198.51.100.0/24").await;
+    let mut lines = Vec::new();
+    for _ in 0..50 {
+        lines = filter(&logs, "/aws/route53/querylog.test", "NXDOMAIN").await;
+        if lines.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].contains(" missing.querylog.test A NXDOMAIN TCP "),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].ends_with(" 198.51.100.0/24"), "{}", lines[1]);
+    let streams = logs
+        .describe_log_streams()
+        .log_group_name("/aws/route53/querylog.test")
+        .send()
+        .await
+        .unwrap();
+    let stream = streams.log_streams()[0].log_stream_name().unwrap();
+    assert!(stream.starts_with(&format!("{zone}/")), "{stream}");
+
+    r53.delete_query_logging_config().id(&id).send().await.unwrap();
+    let e = r53.get_query_logging_config().id(&id).send().await.unwrap_err();
+    assert_eq!(
+        e.as_service_error()
+            .and_then(|s| aws_sdk_route53::error::ProvideErrorMetadata::code(s)),
+        Some("NoSuchQueryLoggingConfig")
+    );
+}
