@@ -61,3 +61,17 @@ pub fn upper_first(name: &str) -> String {
         None => String::new(),
     }
 }
+
+/// Now as SigV4's `X-Amz-Date`: `20261125T101500Z`.
+pub fn amz_date_now() -> String {
+    let t = OffsetDateTime::now_utc();
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}

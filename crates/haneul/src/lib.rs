@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod config;
 pub mod credentials;
+pub mod logs_tail;
 pub mod registry_tls;
 pub mod runtime_file;
 pub mod server;

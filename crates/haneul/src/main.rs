@@ -43,6 +43,37 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// CloudWatch Logs from the command line.
+    Logs {
+        #[command(subcommand)]
+        command: LogsCommand,
+    },
+}
+
+#[derive(clap::Subcommand)]
+enum LogsCommand {
+    /// Print a log group's events (like AWS CLI v2's `aws logs tail`); --follow keeps going.
+    Tail {
+        /// The log group's name.
+        group: String,
+        /// Keep printing new events as they arrive.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// From how far back: 10m, 1h, 2d, 1w, or a time (2026-12-03T10:00:00Z).
+        #[arg(long, default_value = "10m")]
+        since: String,
+        /// Only events that match this filter pattern.
+        #[arg(long)]
+        filter_pattern: Option<String>,
+        #[arg(long, value_enum, default_value = "detailed")]
+        format: haneul::logs_tail::Format,
+        /// The running instance's data dir (default: the persistent one, else the dev one).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Another endpoint instead (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -128,6 +159,49 @@ fn main() -> anyhow::Result<()> {
         Command::Up(args) => up(*args),
         Command::Env { data_dir } => env(data_dir),
         Command::Ca { data_dir } => ca(data_dir),
+        Command::Logs {
+            command:
+                LogsCommand::Tail {
+                    group,
+                    follow,
+                    since,
+                    filter_pattern,
+                    format,
+                    data_dir,
+                    endpoint_url,
+                },
+        } => {
+            let (endpoint, access_key_id, secret_access_key, region) = match endpoint_url {
+                Some(url) => {
+                    let var = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.to_string());
+                    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| var("AWS_DEFAULT_REGION", "us-east-1"));
+                    (
+                        url,
+                        var("AWS_ACCESS_KEY_ID", "000000000000"),
+                        var("AWS_SECRET_ACCESS_KEY", "haneul-dev"),
+                        region,
+                    )
+                }
+                None => {
+                    let (info, key_id, secret) = instance_credentials(data_dir)?;
+                    (format!("http://{}", info.api), key_id, secret, info.region)
+                }
+            };
+            let now_ms = haneul::logs_tail::now_ms();
+            let tail = haneul::logs_tail::Tail {
+                endpoint,
+                access_key_id,
+                secret_access_key,
+                region,
+                group,
+                since_ms: haneul::logs_tail::parse_since(&since, now_ms)?,
+                filter_pattern,
+                follow,
+                format,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(tail.run(&mut std::io::stdout().lock()))
+        }
     }
 }
 
@@ -265,7 +339,8 @@ fn ca(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn env(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+/// The running instance and the credentials to call it with (dev: any; else the root key).
+fn instance_credentials(data_dir: Option<PathBuf>) -> anyhow::Result<(RuntimeInfo, String, String)> {
     let info = running_instance(data_dir)?;
     let (key_id, secret) = if info.dev {
         (info.account_id.clone(), "haneul-dev".to_string())
@@ -274,6 +349,11 @@ fn env(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
             RootKey::load(&info.data_dir)?.with_context(|| format!("no credentials in {}", info.data_dir.display()))?;
         (key.access_key_id, key.secret_access_key)
     };
+    Ok((info, key_id, secret))
+}
+
+fn env(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let (info, key_id, secret) = instance_credentials(data_dir)?;
     println!("export AWS_ACCESS_KEY_ID={key_id}");
     println!("export AWS_SECRET_ACCESS_KEY={secret}");
     println!("export AWS_DEFAULT_REGION={}", info.region);

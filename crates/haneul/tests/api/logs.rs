@@ -894,3 +894,56 @@ async fn route53_query_logging_writes_a_line_per_answered_query() {
         Some("NoSuchQueryLoggingConfig")
     );
 }
+
+#[tokio::test]
+async fn haneul_logs_tail_prints_a_groups_events() {
+    let h = Haneul::start();
+    let logs = h.logs();
+    group_with_streams(&logs, "/ecs/web", &["web/1", "web/2"]).await;
+    let now = now_ms();
+    put(
+        &logs,
+        "/ecs/web",
+        "web/1",
+        vec![event(now - 3000, "GET / 200"), event(now - 1000, "ERROR boom")],
+    )
+    .await;
+    put(&logs, "/ecs/web", "web/2", vec![event(now - 2000, "GET /health 200")]).await;
+    let tail = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_haneul"))
+            .args(["logs", "tail", "/ecs/web", "--endpoint-url", &h.endpoint_url()])
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "000000000000")
+            .env("AWS_SECRET_ACCESS_KEY", "x")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, out, err) = tail(&[]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].ends_with(" web/1 GET / 200") && lines[1].ends_with(" web/2 GET /health 200"),
+        "{out}"
+    );
+    assert!(lines[0].contains("+00:00 "), "times as the AWS CLI prints them: {out}");
+    let (ok, out, _) = tail(&["--filter-pattern", "ERROR", "--format", "short"]);
+    assert!(ok);
+    assert!(
+        out.trim_end().ends_with("+00:00 ERROR boom") && out.lines().count() == 1,
+        "{out}"
+    );
+    let (ok, out, _) = tail(&["--since", "1500ms"]);
+    assert!(!ok, "a unit tail does not know: {out}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_haneul"))
+        .args(["logs", "tail", "/nope", "--endpoint-url", &h.endpoint_url()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException"));
+}
