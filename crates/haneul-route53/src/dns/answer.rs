@@ -180,7 +180,8 @@ pub fn respond(
         (Transport::Udp, None) => PLAIN_UDP_BYTES,
     };
     if let (Some(log), Some(zone), None) = (asker.query_log, answered_from, asker.vpc) {
-        if let Some(target) = snapshot.query_logs.get(&zone.id) {
+        let target = snapshot.query_logs.get(&zone.id).filter(|_| log.has_room());
+        if let Some(target) = target {
             log.offer(query_record(
                 zone,
                 target,

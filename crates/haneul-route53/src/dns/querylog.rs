@@ -28,6 +28,9 @@ pub const QUEUE_RECORDS: usize = 65_536;
 pub const BATCH_RECORDS: usize = 10_000;
 /// How long the writer lets records gather before it writes a batch.
 pub const BATCH_WAIT_MS: u64 = 200;
+/// The writer's budget: at most this many lines a second go into the log store, so under a
+/// query flood the DNS workers keep the machine (what the budget leaves is dropped and counted).
+pub const MAX_LINES_PER_S: u64 = 20_000;
 /// haneul's one "edge location" (Route 53's are airport codes with a number).
 pub const EDGE_LOCATION: &str = "HNL1";
 
@@ -93,6 +96,16 @@ impl Default for QueryLog {
 }
 
 impl QueryLog {
+    /// Whether a record offered now would be taken (counts the drop when not), so a DNS
+    /// worker builds a record only when there is room for it.
+    pub fn has_room(&self) -> bool {
+        if self.tx.capacity() > 0 {
+            return true;
+        }
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        false
+    }
+
     /// Hands a record over without waiting; a full queue drops it (and counts it).
     pub fn offer(&self, record: QueryRecord) {
         if self.tx.try_send(record).is_err() {
@@ -113,6 +126,8 @@ pub async fn run(log: Arc<QueryLog>, logs: Arc<haneul_logs::Logs>) {
         return;
     };
     let mut batch = Vec::with_capacity(BATCH_RECORDS);
+    // The budget is a token bucket: a second's worth of lines at most, refilled continuously.
+    let mut bucket = Bucket::new(MAX_LINES_PER_S);
     loop {
         if rx.recv_many(&mut batch, BATCH_RECORDS).await == 0 {
             return;
@@ -128,7 +143,39 @@ pub async fn run(log: Arc<QueryLog>, logs: Arc<haneul_logs::Logs>) {
                 }
             }
         }
+        let allowed = bucket.take(batch.len() as u64) as usize;
+        if allowed < batch.len() {
+            log.dropped.fetch_add((batch.len() - allowed) as u64, Ordering::Relaxed);
+            batch.truncate(allowed);
+        }
         write(&log, &logs, std::mem::take(&mut batch)).await;
+    }
+}
+
+struct Bucket {
+    per_s: u64,
+    tokens: f64,
+    refilled: std::time::Instant,
+}
+
+impl Bucket {
+    fn new(per_s: u64) -> Bucket {
+        Bucket {
+            per_s,
+            tokens: per_s as f64,
+            refilled: std::time::Instant::now(),
+        }
+    }
+
+    /// Up to `want` tokens, as many as the bucket holds now.
+    fn take(&mut self, want: u64) -> u64 {
+        let now = std::time::Instant::now();
+        let per_s = self.per_s as f64;
+        self.tokens = (self.tokens + now.duration_since(self.refilled).as_secs_f64() * per_s).min(per_s);
+        self.refilled = now;
+        let got = (want as f64).min(self.tokens.floor());
+        self.tokens -= got;
+        got as u64
     }
 }
 
