@@ -40,6 +40,14 @@ struct Inner {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     revision: watch::Sender<u64>,
+    /// Followers of some kinds only: woken by a commit that touched one of them.
+    kind_followers: Mutex<Vec<KindFollower>>,
+}
+
+/// A follower of the kinds starting with one of `prefixes`.
+struct KindFollower {
+    prefixes: Vec<String>,
+    revision: watch::Sender<u64>,
 }
 
 /// The state store. Cheap to clone; all clones share the connections.
@@ -85,6 +93,7 @@ impl Store {
                 readers,
                 next_reader: AtomicUsize::new(0),
                 revision: tx,
+                kind_followers: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -97,6 +106,20 @@ impl Store {
     /// Follows the committed revision; data planes rebuild their snapshot when it moves.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.inner.revision.subscribe()
+    }
+
+    /// Follows the revisions of commits that touched a kind starting with one of `prefixes`
+    /// (and resets): a data plane is not woken by other services' churn. The value is the
+    /// revision of the last such commit.
+    pub fn subscribe_kinds(&self, prefixes: &[&str]) -> watch::Receiver<u64> {
+        let (tx, rx) = watch::channel(self.revision());
+        let mut followers = self.inner.followers();
+        followers.retain(|f| !f.revision.is_closed());
+        followers.push(KindFollower {
+            prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+            revision: tx,
+        });
+        rx
     }
 
     /// Runs `f` in one all-or-nothing transaction. `Err` from `f` rolls everything back.
@@ -144,6 +167,26 @@ impl Store {
 }
 
 impl Inner {
+    fn followers(&self) -> MutexGuard<'_, Vec<KindFollower>> {
+        // Every change to the list is one push or retain: a poisoned lock holds a sound list.
+        self.kind_followers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes the kind followers a commit of `touched` concerns (all of them when `None`).
+    fn notify_kinds(&self, revision: u64, touched: Option<&[(Scope, String, String, ChangeOp)]>) {
+        for f in self.followers().iter() {
+            let concerned = match touched {
+                None => true,
+                Some(t) => t
+                    .iter()
+                    .any(|(_, kind, _, _)| f.prefixes.iter().any(|p| kind.starts_with(p.as_str()))),
+            };
+            if concerned {
+                f.revision.send_replace(revision);
+            }
+        }
+    }
+
     fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Txn<'_>) -> Result<T, E>,
@@ -165,6 +208,7 @@ impl Inner {
         let revision = record_changes(&tx, &touched).map_err(StoreError::from)?;
         tx.commit().map_err(StoreError::from)?;
         self.revision.send_replace(revision);
+        self.notify_kinds(revision, Some(&touched));
         Ok(value)
     }
 
@@ -217,6 +261,7 @@ impl Inner {
         let revision = bump_revision(&tx)?;
         tx.commit()?;
         self.revision.send_replace(revision);
+        self.notify_kinds(revision, None);
         Ok(revision)
     }
 }
@@ -386,5 +431,25 @@ mod tests {
         let changes = store.changes_since(0, 10).await.unwrap();
         assert_eq!(changes.len(), 2);
         assert_eq!(changes[0].id, "a");
+    }
+
+    #[tokio::test]
+    async fn kind_followers_wake_only_for_their_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let scope = Scope::new("111122223333", "us-east-1");
+        let mut dns = store.subscribe_kinds(&["route53."]);
+        let s = scope.clone();
+        store.write(move |t| t.put(&s, "ecs.task", "a", &1u32)).await.unwrap();
+        assert!(!dns.has_changed().unwrap(), "another service's commit");
+        let s = scope.clone();
+        store
+            .write(move |t| t.put(&s, "route53.rrset", "x", &1u32))
+            .await
+            .unwrap();
+        assert!(dns.has_changed().unwrap());
+        assert_eq!(*dns.borrow_and_update(), 2);
+        store.reset().await.unwrap();
+        assert!(dns.has_changed().unwrap(), "a reset concerns everyone");
     }
 }

@@ -196,7 +196,7 @@ async fn concerns_proxy(store: &Store, revision: u64) -> bool {
 /// Follows the store until aborted: rebuilds the snapshot on every ELBv2/ACM change (and when a
 /// draining period ends), then binds and unbinds listeners to match.
 pub async fn run(store: Store, plane: Arc<Plane>, sealer: Arc<Sealer>, dns: Arc<haneul_route53::dns::DataPlane>) {
-    let mut revisions = store.subscribe();
+    let mut revisions = store.subscribe_kinds(&["elbv2.", "acm."]);
     let mut health_publish = tokio::time::interval(Duration::from_millis(HEALTH_PUBLISH_MS));
     let mut bound = Bound::default();
     let mut seen = store.revision();

@@ -150,7 +150,7 @@ pub fn serve(
 /// feed, or a burst of changes rebuilds it whole. Changes that land meanwhile are picked up by
 /// the next round. Keeps one resolver per VPC.
 async fn follow_store(store: Store, plane: Arc<DataPlane>, mut resolvers: Resolvers) {
-    let mut revisions: watch::Receiver<u64> = store.subscribe();
+    let mut revisions: watch::Receiver<u64> = store.subscribe_kinds(&DNS_KINDS);
     loop {
         if revisions.changed().await.is_err() {
             return;
@@ -180,6 +180,18 @@ async fn follow_store(store: Store, plane: Arc<DataPlane>, mut resolvers: Resolv
     }
 }
 
+/// The kinds a snapshot is built from: commits of other kinds never wake the DNS follower.
+const DNS_KINDS: [&str; 4] = [
+    "route53.",
+    "route53domains.",
+    haneul_ec2::model::KIND_VPC,
+    crate::model::KIND_LB_ADDRESS,
+];
+
+fn concerns_dns(kind: &str) -> bool {
+    DNS_KINDS.iter().any(|p| kind.starts_with(p))
+}
+
 /// Most change-feed entries applied one by one; more than this rebuilds instead.
 const MAX_INCREMENTAL_CHANGES: usize = 20_000;
 
@@ -206,12 +218,15 @@ async fn incremental(
         .changes_since(current.revision, MAX_INCREMENTAL_CHANGES + 1)
         .await?;
     let contiguous = changes.first().is_some_and(|c| c.revision == current.revision + 1);
-    if !contiguous || changes.len() > MAX_INCREMENTAL_CHANGES || changes.iter().any(|c| needs_rebuild(&c.kind)) {
-        return Ok(None);
-    }
+    let full = changes.len() > MAX_INCREMENTAL_CHANGES;
     let Some(revision) = changes.last().map(|c| c.revision) else {
         return Ok(None);
     };
+    // Other services' changes in the feed are skipped, not counted.
+    let changes: Vec<_> = changes.into_iter().filter(|c| concerns_dns(&c.kind)).collect();
+    if !contiguous || full || changes.iter().any(|c| needs_rebuild(&c.kind)) {
+        return Ok(None);
+    }
     let mut touched: Vec<(haneul_store::Scope, String)> = changes
         .into_iter()
         .filter(|c| c.kind == crate::model::KIND_RRSET)

@@ -122,7 +122,7 @@ async fn load_checks(store: &Store) -> HashMap<String, HealthCheck> {
 
 /// Runs until the task is dropped.
 pub async fn run(store: Store, plane: Arc<DataPlane>) {
-    let mut revisions = store.subscribe();
+    let mut revisions = store.subscribe_kinds(&[crate::model::KIND_HEALTH_CHECK]);
     let mut checks = load_checks(&store).await;
     let mut states: HashMap<String, State> = HashMap::new();
     let mut probes: JoinSet<(String, Outcome)> = JoinSet::new();
