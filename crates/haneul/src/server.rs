@@ -205,9 +205,9 @@ fn build_api(
         haneul_logs::MODEL,
         Some(Arc::new(haneul_logs::LogsService(logs))),
     )?;
-    // Served by a later issue; until then its requests are routed, authenticated and
-    // validated against the model, then answered `NotImplemented`.
-    api.register("ecs", include_str!("../../../models/ecs.json"), None)?;
+    // Clusters so far; ECS's other operations answer `NotImplemented` until issue 15 lands.
+    let ecs = haneul_ecs::Ecs::new(store.clone());
+    api.register("ecs", haneul_ecs::MODEL, Some(Arc::new(ecs)))?;
     Ok(api)
 }
 

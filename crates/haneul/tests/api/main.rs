@@ -13,6 +13,7 @@ mod ecr;
 mod ecr_docker;
 mod ecr_pull_through;
 mod ecr_registry;
+mod ecs_cli;
 mod elbv2_cli;
 mod elbv2_proxy;
 mod logs;

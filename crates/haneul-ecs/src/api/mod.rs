@@ -1,0 +1,28 @@
+//! ECS's operations, one module per resource family. Each validates, then does its writes
+//! in one `Store::write`.
+
+pub mod clusters;
+
+use haneul_wire::RequestContext;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::EcsError;
+use crate::Ecs;
+
+pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, EcsError> {
+    match operation {
+        "CreateCluster" => clusters::create(ecs, ctx, input).await,
+        "DescribeClusters" => clusters::describe(ecs, ctx, input).await,
+        "ListClusters" => clusters::list(ecs, ctx, input).await,
+        "DeleteCluster" => clusters::delete(ecs, ctx, input).await,
+        "UpdateCluster" => clusters::update(ecs, ctx, input).await,
+        "UpdateClusterSettings" => clusters::update_settings(ecs, ctx, input).await,
+        "PutClusterCapacityProviders" => clusters::put_capacity_providers(ecs, ctx, input).await,
+        other => Err(EcsError::NotImplemented(other.to_string())),
+    }
+}
+
+pub(crate) fn output<T: Serialize>(value: &T) -> Result<Value, EcsError> {
+    serde_json::to_value(value).map_err(|e| EcsError::Client(format!("cannot render the output: {e}")))
+}

@@ -1,0 +1,33 @@
+//! ECS's API errors, each with the code, status and message ECS gives.
+
+use haneul_store::StoreError;
+use haneul_wire::AwsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EcsError {
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{0}")]
+    Client(String),
+    #[error("Cluster not found.")]
+    ClusterNotFound,
+    #[error("haneul does not implement ECS {0} yet")]
+    NotImplemented(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<EcsError> for AwsError {
+    fn from(e: EcsError) -> AwsError {
+        if let EcsError::NotImplemented(op) = &e {
+            return AwsError::not_implemented("ECS", op);
+        }
+        let (code, status) = match &e {
+            EcsError::InvalidParameter(_) => ("InvalidParameterException", 400),
+            EcsError::Client(_) => ("ClientException", 400),
+            EcsError::ClusterNotFound => ("ClusterNotFoundException", 400),
+            EcsError::NotImplemented(_) | EcsError::Store(_) => ("ServerException", 500),
+        };
+        AwsError::new(code, status, e.to_string())
+    }
+}

@@ -1,0 +1,57 @@
+//! # haneul-ecs: Amazon ECS
+//!
+//! ECS's API (json 1.1). Landed so far: clusters ([`api::clusters`]). Task definitions,
+//! tasks, services, the scheduler (`scheduler/`), the Docker runtime (`runtime/`) and the
+//! agent protocol (`agent/`) follow (issue 15); their operations answer `NotImplemented`
+//! until then.
+//!
+//! # Layout
+//! - [`api`]: the operations, one module per resource family.
+//! - [`model`]: what the resource store keeps.
+
+pub mod api;
+pub mod error;
+/// Typed input/output structs, generated from the model (see `codegen.txt`).
+#[rustfmt::skip]
+pub mod generated;
+pub mod model;
+
+use haneul_store::{Scope, Store};
+use haneul_wire::{AwsError, BoxFuture, RequestContext, Service};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::EcsError;
+
+/// The botocore model this crate serves.
+pub const MODEL: &str = include_str!("../../../models/ecs.json");
+
+pub struct Ecs {
+    pub store: Store,
+}
+
+impl Ecs {
+    pub fn new(store: Store) -> Ecs {
+        Ecs { store }
+    }
+}
+
+/// ECS is regional.
+pub fn scope(ctx: &RequestContext) -> Scope {
+    Scope::new(ctx.account_id.clone(), ctx.region.clone())
+}
+
+pub(crate) fn parse<T: DeserializeOwned>(input: Value) -> Result<T, EcsError> {
+    serde_json::from_value(input).map_err(|e| EcsError::InvalidParameter(format!("Invalid request: {e}")))
+}
+
+impl Service for Ecs {
+    fn call<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, AwsError>> {
+        Box::pin(async move { api::call(self, ctx, operation, input).await.map_err(AwsError::from) })
+    }
+}
