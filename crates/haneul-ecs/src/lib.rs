@@ -1,7 +1,7 @@
 //! # haneul-ecs: Amazon ECS
 //!
-//! ECS's API (json 1.1). Landed so far: clusters ([`api::clusters`]). Task definitions,
-//! tasks, services, the scheduler (`scheduler/`), the Docker runtime (`runtime/`) and the
+//! ECS's API (json 1.1). Landed so far: clusters and task definitions ([`api`]). Tasks,
+//! services, the scheduler (`scheduler/`), the Docker runtime (`runtime/`) and the
 //! agent protocol (`agent/`) follow (issue 15); their operations answer `NotImplemented`
 //! until then.
 //!

@@ -34,6 +34,29 @@ pub struct StrategyItem {
     pub weight: i64,
 }
 
+/// A task definition revision: `family␁0000000003` (zero-padded, so a prefix scan lists a
+/// family's revisions in order). Kept in the API's own TaskDefinition shape.
+pub const KIND_TASK_DEFINITION: &str = "ecs.task_definition";
+/// A family's last revision number (revisions are never reused).
+pub const KIND_FAMILY: &str = "ecs.task_definition_family";
+pub const SEP: char = '\u{1}';
+
+pub fn task_definition_id(family: &str, revision: i64) -> String {
+    format!("{family}{SEP}{revision:010}")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskDefinition {
+    pub family: String,
+    pub revision: i64,
+    /// ACTIVE, INACTIVE or DELETE_IN_PROGRESS.
+    pub status: String,
+    /// The TaskDefinition as DescribeTaskDefinition shows it.
+    pub definition: serde_json::Value,
+    /// The tags as given (a list of {key, value}).
+    pub tags: serde_json::Value,
+}
+
 pub fn cluster_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:ecs:{region}:{account}:cluster/{name}")
 }

@@ -2,6 +2,7 @@
 //! in one `Store::write`.
 
 pub mod clusters;
+pub mod task_definitions;
 
 use haneul_wire::RequestContext;
 use serde::Serialize;
@@ -19,6 +20,12 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
         "UpdateCluster" => clusters::update(ecs, ctx, input).await,
         "UpdateClusterSettings" => clusters::update_settings(ecs, ctx, input).await,
         "PutClusterCapacityProviders" => clusters::put_capacity_providers(ecs, ctx, input).await,
+        "RegisterTaskDefinition" => task_definitions::register(ecs, ctx, input).await,
+        "DescribeTaskDefinition" => task_definitions::describe(ecs, ctx, input).await,
+        "ListTaskDefinitions" => task_definitions::list(ecs, ctx, input).await,
+        "ListTaskDefinitionFamilies" => task_definitions::list_families(ecs, ctx, input).await,
+        "DeregisterTaskDefinition" => task_definitions::deregister(ecs, ctx, input).await,
+        "DeleteTaskDefinitions" => task_definitions::delete(ecs, ctx, input).await,
         other => Err(EcsError::NotImplemented(other.to_string())),
     }
 }

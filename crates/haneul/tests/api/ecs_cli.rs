@@ -151,3 +151,157 @@ fn clusters_are_created_described_updated_listed_and_deleted() {
     // What is not built yet says so.
     h.aws_err(&["ecs", "list-services", "--cluster", "demo"], "NotImplemented");
 }
+
+#[test]
+fn task_definitions_register_in_revisions_and_check_fargate_sizes() {
+    let h = Haneul::start();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, v: serde_json::Value| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, v.to_string()).unwrap();
+        format!("file://{}", p.display())
+    };
+    let web = serde_json::json!({
+        "family": "web",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [{
+            "name": "web",
+            "image": "127.0.0.1:4566/team/app:v1",
+            "portMappings": [{"containerPort": 8080, "name": "http"}],
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/web", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}}
+        }],
+        "tags": [{"key": "team", "value": "web"}]
+    });
+    let r1 = h.aws_ok(&[
+        "ecs",
+        "register-task-definition",
+        "--cli-input-json",
+        &write("web.json", web.clone()),
+    ]);
+    let td = &r1["taskDefinition"];
+    assert_eq!(
+        td["taskDefinitionArn"],
+        "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1"
+    );
+    assert_eq!(td["status"], "ACTIVE");
+    assert_eq!(td["containerDefinitions"][0]["essential"], true);
+    assert_eq!(
+        td["containerDefinitions"][0]["portMappings"][0]["hostPort"], 8080,
+        "awsvpc: hostPort = containerPort"
+    );
+    assert_eq!(td["compatibilities"], serde_json::json!(["EC2", "FARGATE"]));
+    let r2 = h.aws_ok(&[
+        "ecs",
+        "register-task-definition",
+        "--cli-input-json",
+        &write("web.json", web.clone()),
+    ]);
+    assert_eq!(r2["taskDefinition"]["revision"], 2);
+
+    let mut bad = web.clone();
+    bad["memory"] = serde_json::json!("4096");
+    let e = h.aws_err(
+        &[
+            "ecs",
+            "register-task-definition",
+            "--cli-input-json",
+            &write("bad.json", bad),
+        ],
+        "ClientException",
+    );
+    assert!(
+        e.contains("No Fargate configuration exists for given values: 256 CPU, 4096 memory"),
+        "{e}"
+    );
+    let mut bridge = web.clone();
+    bridge["networkMode"] = serde_json::json!("bridge");
+    let e = h.aws_err(
+        &[
+            "ecs",
+            "register-task-definition",
+            "--cli-input-json",
+            &write("b.json", bridge),
+        ],
+        "ClientException",
+    );
+    assert!(e.contains("Fargate only supports network mode 'awsvpc'"), "{e}");
+    let ec2 = serde_json::json!({"family": "worker", "containerDefinitions": [{"name": "w", "image": "x"}]});
+    let e = h.aws_err(
+        &[
+            "ecs",
+            "register-task-definition",
+            "--cli-input-json",
+            &write("w.json", ec2),
+        ],
+        "ClientException",
+    );
+    assert!(e.contains("At least one of 'memory' or 'memoryReservation'"), "{e}");
+    let ec2 =
+        serde_json::json!({"family": "worker", "containerDefinitions": [{"name": "w", "image": "x", "memory": 128}]});
+    h.aws_ok(&[
+        "ecs",
+        "register-task-definition",
+        "--cli-input-json",
+        &write("w.json", ec2),
+    ]);
+
+    let latest = h.aws_ok(&[
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        "web",
+        "--include",
+        "TAGS",
+    ]);
+    assert_eq!(latest["taskDefinition"]["revision"], 2);
+    assert_eq!(latest["tags"][0]["key"], "team");
+    let first = h.aws_ok(&["ecs", "describe-task-definition", "--task-definition", "web:1"]);
+    assert_eq!(first["taskDefinition"]["revision"], 1);
+    h.aws_err(
+        &["ecs", "describe-task-definition", "--task-definition", "nope"],
+        "ClientException",
+    );
+
+    let listed = h.aws_ok(&[
+        "ecs",
+        "list-task-definitions",
+        "--family-prefix",
+        "web",
+        "--sort",
+        "DESC",
+    ]);
+    assert_eq!(
+        listed["taskDefinitionArns"],
+        serde_json::json!([
+            "arn:aws:ecs:us-east-1:000000000000:task-definition/web:2",
+            "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1"
+        ])
+    );
+    let families = h.aws_ok(&["ecs", "list-task-definition-families"]);
+    assert_eq!(families["families"], serde_json::json!(["web", "worker"]));
+
+    let gone = h.aws_ok(&["ecs", "deregister-task-definition", "--task-definition", "web:2"]);
+    assert_eq!(gone["taskDefinition"]["status"], "INACTIVE");
+    h.aws_err(
+        &["ecs", "deregister-task-definition", "--task-definition", "web"],
+        "ClientException",
+    );
+    let latest = h.aws_ok(&["ecs", "describe-task-definition", "--task-definition", "web"]);
+    assert_eq!(latest["taskDefinition"]["revision"], 1, "the latest ACTIVE revision");
+    let deleted = h.aws_ok(&["ecs", "delete-task-definitions", "--task-definitions", "web:2", "web:1"]);
+    assert_eq!(deleted["taskDefinitions"][0]["status"], "DELETE_IN_PROGRESS");
+    assert_eq!(
+        deleted["failures"][0]["arn"], "web:1",
+        "an ACTIVE revision is not deleted"
+    );
+    let again = h.aws_ok(&[
+        "ecs",
+        "register-task-definition",
+        "--cli-input-json",
+        &write("web.json", web),
+    ]);
+    assert_eq!(again["taskDefinition"]["revision"], 3, "revisions are never reused");
+}
