@@ -11,6 +11,8 @@ pub enum EcsError {
     Client(String),
     #[error("Cluster not found.")]
     ClusterNotFound,
+    #[error("{0}")]
+    ResourceNotFound(String),
     #[error("haneul does not implement ECS {0} yet")]
     NotImplemented(String),
     #[error(transparent)]
@@ -26,6 +28,7 @@ impl From<EcsError> for AwsError {
             EcsError::InvalidParameter(_) => ("InvalidParameterException", 400),
             EcsError::Client(_) => ("ClientException", 400),
             EcsError::ClusterNotFound => ("ClusterNotFoundException", 400),
+            EcsError::ResourceNotFound(_) => ("ResourceNotFoundException", 400),
             EcsError::NotImplemented(_) | EcsError::Store(_) => ("ServerException", 500),
         };
         AwsError::new(code, status, e.to_string())

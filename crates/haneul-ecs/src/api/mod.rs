@@ -2,6 +2,7 @@
 //! in one `Store::write`.
 
 pub mod clusters;
+pub mod tags;
 pub mod task_definitions;
 
 use haneul_wire::RequestContext;
@@ -26,6 +27,9 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
         "ListTaskDefinitionFamilies" => task_definitions::list_families(ecs, ctx, input).await,
         "DeregisterTaskDefinition" => task_definitions::deregister(ecs, ctx, input).await,
         "DeleteTaskDefinitions" => task_definitions::delete(ecs, ctx, input).await,
+        "TagResource" => tags::tag(ecs, ctx, input).await,
+        "UntagResource" => tags::untag(ecs, ctx, input).await,
+        "ListTagsForResource" => tags::list(ecs, ctx, input).await,
         other => Err(EcsError::NotImplemented(other.to_string())),
     }
 }

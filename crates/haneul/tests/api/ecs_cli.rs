@@ -305,3 +305,86 @@ fn task_definitions_register_in_revisions_and_check_fargate_sizes() {
     ]);
     assert_eq!(again["taskDefinition"]["revision"], 3, "revisions are never reused");
 }
+
+#[test]
+fn tags_on_clusters_and_task_definitions() {
+    let h = Haneul::start();
+    let arn = h.aws_ok(&[
+        "ecs",
+        "create-cluster",
+        "--cluster-name",
+        "tagged",
+        "--tags",
+        "key=a,value=1",
+    ])["cluster"]["clusterArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.aws_ok(&[
+        "ecs",
+        "tag-resource",
+        "--resource-arn",
+        &arn,
+        "--tags",
+        "key=b,value=2",
+        "key=a,value=9",
+    ]);
+    let tags = h.aws_ok(&["ecs", "list-tags-for-resource", "--resource-arn", &arn]);
+    assert_eq!(
+        tags["tags"],
+        serde_json::json!([{"key": "a", "value": "9"}, {"key": "b", "value": "2"}])
+    );
+    h.aws_ok(&["ecs", "untag-resource", "--resource-arn", &arn, "--tag-keys", "a"]);
+    let tags = h.aws_ok(&["ecs", "list-tags-for-resource", "--resource-arn", &arn]);
+    assert_eq!(tags["tags"], serde_json::json!([{"key": "b", "value": "2"}]));
+    h.aws_err(
+        &[
+            "ecs",
+            "tag-resource",
+            "--resource-arn",
+            &arn,
+            "--tags",
+            "key=aws:x,value=1",
+        ],
+        "InvalidParameterException",
+    );
+    h.aws_err(
+        &[
+            "ecs",
+            "list-tags-for-resource",
+            "--resource-arn",
+            "arn:aws:ecs:us-east-1:000000000000:cluster/nope",
+        ],
+        "ClusterNotFoundException",
+    );
+    let td = h.aws_ok(&[
+        "ecs",
+        "register-task-definition",
+        "--family",
+        "t",
+        "--container-definitions",
+        r#"[{"name":"c","image":"x","memory":64}]"#,
+    ])["taskDefinition"]["taskDefinitionArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.aws_ok(&["ecs", "tag-resource", "--resource-arn", &td, "--tags", "key=k,value=v"]);
+    let d = h.aws_ok(&[
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        &td,
+        "--include",
+        "TAGS",
+    ]);
+    assert_eq!(d["tags"], serde_json::json!([{"key": "k", "value": "v"}]));
+    h.aws_err(
+        &[
+            "ecs",
+            "list-tags-for-resource",
+            "--resource-arn",
+            "arn:aws:ecs:us-east-1:000000000000:task-definition/t:9",
+        ],
+        "ResourceNotFoundException",
+    );
+}
