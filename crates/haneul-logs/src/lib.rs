@@ -116,6 +116,8 @@ impl Logs {
                 let created = self
                     .store
                     .write(move |t| {
+                        // The group may have gone since the read: never file a stream under none.
+                        api::load_group(t, &s, &gname)?;
                         let id = model::child_id(&gname, &st);
                         // Another writer may have made it meanwhile: keep the one there.
                         if let Some(existing) = t.get::<model::LogStream>(&s, model::KIND_STREAM, &id)? {

@@ -19,10 +19,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
+use crate::sqlite::{create_parent, lock, open_connection};
 use crate::StoreError;
 
 const READERS: usize = 3;
-const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -134,32 +134,17 @@ pub struct EventStore {
     inner: Arc<Inner>,
 }
 
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    Ok(conn)
-}
-
-/// A poisoned lock only means a closure panicked mid-transaction; SQLite rolled it back.
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+/// Appends are durable against a killed process, not against power loss (see the top).
+const SYNCHRONOUS: &str = "NORMAL";
 
 impl EventStore {
     pub fn open(path: &Path) -> Result<EventStore, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
-        let writer = open_connection(path)?;
+        create_parent(path)?;
+        let writer = open_connection(path, SYNCHRONOUS)?;
         writer.execute_batch(SCHEMA)?;
         let max_seq: i64 = writer.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
         let readers = (0..READERS)
-            .map(|_| open_connection(path).map(Mutex::new))
+            .map(|_| open_connection(path, SYNCHRONOUS).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(EventStore {
             inner: Arc::new(Inner {

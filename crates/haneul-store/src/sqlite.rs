@@ -56,35 +56,42 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+/// A WAL connection to `path` with the given `synchronous` level (`FULL`, `NORMAL`).
+pub(crate) fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
 
+/// Creates the directory a database file goes in.
+pub(crate) fn create_parent(path: &Path) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 /// A poisoned lock only means a closure panicked mid-transaction; SQLite rolled the
 /// transaction back when it was dropped, so the connection is still sound.
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+pub(crate) fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
-        let writer = open_connection(path)?;
+        create_parent(path)?;
+        let writer = open_connection(path, "FULL")?;
         writer.execute_batch(SCHEMA)?;
         let revision: u64 = writer.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| r.get(0))?;
         let readers = (0..READERS)
-            .map(|_| open_connection(path).map(Mutex::new))
+            .map(|_| open_connection(path, "FULL").map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
         let (tx, _) = watch::channel(revision);
         Ok(Store {
