@@ -75,3 +75,14 @@ pub fn amz_date_now() -> String {
         t.second()
     )
 }
+
+/// `v` with each of `lists` present as a member, empty when it was missing (services that
+/// always send their list members, even empty: CLI queries such as `length(x)` rely on it).
+pub fn with_empty_lists(mut v: Value, lists: &[&str]) -> Value {
+    if let Value::Object(map) = &mut v {
+        for name in lists {
+            map.entry(name.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+        }
+    }
+    v
+}

@@ -74,13 +74,7 @@ pub(crate) fn output<T: Serialize>(value: &T) -> Result<Value, EcrError> {
 /// `output`, with the given list members present even when empty (ECR always sends them;
 /// the CLI's queries such as `length(failures)` rely on it).
 pub(crate) fn output_with_lists<T: Serialize>(value: &T, lists: &[&str]) -> Result<Value, EcrError> {
-    let mut v = output(value)?;
-    if let Value::Object(map) = &mut v {
-        for name in lists {
-            map.entry(name.to_string()).or_insert_with(|| Value::Array(Vec::new()));
-        }
-    }
-    Ok(v)
+    Ok(haneul_wire::value::with_empty_lists(output(value)?, lists))
 }
 
 /// The caller's registry; another account's registry id names no repository it can reach.

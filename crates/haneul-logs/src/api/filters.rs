@@ -22,6 +22,32 @@ fn check_pattern(text: &str) -> Result<Pattern, LogsError> {
     Pattern::parse(text).map_err(|e| LogsError::InvalidParameter(e.to_string()))
 }
 
+/// Stores (or replaces) a filter of `kind` named `name` on `group`: at most `max` per group.
+async fn put_filter<F: serde::Serialize + Send + 'static>(
+    logs: &Logs,
+    ctx: &RequestContext,
+    kind: &'static str,
+    max: usize,
+    group: String,
+    name: String,
+    filter: F,
+) -> Result<Value, LogsError> {
+    let scope = scope(ctx);
+    logs.store
+        .write(move |t| {
+            load_group(t, &scope, &group)?;
+            let id = child_id(&group, &name);
+            let existing = t.count_prefix(&scope, kind, &group_prefix(&group))? as usize;
+            if !t.exists(&scope, kind, &id)? && existing >= max {
+                return Err(LogsError::LimitExceeded("Resource limit exceeded.".into()));
+            }
+            t.put(&scope, kind, &id, &filter)?;
+            Ok(())
+        })
+        .await?;
+    Ok(json!({}))
+}
+
 pub async fn put_metric_filter(logs: &Logs, ctx: &RequestContext, input: Value) -> Result<Value, LogsError> {
     let input: api::PutMetricFilterRequest = parse(input)?;
     check_pattern(&input.filter_pattern)?;
@@ -34,21 +60,16 @@ pub async fn put_metric_filter(logs: &Logs, ctx: &RequestContext, input: Value) 
         created_ms: now_ms(),
         apply_on_transformed_logs: input.apply_on_transformed_logs.unwrap_or(false),
     };
-    let scope = scope(ctx);
-    let group = input.log_group_name;
-    logs.store
-        .write(move |t| {
-            load_group(t, &scope, &group)?;
-            let id = child_id(&group, &filter.name);
-            let existing = t.count_prefix(&scope, KIND_METRIC_FILTER, &group_prefix(&group))? as usize;
-            if !t.exists(&scope, KIND_METRIC_FILTER, &id)? && existing >= MAX_METRIC_FILTERS {
-                return Err(LogsError::LimitExceeded("Resource limit exceeded.".into()));
-            }
-            t.put(&scope, KIND_METRIC_FILTER, &id, &filter)?;
-            Ok(())
-        })
-        .await?;
-    Ok(json!({}))
+    put_filter(
+        logs,
+        ctx,
+        KIND_METRIC_FILTER,
+        MAX_METRIC_FILTERS,
+        input.log_group_name,
+        filter.name.clone(),
+        filter,
+    )
+    .await
 }
 
 pub async fn describe_metric_filters(logs: &Logs, ctx: &RequestContext, input: Value) -> Result<Value, LogsError> {
@@ -185,21 +206,16 @@ pub async fn put_subscription_filter(logs: &Logs, ctx: &RequestContext, input: V
         created_ms: now_ms(),
         apply_on_transformed_logs: input.apply_on_transformed_logs.unwrap_or(false),
     };
-    let scope = scope(ctx);
-    let group = input.log_group_name;
-    logs.store
-        .write(move |t| {
-            load_group(t, &scope, &group)?;
-            let id = child_id(&group, &filter.name);
-            let existing = t.count_prefix(&scope, KIND_SUBSCRIPTION_FILTER, &group_prefix(&group))? as usize;
-            if !t.exists(&scope, KIND_SUBSCRIPTION_FILTER, &id)? && existing >= MAX_SUBSCRIPTION_FILTERS {
-                return Err(LogsError::LimitExceeded("Resource limit exceeded.".into()));
-            }
-            t.put(&scope, KIND_SUBSCRIPTION_FILTER, &id, &filter)?;
-            Ok(())
-        })
-        .await?;
-    Ok(json!({}))
+    put_filter(
+        logs,
+        ctx,
+        KIND_SUBSCRIPTION_FILTER,
+        MAX_SUBSCRIPTION_FILTERS,
+        input.log_group_name,
+        filter.name.clone(),
+        filter,
+    )
+    .await
 }
 
 pub async fn describe_subscription_filters(

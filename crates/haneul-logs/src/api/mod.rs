@@ -59,13 +59,7 @@ pub(crate) fn output<T: Serialize>(value: &T) -> Result<Value, LogsError> {
 
 /// `output`, with the given list members present even when empty (Logs always sends them).
 pub(crate) fn output_with_lists<T: Serialize>(value: &T, lists: &[&str]) -> Result<Value, LogsError> {
-    let mut v = output(value)?;
-    if let Value::Object(map) = &mut v {
-        for name in lists {
-            map.entry(name.to_string()).or_insert_with(|| Value::Array(Vec::new()));
-        }
-    }
-    Ok(v)
+    Ok(haneul_wire::value::with_empty_lists(output(value)?, lists))
 }
 
 /// The group a request names by `logGroupName` or `logGroupIdentifier` (exactly one).

@@ -408,19 +408,8 @@ fn display(column: &str, v: &Value) -> String {
 }
 
 pub fn format_ms(ms: i64) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
-        return ms.to_string();
-    };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let iso = crate::model::iso8601_ms(ms);
+    iso.trim_end_matches('Z').replacen('T', " ", 1)
 }
 
 #[cfg(test)]
