@@ -1,13 +1,14 @@
 //! # haneul-ecs: Amazon ECS
 //!
-//! ECS's API (json 1.1). Landed so far: clusters and task definitions ([`api`]). Tasks,
-//! services, the scheduler (`scheduler/`), the Docker runtime (`runtime/`) and the
-//! agent protocol (`agent/`) follow (issue 15); their operations answer `NotImplemented`
-//! until then.
+//! ECS's API (json 1.1). Landed so far: clusters, task definitions and tasks ([`api`]),
+//! and the runtime that really runs tasks' containers on the Docker engine ([`runtime`]).
+//! Services, the scheduler (`scheduler/`) and the agent protocol (`agent/`) follow
+//! (issue 15); their operations answer `NotImplemented` until then.
 //!
 //! # Layout
 //! - [`api`]: the operations, one module per resource family.
 //! - [`model`]: what the resource store keeps.
+//! - [`runtime`]: containers — the engine, one task's lifecycle, this host's tasks, awslogs.
 
 pub mod api;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod error;
 #[rustfmt::skip]
 pub mod generated;
 pub mod model;
+pub mod runtime;
 
 use haneul_store::{Scope, Store};
 use haneul_wire::{AwsError, BoxFuture, RequestContext, Service};
@@ -28,11 +30,13 @@ pub const MODEL: &str = include_str!("../../../models/ecs.json");
 
 pub struct Ecs {
     pub store: Store,
+    /// Where awsvpc tasks' addresses come from.
+    pub task_cidr: runtime::addresses::TaskCidr,
 }
 
 impl Ecs {
-    pub fn new(store: Store) -> Ecs {
-        Ecs { store }
+    pub fn new(store: Store, task_cidr: runtime::addresses::TaskCidr) -> Ecs {
+        Ecs { store, task_cidr }
     }
 }
 

@@ -75,6 +75,137 @@ pub fn valid_cluster_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 255 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// A task, keyed `cluster␁task id`, so a prefix scan lists one cluster's tasks.
+pub const KIND_TASK: &str = "ecs.task";
+
+pub fn task_key(cluster: &str, task_id: &str) -> String {
+    format!("{cluster}{SEP}{task_id}")
+}
+
+pub fn task_arn(region: &str, account: &str, cluster: &str, task_id: &str) -> String {
+    format!("arn:aws:ecs:{region}:{account}:task/{cluster}/{task_id}")
+}
+
+/// The host a task runs on: this haneul's own Docker engine, or an agent's container instance.
+pub const HOST_LOCAL: &str = "local";
+
+/// One task: what was asked (definition snapshot, overrides) and what the host observed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub arn: String,
+    pub cluster: String,
+    pub task_definition_arn: String,
+    pub family: String,
+    pub revision: i64,
+    /// The task definition as it was when the task started (containerDefinitions, cpu, …).
+    pub definition: serde_json::Value,
+    /// The overrides as given (a TaskOverride).
+    #[serde(default)]
+    pub overrides: serde_json::Value,
+    pub launch_type: Option<String>,
+    pub capacity_provider: Option<String>,
+    pub platform_version: Option<String>,
+    pub group: Option<String>,
+    pub started_by: Option<String>,
+    /// The service and deployment that started it.
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub deployment_id: Option<String>,
+    /// RUNNING or STOPPED.
+    pub desired_status: String,
+    /// PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED.
+    pub last_status: String,
+    /// HEALTHY, UNHEALTHY or UNKNOWN (from the essential containers' health checks).
+    pub health_status: String,
+    /// Epoch seconds.
+    pub created_at: f64,
+    pub pull_started_at: Option<f64>,
+    pub pull_stopped_at: Option<f64>,
+    pub started_at: Option<f64>,
+    pub connectivity_at: Option<f64>,
+    pub stopping_at: Option<f64>,
+    pub execution_stopped_at: Option<f64>,
+    pub stopped_at: Option<f64>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub containers: Vec<TaskContainer>,
+    /// awsvpc: the task's own loopback address and ENI.
+    pub network: Option<TaskNetwork>,
+    pub availability_zone: String,
+    /// Where it runs: [`HOST_LOCAL`] or a container instance ARN.
+    pub host: String,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    #[serde(default)]
+    pub enable_execute_command: bool,
+    #[serde(default)]
+    pub tags: serde_json::Value,
+    /// Bumped on every change, as ECS's `version`.
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskContainer {
+    pub name: String,
+    pub arn: String,
+    pub image: String,
+    pub image_digest: Option<String>,
+    /// The engine's container id once created.
+    pub runtime_id: Option<String>,
+    /// PENDING, RUNNING or STOPPED.
+    pub last_status: String,
+    pub exit_code: Option<i64>,
+    pub reason: Option<String>,
+    /// HEALTHY, UNHEALTHY or UNKNOWN.
+    pub health_status: String,
+    pub essential: bool,
+    pub network_bindings: Vec<NetworkBinding>,
+    pub cpu: Option<i64>,
+    pub memory: Option<i64>,
+    pub memory_reservation: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NetworkBinding {
+    pub bind_ip: String,
+    pub container_port: u16,
+    pub host_port: u16,
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskNetwork {
+    pub attachment_id: String,
+    pub eni_id: String,
+    pub private_ip: String,
+    pub subnet_id: String,
+    pub mac: String,
+    /// ATTACHING → ATTACHED → DETACHING → DELETED.
+    pub status: String,
+}
+
+impl Task {
+    pub fn is_stopped(&self) -> bool {
+        self.last_status == "STOPPED"
+    }
+}
+
+/// An awsvpc task's address, keyed by the address (global scope [`address_scope`]), so
+/// addresses are unique across accounts on this host.
+pub const KIND_TASK_ADDRESS: &str = "ecs.task_address";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskAddress {
+    pub ip: String,
+    pub task_arn: String,
+}
+
+pub fn address_scope() -> haneul_store::Scope {
+    haneul_store::Scope::global("haneul")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

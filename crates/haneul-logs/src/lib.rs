@@ -91,6 +91,33 @@ impl Logs {
         self.events.reset().await
     }
 
+    /// Whether `group` exists; with `create`, makes it first (ECS's `awslogs-create-group`).
+    pub async fn ensure_group(&self, scope: &Scope, group: &str, create: bool) -> Result<bool, LogsError> {
+        let (s, g) = (scope.clone(), group.to_string());
+        if !create {
+            return Ok(self.store.read(move |t| t.exists(&s, model::KIND_GROUP, &g)).await?);
+        }
+        crate::names::check_group_name(group)?;
+        self.store
+            .write(move |t| {
+                if !t.exists(&s, model::KIND_GROUP, &g)? {
+                    let record = model::LogGroup {
+                        name: g.clone(),
+                        key: model::new_key(),
+                        created_ms: model::now_ms(),
+                        retention_days: None,
+                        class: "STANDARD".into(),
+                        kms_key: None,
+                        deletion_protection: false,
+                        tags: Default::default(),
+                    };
+                    t.put(&s, model::KIND_GROUP, &g, &record)?;
+                }
+                Ok::<_, LogsError>(true)
+            })
+            .await
+    }
+
     /// Appends events a service writes itself (Route 53 query logs) to `stream` of `group`,
     /// creating the stream on first use. The group must exist.
     pub async fn ingest(

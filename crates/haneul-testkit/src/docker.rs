@@ -91,10 +91,26 @@ impl Docker {
     /// A scratch image whose one program is busybox and whose command prints `text` (kept in
     /// its own layer), tagged `name`.
     pub fn busybox_image(&self, name: &str, text: &str) -> LocalImage<'_> {
+        self.busybox_image_with(
+            name,
+            ("hello.txt", &format!("{text}\n")),
+            r#"CMD ["/bin/busybox","cat","/hello.txt"]"#,
+        )
+    }
+
+    /// A scratch image with busybox whose command runs `script` with busybox's sh (as
+    /// `/start`), tagged `name`.
+    pub fn script_image(&self, name: &str, script: &str) -> LocalImage<'_> {
+        self.busybox_image_with(name, ("start", script), r#"CMD ["/bin/busybox","sh","/start"]"#)
+    }
+
+    /// busybox as `/bin/busybox` plus one file, imported as `name` with the Dockerfile
+    /// instruction `change`.
+    fn busybox_image_with(&self, name: &str, (file, content): (&str, &str), change: &str) -> LocalImage<'_> {
         let dir = tempfile::tempdir().expect("temp dir for the image");
         std::fs::create_dir_all(dir.path().join("bin")).expect("image bin dir");
         std::fs::copy(BUSYBOX, dir.path().join("bin/busybox")).expect("copy busybox");
-        std::fs::write(dir.path().join("hello.txt"), format!("{text}\n")).expect("image text");
+        std::fs::write(dir.path().join(file), content).expect("image file");
         let mut tar = Command::new("tar")
             .args(["-C"])
             .arg(dir.path())
@@ -104,18 +120,14 @@ impl Docker {
             .expect("tar runs");
         let out = self
             .command()
-            .args([
-                "import",
-                "--change",
-                r#"CMD ["/bin/busybox","cat","/hello.txt"]"#,
-                "-",
-                name,
-            ])
+            .args(["import", "--change", change, "-", name])
             .stdin(tar.stdout.take().expect("tar's output"))
             .output()
             .expect("docker import runs");
-        let tarred = tar.wait().expect("tar finishes");
-        assert!(tarred.success(), "tar of the image files failed");
+        assert!(
+            tar.wait().expect("tar finishes").success(),
+            "tar of the image files failed"
+        );
         assert!(
             out.status.success(),
             "docker import failed: {}",
@@ -125,6 +137,15 @@ impl Docker {
             docker: self,
             names: vec![name.to_string()],
         }
+    }
+
+    /// Ids of the containers (running or not) carrying `label=value`.
+    pub fn containers_labelled(&self, label: &str, value: &str) -> Vec<String> {
+        let filter = format!("label={label}={value}");
+        self.ok(&["ps", "-a", "-q", "--filter", &filter])
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
     }
 }
 

@@ -52,6 +52,9 @@ pub struct Options {
     /// `--logs-retention-day-s`, `--logs-retention-interval-s`.
     pub logs_retention_day_s: Option<u64>,
     pub logs_retention_interval_s: Option<u64>,
+    /// Leave ECS task containers running when this instance stops (a restart test that
+    /// wants the next instance to adopt them removes them itself).
+    pub keep_tasks_on_exit: bool,
 }
 
 impl Default for Options {
@@ -71,6 +74,7 @@ impl Default for Options {
             ecr_gc_grace_s: None,
             logs_retention_day_s: None,
             logs_retention_interval_s: None,
+            keep_tasks_on_exit: false,
         }
     }
 }
@@ -78,15 +82,21 @@ impl Default for Options {
 /// A running haneul; stops when dropped.
 /// Each instance of a test process gets its own load balancer range (127.1.N.0/24), so load
 /// balancers of tests running side by side never share an address.
-fn next_lb_cidr() -> String {
+/// and likewise its own ECS task range (127.2xx.N.0/24, by process id, so test processes
+/// running side by side do not share task addresses either).
+fn next_cidrs() -> (String, String) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("127.{}.{}.0/24", 1 + (n / 256) % 254, n % 256)
+    let lb = format!("127.{}.{}.0/24", 1 + (n / 256) % 254, n % 256);
+    let task = format!("127.{}.{}.0/24", 200 + std::process::id() % 50, n % 256);
+    (lb, task)
 }
 
 pub struct Haneul {
     /// `--lb-cidr` of this instance.
     pub lb_cidr: String,
+    /// `--task-cidr` of this instance.
+    pub task_cidr: String,
     pub api_addr: SocketAddr,
     pub dns_addr: SocketAddr,
     pub data_dir: PathBuf,
@@ -161,9 +171,10 @@ impl Haneul {
             ecr_gc_grace_s,
             logs_retention_day_s,
             logs_retention_interval_s,
+            keep_tasks_on_exit,
         } = options;
         let data_dir = data_dir.as_deref();
-        let lb_cidr = next_lb_cidr();
+        let (lb_cidr, task_cidr) = next_cidrs();
         let temp = match data_dir {
             Some(_) => None,
             None => Some(tempfile::tempdir().expect("temp dir for haneul state")),
@@ -175,6 +186,8 @@ impl Haneul {
             api_addr: "127.0.0.1:0".parse().expect("literal address"),
             dns_addr: "127.0.0.1:0".parse().expect("literal address"),
             lb_cidr: lb_cidr.clone(),
+            task_cidr: task_cidr.clone(),
+            ecs_remove_tasks_on_exit: !keep_tasks_on_exit,
             region: REGION.into(),
             account_id: ACCOUNT_ID.into(),
             data_dir: Some(dir.clone()),
@@ -229,6 +242,7 @@ impl Haneul {
             api_addr,
             dns_addr,
             lb_cidr,
+            task_cidr,
             data_dir: dir,
             root_key,
             stop: Some(stop_tx),
@@ -292,6 +306,17 @@ impl Haneul {
             .credentials_provider(Credentials::new(key, secret, None, None, "haneul-testkit"))
             .build();
         aws_sdk_ecr::Client::from_conf(config)
+    }
+
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        let (key, secret) = self.credentials();
+        let config = aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new(REGION))
+            .endpoint_url(self.endpoint_url())
+            .credentials_provider(Credentials::new(key, secret, None, None, "haneul-testkit"))
+            .build();
+        aws_sdk_ecs::Client::from_conf(config)
     }
 
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {

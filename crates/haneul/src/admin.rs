@@ -97,6 +97,8 @@ async fn reset(state: &State, req: &ApiRequest) -> ApiResponse {
         Err(e) => return json_response(500, json!({ "error": e.to_string() })),
     };
     // The log groups are gone with the resource store; their events go with them.
+    // Tasks the reset forgot can never be stopped through the API: remove their containers.
+    state.ecs_host.remove_all_containers().await;
     if let Err(e) = state.logs.reset().await {
         return json_response(500, json!({ "error": e.to_string() }));
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 pub const DEFAULT_API_ADDR: &str = "127.0.0.1:4566";
 pub const DEFAULT_DNS_ADDR: &str = "127.0.0.1:1053";
 pub const DEFAULT_LB_CIDR: &str = "127.0.1.0/24";
+pub const DEFAULT_TASK_CIDR: &str = haneul_ecs::runtime::addresses::DEFAULT_TASK_CIDR;
 pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 
@@ -15,6 +16,8 @@ pub struct Config {
     pub api_addr: SocketAddr,
     pub dns_addr: SocketAddr,
     pub lb_cidr: String,
+    /// `--task-cidr`: the loopback range awsvpc ECS tasks get their addresses from.
+    pub task_cidr: String,
     pub region: String,
     pub account_id: String,
     /// `None` in dev mode without `--data-dir`: a temp dir that is removed on exit.
@@ -54,6 +57,10 @@ pub struct Config {
     pub logs_retention_day_s: Option<u64>,
     /// `--logs-retention-interval-s`: how often expired log events are removed (default 60).
     pub logs_retention_interval_s: Option<u64>,
+    /// Whether stopping haneul removes its ECS task containers (a dev instance on temp
+    /// state, whose tasks no later run could adopt); otherwise they keep running and the
+    /// next start adopts them.
+    pub ecs_remove_tasks_on_exit: bool,
     /// Where to announce this instance for `haneul env` (written before the endpoint
     /// answers, removed on exit). Empty for in-process test instances.
     pub runtime_files: Vec<PathBuf>,
@@ -65,6 +72,8 @@ pub enum ConfigError {
     AccountId(String),
     #[error("--lb-cidr must be an IPv4 CIDR such as 127.0.1.0/24, got '{0}'")]
     LbCidr(String),
+    #[error("--task-cidr must be a loopback IPv4 CIDR of /8 to /30 such as 127.0.2.0/23, got '{0}'")]
+    TaskCidr(String),
     #[error("--region must look like us-east-1, got '{0}'")]
     Region(String),
     #[error("--acm-validity-s shortens certificate lifetimes for tests and demos; it needs --dev")]
@@ -82,6 +91,9 @@ impl Config {
             .is_some_and(|(a, n)| a.parse::<std::net::Ipv4Addr>().is_ok() && n.parse::<u8>().is_ok_and(|n| n <= 32));
         if !lb_ok {
             return Err(ConfigError::LbCidr(self.lb_cidr.clone()));
+        }
+        if haneul_ecs::runtime::addresses::TaskCidr::parse(&self.task_cidr).is_err() {
+            return Err(ConfigError::TaskCidr(self.task_cidr.clone()));
         }
         let region_ok = self.region.split('-').count() >= 3
             && self

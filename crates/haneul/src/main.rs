@@ -90,6 +90,9 @@ struct UpArgs {
     /// Loopback range load balancers get their addresses from.
     #[arg(long, default_value = config::DEFAULT_LB_CIDR)]
     lb_cidr: String,
+    /// Loopback range awsvpc ECS tasks get their addresses from (each task its own).
+    #[arg(long, default_value = config::DEFAULT_TASK_CIDR)]
+    task_cidr: String,
     #[arg(long, default_value = config::DEFAULT_REGION)]
     region: String,
     #[arg(long, default_value = config::DEFAULT_ACCOUNT_ID)]
@@ -221,6 +224,8 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         api_addr: args.api,
         dns_addr: args.dns,
         lb_cidr: args.lb_cidr,
+        task_cidr: args.task_cidr,
+        ecs_remove_tasks_on_exit: data_dir.is_none(),
         region: args.region,
         account_id: args.account_id,
         data_dir,

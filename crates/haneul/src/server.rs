@@ -59,6 +59,8 @@ pub struct State {
     pub ecr: Arc<haneul_ecr::Ecr>,
     /// CloudWatch Logs (its event store is reset with the resource store).
     pub logs: Arc<haneul_logs::Logs>,
+    /// ECS's tasks on this host (a reset removes their containers).
+    pub ecs_host: Arc<haneul_ecs::runtime::host::Host>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +87,8 @@ pub enum StartError {
     LatencyTable(#[from] haneul_route53::geo::latency::LatencyTableError),
     #[error(transparent)]
     Ecr(#[from] haneul_ecr::EcrStartError),
+    #[error("cannot set up ECS's container runtime: {0}")]
+    Ecs(String),
     #[error("cannot start the load balancers' worker threads: {0}")]
     Proxy(std::io::Error),
     #[error(transparent)]
@@ -114,6 +118,9 @@ pub struct Running {
     /// Background passes (ECR's blob garbage collection and lifecycle policies, Logs'
     /// retention).
     background_tasks: Vec<JoinHandle<()>>,
+    /// ECS's host loop and what stops it.
+    ecs_host: JoinHandle<()>,
+    cancel: tokio_util::sync::CancellationToken,
     runtime_files: Vec<PathBuf>,
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -130,6 +137,16 @@ impl Running {
         self.validator.abort();
         self.proxy.abort();
         self.background_tasks.iter().for_each(JoinHandle::abort);
+        self.cancel.cancel();
+        if tokio::time::timeout(Duration::from_secs(GRACEFUL_SHUTDOWN_S), self.ecs_host)
+            .await
+            .is_err()
+        {
+            tracing::warn!("ECS's task drivers did not stop in time");
+        }
+        if self.state.config.ecs_remove_tasks_on_exit {
+            self.state.ecs_host.remove_all_containers().await;
+        }
         self.dns.stop().await;
     }
 
@@ -143,6 +160,8 @@ impl Running {
         self.validator.abort();
         self.proxy.abort();
         self.background_tasks.iter().for_each(JoinHandle::abort);
+        self.cancel.cancel();
+        self.ecs_host.abort();
     }
 
     fn remove_runtime_files(&self) {
@@ -169,6 +188,7 @@ fn open_data_dir(config: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>)
 struct ContainerServices {
     ecr: Arc<haneul_ecr::Ecr>,
     logs: Arc<haneul_logs::Logs>,
+    task_cidr: haneul_ecs::runtime::addresses::TaskCidr,
 }
 
 fn build_api(
@@ -198,15 +218,16 @@ fn build_api(
     api.register("elbv2", haneul_elbv2::MODEL, Some(Arc::new(elbv2)))?;
     let domains = haneul_route53domains::Route53Domains::new(store.clone());
     api.register("route53domains", haneul_route53domains::MODEL, Some(Arc::new(domains)))?;
-    let ContainerServices { ecr, logs } = containers;
+    let ContainerServices { ecr, logs, task_cidr } = containers;
     api.register("ecr", haneul_ecr::MODEL, Some(Arc::new(haneul_ecr::EcrService(ecr))))?;
     api.register(
         "logs",
         haneul_logs::MODEL,
         Some(Arc::new(haneul_logs::LogsService(logs))),
     )?;
-    // Clusters so far; ECS's other operations answer `NotImplemented` until issue 15 lands.
-    let ecs = haneul_ecs::Ecs::new(store.clone());
+    // Clusters, task definitions and tasks so far; ECS's other operations answer
+    // `NotImplemented` until issue 15 lands.
+    let ecs = haneul_ecs::Ecs::new(store.clone(), task_cidr);
     api.register("ecs", haneul_ecs::MODEL, Some(Arc::new(ecs)))?;
     Ok(api)
 }
@@ -303,6 +324,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ContainerServices {
             ecr: ecr.clone(),
             logs: logs.clone(),
+            task_cidr: haneul_ecs::runtime::addresses::TaskCidr::parse(&config.task_cidr)
+                .map_err(|e| StartError::Ecs(e.to_string()))?,
         },
     )?;
     let lb_plane = haneul_elbv2::proxy::Plane::new(lb_health).map_err(StartError::Proxy)?;
@@ -363,6 +386,22 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             logs.clone(),
         )),
     ];
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let ecs_host = haneul_ecs::runtime::host::Host::new(
+        store.clone(),
+        Arc::new(
+            haneul_ecs::runtime::docker::DockerRuntime::connect_local().map_err(|e| StartError::Ecs(e.to_string()))?,
+        ),
+        logs.clone(),
+        Arc::new(haneul_ecs::runtime::host::EcrCredentials(ecr.clone())),
+        haneul_ecs::runtime::host::HostConfig {
+            instance_id: haneul_ecs::runtime::host::instance_id(&data_dir)
+                .map_err(|e| StartError::Ecs(e.to_string()))?,
+            endpoint_url: None,
+        },
+        cancel.clone(),
+    );
+    let ecs_host_task = tokio::spawn(ecs_host.clone().run());
     announce_runtime(&config, api_addr, dns_addr, &data_dir);
     let runtime_files = config.runtime_files.clone();
     let state = Arc::new(State {
@@ -378,6 +417,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         acm_mailbox: acm.mailbox.clone(),
         ecr,
         logs,
+        ecs_host,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx.clone(), None));
@@ -397,6 +437,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         validator,
         proxy,
         background_tasks,
+        ecs_host: ecs_host_task,
+        cancel,
         runtime_files,
         _temp_dir: temp_dir,
     })

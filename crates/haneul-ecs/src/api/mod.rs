@@ -4,6 +4,7 @@
 pub mod clusters;
 pub mod tags;
 pub mod task_definitions;
+pub mod tasks;
 
 use haneul_wire::RequestContext;
 use serde::Serialize;
@@ -27,6 +28,10 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
         "ListTaskDefinitionFamilies" => task_definitions::list_families(ecs, ctx, input).await,
         "DeregisterTaskDefinition" => task_definitions::deregister(ecs, ctx, input).await,
         "DeleteTaskDefinitions" => task_definitions::delete(ecs, ctx, input).await,
+        "RunTask" => tasks::run(ecs, ctx, input).await,
+        "StopTask" => tasks::stop(ecs, ctx, input).await,
+        "DescribeTasks" => tasks::describe(ecs, ctx, input).await,
+        "ListTasks" => tasks::list(ecs, ctx, input).await,
         "TagResource" => tags::tag(ecs, ctx, input).await,
         "UntagResource" => tags::untag(ecs, ctx, input).await,
         "ListTagsForResource" => tags::list(ecs, ctx, input).await,

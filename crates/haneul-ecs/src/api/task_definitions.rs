@@ -5,6 +5,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use haneul_store::{Scope, Txn};
 use haneul_wire::RequestContext;
 use serde_json::{json, Value};
 
@@ -206,28 +207,26 @@ fn identifier(text: &str) -> Result<(String, Option<i64>), EcsError> {
     }
 }
 
-/// The named revision, or the family's latest ACTIVE one.
-async fn find(ecs: &Ecs, ctx: &RequestContext, text: &str) -> Result<TaskDefinition, EcsError> {
+/// The named revision, or the family's latest ACTIVE one (None: no such definition, or
+/// one being deleted).
+pub(crate) fn find_in(t: &Txn<'_>, scope: &Scope, text: &str) -> Result<Option<TaskDefinition>, EcsError> {
     let (family, revision) = identifier(text)?;
+    let found = match revision {
+        Some(r) => t.get::<TaskDefinition>(scope, KIND_TASK_DEFINITION, &task_definition_id(&family, r))?,
+        None => t
+            .list_prefix::<TaskDefinition>(scope, KIND_TASK_DEFINITION, &format!("{family}{}", crate::model::SEP))?
+            .into_iter()
+            .map(|(_, d)| d)
+            .rfind(|d| d.status == "ACTIVE"),
+    };
+    Ok(found.filter(|d| d.status != "DELETE_IN_PROGRESS"))
+}
+
+async fn find(ecs: &Ecs, ctx: &RequestContext, text: &str) -> Result<TaskDefinition, EcsError> {
     let scope = scope(ctx);
+    let text = text.to_string();
     ecs.store
-        .read(move |t| {
-            let found = match revision {
-                Some(r) => t.get::<TaskDefinition>(&scope, KIND_TASK_DEFINITION, &task_definition_id(&family, r))?,
-                None => t
-                    .list_prefix::<TaskDefinition>(
-                        &scope,
-                        KIND_TASK_DEFINITION,
-                        &format!("{family}{}", crate::model::SEP),
-                    )?
-                    .into_iter()
-                    .map(|(_, d)| d)
-                    .rfind(|d| d.status == "ACTIVE"),
-            };
-            found
-                .filter(|d| d.status != "DELETE_IN_PROGRESS")
-                .ok_or_else(|| client("Unable to describe task definition."))
-        })
+        .read(move |t| find_in(t, &scope, &text)?.ok_or_else(|| client("Unable to describe task definition.")))
         .await
 }
 
@@ -241,7 +240,7 @@ pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
     Ok(out)
 }
 
-fn page_token(next: Option<&str>) -> Result<usize, EcsError> {
+pub(crate) fn page_token(next: Option<&str>) -> Result<usize, EcsError> {
     match next {
         None => Ok(0),
         Some(t) => URL_SAFE_NO_PAD
@@ -253,7 +252,7 @@ fn page_token(next: Option<&str>) -> Result<usize, EcsError> {
     }
 }
 
-fn max_results(given: Option<i64>) -> Result<usize, EcsError> {
+pub(crate) fn max_results(given: Option<i64>) -> Result<usize, EcsError> {
     match given {
         None => Ok(100),
         Some(n) if (1..=100).contains(&n) => Ok(n as usize),
