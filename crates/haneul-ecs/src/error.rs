@@ -13,6 +13,14 @@ pub enum EcsError {
     ClusterNotFound,
     #[error("{0}")]
     ResourceNotFound(String),
+    #[error("Service not found.")]
+    ServiceNotFound,
+    #[error("Service was not ACTIVE.")]
+    ServiceNotActive,
+    #[error("The Cluster cannot be deleted while Services are active.")]
+    ClusterContainsServices,
+    #[error("The Cluster cannot be deleted while Tasks are active.")]
+    ClusterContainsTasks,
     #[error("haneul does not implement ECS {0} yet")]
     NotImplemented(String),
     #[error(transparent)]
@@ -29,6 +37,10 @@ impl From<EcsError> for AwsError {
             EcsError::Client(_) => ("ClientException", 400),
             EcsError::ClusterNotFound => ("ClusterNotFoundException", 400),
             EcsError::ResourceNotFound(_) => ("ResourceNotFoundException", 400),
+            EcsError::ServiceNotFound => ("ServiceNotFoundException", 400),
+            EcsError::ServiceNotActive => ("ServiceNotActiveException", 400),
+            EcsError::ClusterContainsServices => ("ClusterContainsServicesException", 400),
+            EcsError::ClusterContainsTasks => ("ClusterContainsTasksException", 400),
             EcsError::NotImplemented(_) | EcsError::Store(_) => ("ServerException", 500),
         };
         AwsError::new(code, status, e.to_string())

@@ -17,6 +17,7 @@ pub mod error;
 pub mod generated;
 pub mod model;
 pub mod runtime;
+pub mod scheduler;
 
 use haneul_store::{Scope, Store};
 use haneul_wire::{AwsError, BoxFuture, RequestContext, Service};

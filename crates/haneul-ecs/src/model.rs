@@ -144,6 +144,18 @@ pub struct Task {
     pub tags: serde_json::Value,
     /// Bumped on every change, as ECS's `version`.
     pub version: i64,
+    /// Service tasks: registered in the service's target groups.
+    #[serde(default)]
+    pub registered: bool,
+    /// Service tasks: was healthy (RUNNING and healthy in every target group) at least once.
+    #[serde(default)]
+    pub was_healthy: bool,
+    /// Service tasks: being drained before the stop (epoch seconds when it stops).
+    #[serde(default)]
+    pub draining_until_s: Option<f64>,
+    /// Service tasks: the scheduler has accounted for this task's stop.
+    #[serde(default)]
+    pub stop_seen: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -204,6 +216,115 @@ pub struct TaskAddress {
 
 pub fn address_scope() -> haneul_store::Scope {
     haneul_store::Scope::global("haneul")
+}
+
+/// A service, keyed `cluster␁name`. A deleted service stays, INACTIVE, for describes.
+pub const KIND_SERVICE: &str = "ecs.service";
+
+pub fn service_key(cluster: &str, name: &str) -> String {
+    format!("{cluster}{SEP}{name}")
+}
+
+pub fn service_arn(region: &str, account: &str, cluster: &str, name: &str) -> String {
+    format!("arn:aws:ecs:{region}:{account}:service/{cluster}/{name}")
+}
+
+/// A service's tie to a target group.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LoadBalancerRef {
+    pub target_group_arn: String,
+    pub container_name: String,
+    pub container_port: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Service {
+    pub name: String,
+    pub arn: String,
+    pub cluster: String,
+    /// ACTIVE, DRAINING (deleted, tasks stopping) or INACTIVE.
+    pub status: String,
+    pub desired_count: i64,
+    pub task_definition: String,
+    pub launch_type: Option<String>,
+    #[serde(default)]
+    pub capacity_provider_strategy: serde_json::Value,
+    pub platform_version: Option<String>,
+    /// The NetworkConfiguration as given (API shape).
+    #[serde(default)]
+    pub network_configuration: serde_json::Value,
+    pub load_balancers: Vec<LoadBalancerRef>,
+    pub maximum_percent: i64,
+    pub minimum_healthy_percent: i64,
+    pub circuit_breaker_enable: bool,
+    pub circuit_breaker_rollback: bool,
+    /// The DeploymentConfiguration as given (alarms, strategy, …), echoed back.
+    #[serde(default)]
+    pub deployment_configuration: serde_json::Value,
+    pub health_check_grace_period_s: Option<i64>,
+    pub scheduling_strategy: String,
+    #[serde(default)]
+    pub placement_constraints: serde_json::Value,
+    #[serde(default)]
+    pub placement_strategy: serde_json::Value,
+    #[serde(default)]
+    pub enable_execute_command: bool,
+    #[serde(default)]
+    pub enable_ecs_managed_tags: bool,
+    pub propagate_tags: Option<String>,
+    pub role_arn: Option<String>,
+    #[serde(default)]
+    pub tags: serde_json::Value,
+    pub created_at: f64,
+    pub created_by: String,
+    /// Newest first: the PRIMARY deployment, then older ones still draining.
+    pub deployments: Vec<Deployment>,
+    /// Newest first, at most [`MAX_SERVICE_EVENTS`].
+    pub events: Vec<ServiceEvent>,
+    /// The task definition of the last deployment that COMPLETED (the circuit breaker's
+    /// rollback target).
+    #[serde(default)]
+    pub last_completed_task_definition: Option<String>,
+    /// Task launches that failed in a row (the scheduler's throttling backoff).
+    #[serde(default)]
+    pub consecutive_failures: i64,
+    /// No launch before this time (epoch seconds).
+    #[serde(default)]
+    pub launch_after_s: f64,
+    /// When the service last reported "has reached a steady state." (epoch seconds).
+    #[serde(default)]
+    pub steady_reported_at: Option<f64>,
+    #[serde(default)]
+    pub revision: i64,
+}
+
+/// ECS keeps a service's 100 newest events.
+pub const MAX_SERVICE_EVENTS: usize = 100;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Deployment {
+    /// `ecs-svc/` and 19 digits.
+    pub id: String,
+    /// PRIMARY, ACTIVE or INACTIVE.
+    pub status: String,
+    pub task_definition: String,
+    pub desired_count: i64,
+    pub pending_count: i64,
+    pub running_count: i64,
+    pub failed_tasks: i64,
+    pub created_at: f64,
+    pub updated_at: f64,
+    pub launch_type: Option<String>,
+    /// IN_PROGRESS, COMPLETED or FAILED.
+    pub rollout_state: String,
+    pub rollout_state_reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceEvent {
+    pub id: String,
+    pub created_at: f64,
+    pub message: String,
 }
 
 #[cfg(test)]

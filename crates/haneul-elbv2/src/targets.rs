@@ -47,6 +47,14 @@ fn target(tg: &TargetGroup, d: &api_types::TargetDescription) -> Result<Target, 
     })
 }
 
+/// The group's deregistration delay (attribute `deregistration_delay.timeout_seconds`).
+pub fn deregistration_delay_s(tg: &TargetGroup) -> f64 {
+    crate::attributes::effective_for_group(tg)
+        .get("deregistration_delay.timeout_seconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300.0)
+}
+
 /// Loads the group, applies `change`, stores it — one transaction.
 async fn update_group(
     store: &Store,
@@ -95,10 +103,7 @@ pub async fn register_targets(store: &Store, ctx: &RequestContext, input: Value)
 pub async fn deregister_targets(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, ElbError> {
     let input: api_types::DeregisterTargetsInput = parse(input)?;
     update_group(store, ctx, input.target_group_arn, move |tg| {
-        let delay_s: f64 = crate::attributes::effective_for_group(tg)
-            .get("deregistration_delay.timeout_seconds")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(300.0);
+        let delay_s = deregistration_delay_s(tg);
         let drains = delay_s > 0.0 && !tg.load_balancer_arns.is_empty();
         let until = now_epoch_s() + delay_s;
         for d in &input.targets {
@@ -189,4 +194,82 @@ pub async fn describe_target_health(
         wanted.iter().map(health).collect()
     };
     Ok(json!({ "TargetHealthDescriptions": list }))
+}
+
+/// What ECS's service scheduler does with target groups, inside its own transactions.
+pub mod internal {
+    use haneul_store::{Scope, Txn};
+
+    use super::{deregistration_delay_s, now_epoch_s, MAX_TARGETS};
+    use crate::error::ElbError;
+    use crate::health::HealthTable;
+    use crate::model::{Target, TargetGroup, KIND_TARGET_GROUP};
+
+    /// The target group with this ARN, or `TargetGroupNotFound`.
+    pub fn target_group(t: &Txn<'_>, scope: &Scope, arn: &str) -> Result<TargetGroup, ElbError> {
+        crate::api::target_group(t, scope, arn)
+    }
+
+    /// Registers `ip:port` (again, if it was draining).
+    pub fn register_ip(
+        t: &mut Txn<'_>,
+        scope: &Scope,
+        arn: &str,
+        ip: &str,
+        port: i64,
+        zone: &str,
+    ) -> Result<(), ElbError> {
+        let mut tg = target_group(t, scope, arn)?;
+        let now_s = now_epoch_s();
+        tg.targets.retain(|x| x.present(now_s));
+        match tg.targets.iter_mut().find(|x| x.id == ip && x.port == port) {
+            Some(existing) => existing.draining_until_s = None,
+            None => tg.targets.push(Target {
+                id: ip.to_string(),
+                port,
+                availability_zone: Some(zone.to_string()),
+                draining_until_s: None,
+            }),
+        }
+        if tg.targets.len() > MAX_TARGETS {
+            return Err(ElbError::TooManyTargets(format!(
+                "A target group can have at most {MAX_TARGETS} targets"
+            )));
+        }
+        t.put(scope, KIND_TARGET_GROUP, &tg.name, &tg)?;
+        Ok(())
+    }
+
+    /// Deregisters `ip:port`: it drains for the group's deregistration delay when a load
+    /// balancer uses the group. Returns the delay (0 when it is gone at once, or was not
+    /// registered).
+    pub fn deregister_ip(t: &mut Txn<'_>, scope: &Scope, arn: &str, ip: &str, port: i64) -> Result<f64, ElbError> {
+        let mut tg = target_group(t, scope, arn)?;
+        let now_s = now_epoch_s();
+        tg.targets.retain(|x| x.present(now_s));
+        let delay_s = deregistration_delay_s(&tg);
+        let drains = delay_s > 0.0 && !tg.load_balancer_arns.is_empty();
+        let Some(i) = tg
+            .targets
+            .iter()
+            .position(|x| x.id == ip && x.port == port && x.draining_until_s.is_none())
+        else {
+            return Ok(0.0);
+        };
+        if drains {
+            tg.targets[i].draining_until_s = Some(now_s + delay_s);
+        } else {
+            tg.targets.remove(i);
+        }
+        t.put(scope, KIND_TARGET_GROUP, &tg.name, &tg)?;
+        Ok(if drains { delay_s } else { 0.0 })
+    }
+
+    /// The probes' verdict on a registered target: `healthy`, `unhealthy`, `initial`, ….
+    pub fn health(table: &HealthTable, arn: &str, ip: &str, port: i64) -> &'static str {
+        match table.get(&(arn.to_string(), ip.to_string(), port)) {
+            Some(s) => s.state().name(),
+            None => "initial",
+        }
+    }
 }

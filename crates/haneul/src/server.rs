@@ -120,6 +120,8 @@ pub struct Running {
     background_tasks: Vec<JoinHandle<()>>,
     /// ECS's host loop and what stops it.
     ecs_host: JoinHandle<()>,
+    /// ECS's service scheduler.
+    scheduler: JoinHandle<()>,
     cancel: tokio_util::sync::CancellationToken,
     runtime_files: Vec<PathBuf>,
     _temp_dir: Option<tempfile::TempDir>,
@@ -138,6 +140,7 @@ impl Running {
         self.proxy.abort();
         self.background_tasks.iter().for_each(JoinHandle::abort);
         self.cancel.cancel();
+        let _ = self.scheduler.await;
         if tokio::time::timeout(Duration::from_secs(GRACEFUL_SHUTDOWN_S), self.ecs_host)
             .await
             .is_err()
@@ -161,6 +164,7 @@ impl Running {
         self.proxy.abort();
         self.background_tasks.iter().for_each(JoinHandle::abort);
         self.cancel.cancel();
+        self.scheduler.abort();
         self.ecs_host.abort();
     }
 
@@ -328,6 +332,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 .map_err(|e| StartError::Ecs(e.to_string()))?,
         },
     )?;
+    let scheduler = Arc::new(haneul_ecs::scheduler::Scheduler {
+        store: store.clone(),
+        health: lb_health.clone(),
+        task_cidr: haneul_ecs::runtime::addresses::TaskCidr::parse(&config.task_cidr)
+            .map_err(|e| StartError::Ecs(e.to_string()))?,
+    });
     let lb_plane = haneul_elbv2::proxy::Plane::new(lb_health).map_err(StartError::Proxy)?;
     let proxy = tokio::spawn(haneul_elbv2::proxy::run(
         store.clone(),
@@ -402,6 +412,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         cancel.clone(),
     );
     let ecs_host_task = tokio::spawn(ecs_host.clone().run());
+    let scheduler_task = tokio::spawn(scheduler.run(cancel.clone()));
     announce_runtime(&config, api_addr, dns_addr, &data_dir);
     let runtime_files = config.runtime_files.clone();
     let state = Arc::new(State {
@@ -438,6 +449,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         proxy,
         background_tasks,
         ecs_host: ecs_host_task,
+        scheduler: scheduler_task,
         cancel,
         runtime_files,
         _temp_dir: temp_dir,

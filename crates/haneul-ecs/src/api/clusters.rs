@@ -24,14 +24,44 @@ struct Include {
     configurations: bool,
 }
 
+/// What a cluster holds: (active services, running tasks, pending tasks).
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    services: i64,
+    running: i64,
+    pending: i64,
+}
+
+fn counts(t: &haneul_store::Txn<'_>, scope: &haneul_store::Scope, cluster: &str) -> Result<Counts, EcsError> {
+    let prefix = format!("{cluster}{}", crate::model::SEP);
+    let mut c = Counts::default();
+    for (_, s) in t.list_prefix::<crate::model::Service>(scope, crate::model::KIND_SERVICE, &prefix)? {
+        if s.status != "INACTIVE" {
+            c.services += 1;
+        }
+    }
+    for (_, task) in t.list_prefix::<crate::model::Task>(scope, crate::model::KIND_TASK, &prefix)? {
+        match task.last_status.as_str() {
+            "STOPPED" => {}
+            "RUNNING" => c.running += 1,
+            _ => c.pending += 1,
+        }
+    }
+    Ok(c)
+}
+
 fn view(c: &Cluster, include: Include) -> api::Cluster {
+    view_counted(c, include, Counts::default())
+}
+
+fn view_counted(c: &Cluster, include: Include, n: Counts) -> api::Cluster {
     let configuration = if include.configurations {
         c.configuration.clone().and_then(|v| serde_json::from_value(v).ok())
     } else {
         None
     };
     api::Cluster {
-        active_services_count: Some(0),
+        active_services_count: Some(n.services),
         capacity_providers: c.capacity_providers.clone(),
         cluster_arn: Some(c.arn.clone()),
         cluster_name: Some(c.name.clone()),
@@ -45,9 +75,9 @@ fn view(c: &Cluster, include: Include) -> api::Cluster {
                 weight: Some(s.weight),
             })
             .collect(),
-        pending_tasks_count: Some(0),
+        pending_tasks_count: Some(n.pending),
         registered_container_instances_count: Some(0),
-        running_tasks_count: Some(0),
+        running_tasks_count: Some(n.running),
         service_connect_defaults: c
             .service_connect_namespace
             .clone()
@@ -218,12 +248,21 @@ pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
         .iter()
         .map(|w| (w.clone(), cluster_name(Some(w)).to_string()))
         .collect();
-    let found: Vec<(String, Option<Cluster>)> = ecs
+    let found: Vec<(String, Option<(Cluster, Counts)>)> = ecs
         .store
         .read(move |t| {
             names
                 .into_iter()
-                .map(|(given, name)| Ok((given, t.get::<Cluster>(&scope, KIND_CLUSTER, &name)?)))
+                .map(|(given, name)| {
+                    let found = match t.get::<Cluster>(&scope, KIND_CLUSTER, &name)? {
+                        Some(c) => {
+                            let n = counts(t, &scope, &c.name)?;
+                            Some((c, n))
+                        }
+                        None => None,
+                    };
+                    Ok((given, found))
+                })
                 .collect::<Result<Vec<_>, EcsError>>()
         })
         .await?;
@@ -231,7 +270,7 @@ pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
     let mut failures = Vec::new();
     for (given, c) in found {
         match c {
-            Some(c) => clusters.push(view(&c, include)),
+            Some((c, n)) => clusters.push(view_counted(&c, include, n)),
             None => failures.push(api::Failure {
                 arn: Some(if given.starts_with("arn:") {
                     given
@@ -313,12 +352,27 @@ async fn change(
 
 pub async fn delete(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
     let input: api::DeleteClusterRequest = parse(input)?;
-    // Services, tasks and container instances will refuse the delete once they exist here.
-    let c = change(ecs, ctx, &input.cluster, Include::default(), |c| {
-        c.status = "INACTIVE".into();
-        Ok(())
-    })
-    .await?;
+    let scope = scope(ctx);
+    let name = cluster_name(Some(&input.cluster)).to_string();
+    let c = ecs
+        .store
+        .write(move |t| {
+            let mut c: Cluster = t
+                .get(&scope, KIND_CLUSTER, &name)?
+                .filter(|c: &Cluster| c.status == "ACTIVE")
+                .ok_or(EcsError::ClusterNotFound)?;
+            let n = counts(t, &scope, &c.name)?;
+            if n.services > 0 {
+                return Err(EcsError::ClusterContainsServices);
+            }
+            if n.running + n.pending > 0 {
+                return Err(EcsError::ClusterContainsTasks);
+            }
+            c.status = "INACTIVE".into();
+            t.put(&scope, KIND_CLUSTER, &name, &c)?;
+            Ok::<_, EcsError>(view(&c, Include::default()))
+        })
+        .await?;
     Ok(json!({ "cluster": output(&c)? }))
 }
 

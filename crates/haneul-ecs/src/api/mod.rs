@@ -2,6 +2,7 @@
 //! in one `Store::write`.
 
 pub mod clusters;
+pub mod services;
 pub mod tags;
 pub mod task_definitions;
 pub mod tasks;
@@ -32,6 +33,11 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
         "StopTask" => tasks::stop(ecs, ctx, input).await,
         "DescribeTasks" => tasks::describe(ecs, ctx, input).await,
         "ListTasks" => tasks::list(ecs, ctx, input).await,
+        "CreateService" => services::create(ecs, ctx, input).await,
+        "UpdateService" => services::update(ecs, ctx, input).await,
+        "DeleteService" => services::delete(ecs, ctx, input).await,
+        "DescribeServices" => services::describe(ecs, ctx, input).await,
+        "ListServices" => services::list(ecs, ctx, input).await,
         "TagResource" => tags::tag(ecs, ctx, input).await,
         "UntagResource" => tags::untag(ecs, ctx, input).await,
         "ListTagsForResource" => tags::list(ecs, ctx, input).await,

@@ -74,21 +74,19 @@ fn placement_kind(
     }
 }
 
-struct NetworkChoice {
-    subnets: Vec<(String, String)>,
+pub(crate) struct NetworkChoice {
+    /// (subnet id, availability zone), as given.
+    pub subnets: Vec<(String, String)>,
 }
 
 /// awsvpc tasks need subnets (checked against EC2); other modes refuse a network configuration.
-fn network_choice(
+pub(crate) fn network_choice(
     t: &mut Txn<'_>,
     scope: &Scope,
     mode: &str,
-    input: &api::RunTaskRequest,
+    network: Option<&api::NetworkConfiguration>,
 ) -> Result<Option<NetworkChoice>, EcsError> {
-    let vpc = input
-        .network_configuration
-        .as_ref()
-        .and_then(|n| n.awsvpc_configuration.as_ref());
+    let vpc = network.and_then(|n| n.awsvpc_configuration.as_ref());
     if mode != "awsvpc" {
         if vpc.is_some() {
             return Err(invalid(
@@ -160,6 +158,140 @@ fn mac() -> String {
     format!("02:{}", b.join(":"))
 }
 
+/// What one new task is made of.
+pub(crate) struct Launch<'a> {
+    pub cluster: &'a str,
+    pub def: &'a TaskDefinition,
+    pub launch_type: Option<String>,
+    pub capacity_provider: Option<String>,
+    /// awsvpc: (subnet id, availability zone).
+    pub subnet: Option<(String, String)>,
+    pub group: String,
+    pub started_by: Option<String>,
+    pub overrides: Value,
+    pub tags: Value,
+    pub platform_version: Option<String>,
+    pub enable_execute_command: bool,
+    /// (service name, deployment id) for service tasks.
+    pub service: Option<(String, String)>,
+}
+
+/// Writes a new task (PROVISIONING, desired RUNNING) with its address, in `t`.
+pub(crate) fn create_task(
+    t: &mut Txn<'_>,
+    scope: &Scope,
+    cidr: &crate::runtime::addresses::TaskCidr,
+    launch: &Launch<'_>,
+) -> Result<Task, EcsError> {
+    let (region, account) = (scope.region.as_str(), scope.account_id.as_str());
+    let def = launch.def;
+    let id = hex(32);
+    let arn = task_arn(region, account, launch.cluster, &id);
+    let (network, availability_zone) = match &launch.subnet {
+        Some((subnet, az)) => {
+            let ip = cidr.allocate(t, &arn).map_err(|e| match e {
+                crate::runtime::addresses::AddressError::Store(s) => EcsError::Store(s),
+                other => EcsError::Client(other.to_string()),
+            })?;
+            let n = TaskNetwork {
+                attachment_id: uuid::Uuid::new_v4().to_string(),
+                eni_id: format!("eni-{}", hex(17)),
+                private_ip: ip,
+                subnet_id: subnet.clone(),
+                mac: mac(),
+                status: "PRECREATED".into(),
+            };
+            (Some(n), az.clone())
+        }
+        None => (None, format!("{region}a")),
+    };
+    let containers = crate::runtime::spec::containers_of(&def.definition)
+        .into_iter()
+        .map(|c| TaskContainer {
+            name: c.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
+            arn: format!(
+                "arn:aws:ecs:{region}:{account}:container/{}/{id}/{}",
+                launch.cluster,
+                uuid::Uuid::new_v4()
+            ),
+            image: c.get("image").and_then(Value::as_str).unwrap_or_default().to_string(),
+            image_digest: None,
+            runtime_id: None,
+            last_status: "PENDING".into(),
+            exit_code: None,
+            reason: None,
+            health_status: "UNKNOWN".into(),
+            essential: c.get("essential").and_then(Value::as_bool).unwrap_or(true),
+            network_bindings: Vec::new(),
+            cpu: c.get("cpu").and_then(Value::as_i64),
+            memory: c.get("memory").and_then(Value::as_i64),
+            memory_reservation: c.get("memoryReservation").and_then(Value::as_i64),
+        })
+        .collect();
+    let sized = |field: &str| {
+        launch
+            .overrides
+            .get(field)
+            .and_then(Value::as_str)
+            .or_else(|| def.definition.get(field).and_then(Value::as_str))
+            .map(str::to_string)
+    };
+    let task = Task {
+        id: id.clone(),
+        arn,
+        cluster: launch.cluster.to_string(),
+        task_definition_arn: def.definition["taskDefinitionArn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        family: def.family.clone(),
+        revision: def.revision,
+        definition: def.definition.clone(),
+        overrides: launch.overrides.clone(),
+        launch_type: launch.launch_type.clone(),
+        capacity_provider: launch.capacity_provider.clone(),
+        platform_version: Some(
+            launch
+                .platform_version
+                .clone()
+                .filter(|p| p != "LATEST")
+                .unwrap_or_else(|| "1.4.0".into()),
+        ),
+        group: Some(launch.group.clone()),
+        started_by: launch.started_by.clone(),
+        service: launch.service.as_ref().map(|(s, _)| s.clone()),
+        deployment_id: launch.service.as_ref().map(|(_, d)| d.clone()),
+        desired_status: "RUNNING".into(),
+        last_status: "PROVISIONING".into(),
+        health_status: "UNKNOWN".into(),
+        created_at: haneul_wire::value::now_epoch_s(),
+        pull_started_at: None,
+        pull_stopped_at: None,
+        started_at: None,
+        connectivity_at: None,
+        stopping_at: None,
+        execution_stopped_at: None,
+        stopped_at: None,
+        stop_code: None,
+        stopped_reason: None,
+        containers,
+        network,
+        availability_zone,
+        host: HOST_LOCAL.into(),
+        cpu: sized("cpu"),
+        memory: sized("memory"),
+        enable_execute_command: launch.enable_execute_command,
+        tags: launch.tags.clone(),
+        version: 1,
+        registered: false,
+        was_healthy: false,
+        draining_until_s: None,
+        stop_seen: false,
+    };
+    t.put(scope, KIND_TASK, &task_key(launch.cluster, &id), &task)?;
+    Ok(task)
+}
+
 pub async fn run(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
     let input: api::RunTaskRequest = parse(input)?;
     let count = input.count.unwrap_or(1);
@@ -176,7 +308,6 @@ pub async fn run(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value,
     }
     let scope = scope(ctx);
     let cidr = ecs.task_cidr.clone();
-    let (region, account) = (ctx.region.clone(), ctx.account_id.clone());
     let tasks = ecs
         .store
         .write(move |t| {
@@ -201,7 +332,7 @@ pub async fn run(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value,
                 .and_then(Value::as_str)
                 .unwrap_or("bridge")
                 .to_string();
-            let network = network_choice(t, &scope, &mode, &input)?;
+            let network = network_choice(t, &scope, &mode, input.network_configuration.as_ref())?;
             let overrides = input
                 .overrides
                 .as_ref()
@@ -211,110 +342,21 @@ pub async fn run(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value,
             let tags = serde_json::to_value(&input.tags).map_err(|e| invalid(e.to_string()))?;
             let mut created = Vec::new();
             for i in 0..count as usize {
-                let id = hex(32);
-                let arn = task_arn(&region, &account, &cluster.name, &id);
-                let (net, az) = match &network {
-                    Some(choice) => {
-                        let (subnet, az) = choice.subnets[i % choice.subnets.len()].clone();
-                        let ip = cidr.allocate(t, &arn).map_err(|e| match e {
-                            crate::runtime::addresses::AddressError::Store(s) => EcsError::Store(s),
-                            other => EcsError::Client(other.to_string()),
-                        })?;
-                        let n = TaskNetwork {
-                            attachment_id: uuid::Uuid::new_v4().to_string(),
-                            eni_id: format!("eni-{}", hex(17)),
-                            private_ip: ip,
-                            subnet_id: subnet,
-                            mac: mac(),
-                            status: "PRECREATED".into(),
-                        };
-                        (Some(n), az)
-                    }
-                    None => (None, format!("{region}a")),
-                };
-                let containers = crate::runtime::spec::containers_of(&def.definition)
-                    .into_iter()
-                    .map(|c| TaskContainer {
-                        name: c.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
-                        arn: format!(
-                            "arn:aws:ecs:{region}:{account}:container/{}/{id}/{}",
-                            cluster.name,
-                            uuid::Uuid::new_v4()
-                        ),
-                        image: c.get("image").and_then(Value::as_str).unwrap_or_default().to_string(),
-                        image_digest: None,
-                        runtime_id: None,
-                        last_status: "PENDING".into(),
-                        exit_code: None,
-                        reason: None,
-                        health_status: "UNKNOWN".into(),
-                        essential: c.get("essential").and_then(Value::as_bool).unwrap_or(true),
-                        network_bindings: Vec::new(),
-                        cpu: c.get("cpu").and_then(Value::as_i64),
-                        memory: c.get("memory").and_then(Value::as_i64),
-                        memory_reservation: c.get("memoryReservation").and_then(Value::as_i64),
-                    })
-                    .collect();
-                let task = Task {
-                    id: id.clone(),
-                    arn,
-                    cluster: cluster.name.clone(),
-                    task_definition_arn: def.definition["taskDefinitionArn"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                    family: def.family.clone(),
-                    revision: def.revision,
-                    definition: def.definition.clone(),
-                    overrides: overrides.clone().unwrap_or_else(|| json!({})),
+                let launch = Launch {
+                    cluster: &cluster.name,
+                    def: &def,
                     launch_type: launch_type.clone(),
                     capacity_provider: provider.clone(),
-                    platform_version: Some(
-                        input
-                            .platform_version
-                            .clone()
-                            .filter(|p| p != "LATEST")
-                            .unwrap_or_else(|| "1.4.0".into()),
-                    ),
-                    group: Some(input.group.clone().unwrap_or_else(|| format!("family:{}", def.family))),
+                    subnet: network.as_ref().map(|n| n.subnets[i % n.subnets.len()].clone()),
+                    group: input.group.clone().unwrap_or_else(|| format!("family:{}", def.family)),
                     started_by: input.started_by.clone(),
-                    service: None,
-                    deployment_id: None,
-                    desired_status: "RUNNING".into(),
-                    last_status: "PROVISIONING".into(),
-                    health_status: "UNKNOWN".into(),
-                    created_at: haneul_wire::value::now_epoch_s(),
-                    pull_started_at: None,
-                    pull_stopped_at: None,
-                    started_at: None,
-                    connectivity_at: None,
-                    stopping_at: None,
-                    execution_stopped_at: None,
-                    stopped_at: None,
-                    stop_code: None,
-                    stopped_reason: None,
-                    containers,
-                    network: net,
-                    availability_zone: az,
-                    host: HOST_LOCAL.into(),
-                    cpu: overrides
-                        .as_ref()
-                        .and_then(|o| o.get("cpu"))
-                        .and_then(Value::as_str)
-                        .or_else(|| def.definition.get("cpu").and_then(Value::as_str))
-                        .map(str::to_string),
-                    memory: overrides
-                        .as_ref()
-                        .and_then(|o| o.get("memory"))
-                        .and_then(Value::as_str)
-                        .or_else(|| def.definition.get("memory").and_then(Value::as_str))
-                        .map(str::to_string),
-                    enable_execute_command: input.enable_execute_command.unwrap_or(false),
+                    overrides: overrides.clone().unwrap_or_else(|| json!({})),
                     tags: tags.clone(),
-                    version: 1,
+                    platform_version: input.platform_version.clone(),
+                    enable_execute_command: input.enable_execute_command.unwrap_or(false),
+                    service: None,
                 };
-                t.put(&scope, KIND_TASK, &task_key(&cluster.name, &id), &task)?;
-                created.push(task);
+                created.push(create_task(t, &scope, &cidr, &launch)?);
             }
             Ok::<_, EcsError>(created)
         })
