@@ -94,12 +94,23 @@ pub async fn drive(
     mut wake: watch::Receiver<()>,
     cancel: CancellationToken,
 ) {
-    let outcome = tokio::select! {
-        r = lifecycle(&host, &scope, &key, &mut wake) => r,
-        () = cancel.cancelled() => return,
-    };
-    if let Err(e) = outcome {
+    // Cancellation is honoured between engine calls and during waits, never inside a
+    // create or start: a container the engine made is always one this run knows of.
+    if let Err(Halt::Store(e)) = lifecycle(&host, &scope, &key, &mut wake, &cancel).await {
         tracing::warn!(task = %key, error = %e, "task lifecycle failed; will retry on the next pass");
+    }
+}
+
+/// Why a lifecycle ended early.
+enum Halt {
+    Store(StoreError),
+    /// The host is stopping: the task's containers are left for the next run to adopt.
+    Detached,
+}
+
+impl From<StoreError> for Halt {
+    fn from(e: StoreError) -> Halt {
+        Halt::Store(e)
     }
 }
 
@@ -108,7 +119,8 @@ async fn lifecycle(
     scope: &Scope,
     key: &str,
     wake: &mut watch::Receiver<()>,
-) -> Result<(), StoreError> {
+    cancel: &CancellationToken,
+) -> Result<(), Halt> {
     let Some(task) = load(&host.store, scope, key).await? else {
         return Ok(());
     };
@@ -122,7 +134,7 @@ async fn lifecycle(
             let cause = StopCause::failed_to_start(format!(
                 "ResourceInitializationError: the container engine is unavailable: {e}"
             ));
-            return finish(host, scope, key, &[], Some(cause)).await;
+            return Ok(finish(host, scope, key, &[], Some(cause)).await?);
         }
     };
     let running = if task.last_status == "RUNNING" || task.containers.iter().any(|c| c.runtime_id.is_some()) {
@@ -135,7 +147,7 @@ async fn lifecycle(
                     code: "EssentialContainerExited".into(),
                     reason: "Essential container in task exited".into(),
                 };
-                return finish(host, scope, key, &[], Some(cause)).await;
+                return Ok(finish(host, scope, key, &[], Some(cause)).await?);
             }
         }
     } else {
@@ -143,15 +155,15 @@ async fn lifecycle(
         let ids: Vec<String> = existing.iter().map(|c| c.id.clone()).collect();
         remove_all(host, &ids).await;
         if task.desired_status == "STOPPED" {
-            return finish(host, scope, key, &[], None).await;
+            return Ok(finish(host, scope, key, &[], None).await?);
         }
-        match start(host, scope, key, &task).await? {
+        match start(host, scope, key, &task, cancel).await? {
             Ok(r) => r,
-            Err((started, cause)) => return finish(host, scope, key, &started, Some(cause)).await,
+            Err((started, cause)) => return Ok(finish(host, scope, key, &started, Some(cause)).await?),
         }
     };
-    let cause = monitor(host, scope, key, &running, wake).await?;
-    finish(host, scope, key, &running, cause).await
+    let cause = monitor(host, scope, key, &running, wake, cancel).await?;
+    Ok(finish(host, scope, key, &running, cause).await?)
 }
 
 /// The containers of a task that a previous run started, if every one of them is still there.
@@ -189,7 +201,8 @@ async fn start(
     scope: &Scope,
     key: &str,
     task: &Task,
-) -> Result<Result<Vec<Running>, StartFailure>, StoreError> {
+    cancel: &CancellationToken,
+) -> Result<Result<Vec<Running>, StartFailure>, Halt> {
     update(&host.store, scope, key, |t| {
         t.last_status = "PENDING".into();
         t.pull_started_at = Some(now_s());
@@ -206,7 +219,11 @@ async fn start(
             continue;
         }
         let (resolved, auth) = host.credentials.for_image(image, scope);
-        match host.runtime.ensure_image(&resolved, auth).await {
+        let pulled = tokio::select! {
+            r = host.runtime.ensure_image(&resolved, auth) => r,
+            () = cancel.cancelled() => return Err(Halt::Detached),
+        };
+        match pulled {
             Ok(digest) => {
                 digests.insert(image.to_string(), digest);
             }
@@ -238,7 +255,14 @@ async fn start(
     for index in order {
         let def = defs[index];
         let name = def.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-        if let Err(reason) = wait_for_dependencies(host, def, &running).await {
+        let ready = tokio::select! {
+            r = wait_for_dependencies(host, def, &running) => r,
+            () = cancel.cancelled() => return Err(Halt::Detached),
+        };
+        if cancel.is_cancelled() {
+            return Err(Halt::Detached);
+        }
+        if let Err(reason) = ready {
             return Ok(Err((running, StopCause::failed_to_start(reason))));
         }
         let mut container = spec::container_spec(task, def, &facts);
@@ -411,7 +435,8 @@ async fn monitor(
     key: &str,
     running: &[Running],
     wake: &mut watch::Receiver<()>,
-) -> Result<Option<StopCause>, StoreError> {
+    cancel: &CancellationToken,
+) -> Result<Option<StopCause>, Halt> {
     let mut waits: JoinSet<(String, Result<i64, RuntimeError>)> = JoinSet::new();
     for r in running {
         let (runtime, id, name) = (host.runtime.clone(), r.runtime_id.clone(), r.name.clone());
@@ -422,6 +447,7 @@ async fn monitor(
     let mut last_health: HashMap<String, String> = HashMap::new();
     loop {
         tokio::select! {
+            () = cancel.cancelled() => return Err(Halt::Detached),
             done = waits.join_next() => {
                 let Some(done) = done else { return Ok(None) };
                 let Ok((name, exit)) = done else { continue };

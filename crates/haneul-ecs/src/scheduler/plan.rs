@@ -24,6 +24,10 @@ pub fn throttle_s(consecutive_failures: i64) -> f64 {
     (5.0 * f64::from(2u32.pow(steps))).min(900.0)
 }
 
+/// A task with neither a target group nor a container health check counts as healthy once
+/// it has kept running this long.
+pub const UNCHECKED_SETTLE_S: f64 = 3.0;
+
 /// What the step needs to know about one target group.
 #[derive(Debug, Clone)]
 pub struct GroupFacts {
@@ -221,7 +225,17 @@ pub fn step(s: &mut Service, tasks: &mut [Task], w: &World<'_>) -> Step {
         };
         let lb_ok = s.load_balancers.is_empty() || (t.registered && verdicts.iter().all(|(_, v)| v == "healthy"));
         let container_ok = t.health_status != "UNHEALTHY";
-        healthy[i] = lb_ok && container_ok;
+        // With no health signal at all, a task of the deployment rolling out must keep
+        // running a moment first: one that exits right after it started is a failed launch,
+        // not capacity that lets older tasks go.
+        let checked = !s.load_balancers.is_empty() || t.health_status == "HEALTHY";
+        let rolling_out = s
+            .deployments
+            .first()
+            .is_some_and(|d| Some(&d.id) == t.deployment_id.as_ref());
+        let settled =
+            checked || !rolling_out || t.started_at.is_some_and(|started| now - started >= UNCHECKED_SETTLE_S);
+        healthy[i] = lb_ok && container_ok && settled;
         if healthy[i] && !t.was_healthy {
             t.was_healthy = true;
             out.changed_tasks.push(i);
@@ -488,8 +502,9 @@ fn finish_counts(
     s.deployments.retain(|d| {
         Some(&d.id) == first.as_ref() || has_tasks(&d.id) || (d.rollout_state == "FAILED" && !primary_completed)
     });
-    // Completion: only the primary left, all its tasks running and healthy.
-    let single = s.deployments.len() == 1;
+    // Completion: no other deployment has tasks left, all the primary's are running and
+    // healthy.
+    let single = s.deployments.iter().skip(1).all(|d| !has_tasks(&d.id));
     let primary_healthy = s.deployments.first().map_or(0, |p| {
         tasks
             .iter()
@@ -516,9 +531,10 @@ fn finish_counts(
             format!("(service {name}) (deployment {id}) deployment completed."),
         );
         s.last_completed_task_definition = Some(td);
+        s.deployments.truncate(1);
     }
     let steady = s.status == "ACTIVE"
-        && single
+        && s.deployments.len() == 1
         && s.deployments.first().is_some_and(|p| {
             p.rollout_state != "IN_PROGRESS"
                 && p.running_count == desired

@@ -179,9 +179,11 @@ pub fn http_get(addr: &str) -> String {
 #[ignore = "needs the Docker engine: runs in CI with --include-ignored"]
 async fn run_task_pulls_from_ecr_serves_logs_and_stops() {
     let docker = Docker::require();
+    let mut images = Vec::new();
     let h = Haneul::start();
     let ecs = h.ecs();
-    let (uri, _image) = push_script_image(&docker, &h, "tasks/web", "v1", WEB_SCRIPT);
+    let (uri, image) = push_script_image(&docker, &h, "tasks/web", "v1", WEB_SCRIPT);
+    images.push(image);
     ecs.create_cluster().cluster_name("demo").send().await.unwrap();
     let group = "/ecs/tasks-web";
     let family = register_fargate(&ecs, "web", web_container("web", &uri, group)).await;
@@ -400,9 +402,11 @@ async fn a_restarted_haneul_adopts_running_tasks() {
         keep_tasks_on_exit: true,
         ..Options::default()
     };
+    let mut images = Vec::new();
     let h = Haneul::start_with(keep());
     let ecs = h.ecs();
-    let (uri, _image) = push_script_image(&docker, &h, "adopt/web", "v1", WEB_SCRIPT);
+    let (uri, image) = push_script_image(&docker, &h, "adopt/web", "v1", WEB_SCRIPT);
+    images.push(image);
     ecs.create_cluster().cluster_name("demo").send().await.unwrap();
     register_fargate(&ecs, "web", web_container("web", &uri, "/ecs/adopt")).await;
     let arn = run_fargate(&ecs, &h, "demo", "web", 1).await.remove(0);

@@ -14,6 +14,7 @@ mod ecr_docker;
 mod ecr_pull_through;
 mod ecr_registry;
 mod ecs_cli;
+mod ecs_services;
 mod ecs_tasks;
 mod elbv2_cli;
 mod elbv2_proxy;
