@@ -257,7 +257,7 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         let fast = wait_for_signal().await?;
         if fast {
             tracing::info!("SIGINT: stopping now");
-            running.abort();
+            running.stop_now().await;
         } else {
             tracing::info!("SIGTERM: finishing in-flight requests");
             running.shutdown().await;

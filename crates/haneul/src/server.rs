@@ -153,6 +153,16 @@ impl Running {
         self.dns.stop().await;
     }
 
+    /// Stops at once: open connections are dropped. Task containers stay for the next start
+    /// to adopt, unless this instance removes them on exit (then that is the one wait).
+    pub async fn stop_now(self) {
+        let state = self.state.clone();
+        self.abort();
+        if state.config.ecs_remove_tasks_on_exit {
+            state.ecs_host.remove_all_containers().await;
+        }
+    }
+
     /// Stops at once: open connections are dropped.
     pub fn abort(self) {
         self.remove_runtime_files();
