@@ -1,5 +1,10 @@
 //! The SQLite backend: one writer connection, a small pool of readers, WAL journal with
 //! `synchronous=FULL` so an acknowledged commit is on disk before the caller hears of it.
+//!
+//! Writes are group-committed: one writer thread takes the writes waiting for it (up to
+//! [`MAX_GROUP`]), runs each in its own savepoint — a failing one is rolled back alone — and
+//! commits them with one fsync, under one revision; each caller hears of its write only after
+//! that commit.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +21,10 @@ use crate::StoreError;
 const READERS: usize = 4;
 /// Change-log entries kept for subscribers that fell behind; older ones are pruned.
 const CHANGES_KEPT: u64 = 10_000;
+/// Most writes committed together.
+const MAX_GROUP: usize = 128;
+/// Writes waiting for the writer thread; a caller waits for room beyond this.
+const WRITE_QUEUE: usize = 1024;
 /// How long a connection waits on a lock held by another process before failing.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
@@ -35,8 +44,14 @@ CREATE TABLE IF NOT EXISTS changes (
 CREATE INDEX IF NOT EXISTS changes_by_revision ON changes (revision);
 ";
 
+/// One write for the writer thread: runs the caller's closure in the group's transaction and
+/// says whether it succeeded, with what to do once the group's commit is known.
+type Job = Box<dyn FnOnce(&mut Txn<'_>) -> (bool, Completion) + Send>;
+type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
 struct Inner {
     writer: Mutex<Connection>,
+    jobs: tokio::sync::mpsc::Sender<Job>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     revision: watch::Sender<u64>,
@@ -94,15 +109,25 @@ impl Store {
             .map(|_| open_connection(path, "FULL").map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
         let (tx, _) = watch::channel(revision);
-        Ok(Store {
+        let (jobs, queue) = tokio::sync::mpsc::channel::<Job>(WRITE_QUEUE);
+        let store = Store {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
+                jobs,
                 readers,
                 next_reader: AtomicUsize::new(0),
                 revision: tx,
                 kind_followers: Mutex::new(Vec::new()),
             }),
-        })
+        };
+        // The thread holds the store weakly: it ends when the last clone is dropped (the
+        // queue closes with it).
+        let weak = Arc::downgrade(&store.inner);
+        std::thread::Builder::new()
+            .name("haneul-store-writer".into())
+            .spawn(move || writer_loop(weak, queue))
+            .map_err(|e| StoreError::Worker(format!("cannot start the store's writer thread: {e}")))?;
+        Ok(store)
     }
 
     /// The latest committed revision.
@@ -136,10 +161,33 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.write_blocking(f))
-            .await
-            .map_err(|e| E::from(StoreError::Worker(e.to_string())))?
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |txn: &mut Txn<'_>| match f(txn) {
+            Ok(value) => {
+                let done: Completion = Box::new(move |committed: Result<(), StoreError>| {
+                    let _ = done_tx.send(committed.map(|()| value).map_err(E::from));
+                });
+                (true, done)
+            }
+            Err(e) => {
+                let done: Completion = Box::new(move |_| {
+                    let _ = done_tx.send(Err(e));
+                });
+                (false, done)
+            }
+        });
+        if self.inner.jobs.send(job).await.is_err() {
+            return Err(E::from(StoreError::Worker(
+                "the store's writer thread has stopped".into(),
+            )));
+        }
+        match done_rx.await {
+            Ok(result) => result,
+            // The closure panicked, or its group could not begin: nothing of it is stored.
+            Err(_) => Err(E::from(StoreError::Worker(
+                "the write failed before it could commit and was rolled back (see the log)".into(),
+            ))),
+        }
     }
 
     /// Runs `f` against a consistent read-only view.
@@ -192,31 +240,6 @@ impl Inner {
                 f.revision.send_replace(revision);
             }
         }
-    }
-
-    fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Txn<'_>) -> Result<T, E>,
-        E: From<StoreError>,
-    {
-        let mut conn = lock(&self.writer);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let mut raw = SqliteTxn { tx: &tx };
-        let mut txn = Txn::new(&mut raw, true);
-        let value = f(&mut txn)?;
-        let touched = std::mem::take(&mut txn.touched);
-        drop(txn);
-        if touched.is_empty() {
-            tx.commit().map_err(StoreError::from)?;
-            return Ok(value);
-        }
-        let revision = record_changes(&tx, &touched).map_err(StoreError::from)?;
-        tx.commit().map_err(StoreError::from)?;
-        self.revision.send_replace(revision);
-        self.notify_kinds(revision, Some(&touched));
-        Ok(value)
     }
 
     fn read_blocking<T, E, F>(&self, f: F) -> Result<T, E>
@@ -277,6 +300,112 @@ fn bump_revision(tx: &rusqlite::Transaction<'_>) -> Result<u64, rusqlite::Error>
     tx.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'", [])?;
     let revision: i64 = tx.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| r.get(0))?;
     Ok(revision as u64)
+}
+
+/// The writer thread: takes the waiting writes, runs each in a savepoint of one
+/// transaction, commits once, then tells every caller.
+fn writer_loop(inner: std::sync::Weak<Inner>, mut queue: tokio::sync::mpsc::Receiver<Job>) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let Some(inner) = inner.upgrade() else { return };
+        inner.run_group(jobs);
+    }
+}
+
+impl Inner {
+    fn run_group(&self, jobs: Vec<Job>) {
+        let mut conn = lock(&self.writer);
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => {
+                let why = StoreError::from(e).to_string();
+                for job in jobs {
+                    fail_unrun(job, &why);
+                }
+                return;
+            }
+        };
+        let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
+        let mut touched_all = Vec::new();
+        for job in jobs {
+            if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+                fail_unrun(job, &StoreError::from(e).to_string());
+                continue;
+            }
+            let mut raw = SqliteTxn { tx: &tx };
+            let mut txn = Txn::new(&mut raw, true);
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut txn)));
+            let touched = std::mem::take(&mut txn.touched);
+            drop(txn);
+            let kept = match ran {
+                Ok((true, done)) => {
+                    completions.push(done);
+                    true
+                }
+                Ok((false, done)) => {
+                    completions.push(done);
+                    false
+                }
+                // A panic drops the caller's channel: it hears of a failed write.
+                Err(_) => false,
+            };
+            let end = if kept {
+                "RELEASE job"
+            } else {
+                "ROLLBACK TO job; RELEASE job"
+            };
+            match tx.execute_batch(end) {
+                Ok(()) if kept => touched_all.extend(touched),
+                Ok(()) => {}
+                Err(e) => {
+                    // The transaction is in an unknown state: give everything up.
+                    let why = StoreError::from(e).to_string();
+                    drop(tx);
+                    for done in completions {
+                        done(Err(StoreError::Worker(why.clone())));
+                    }
+                    return;
+                }
+            }
+        }
+        let committed = if touched_all.is_empty() {
+            tx.commit().map(|()| None)
+        } else {
+            record_changes(&tx, &touched_all).and_then(|revision| tx.commit().map(|()| Some(revision)))
+        };
+        drop(conn);
+        match committed {
+            Ok(revision) => {
+                if let Some(revision) = revision {
+                    self.revision.send_replace(revision);
+                    self.notify_kinds(revision, Some(&touched_all));
+                }
+                for done in completions {
+                    done(Ok(()));
+                }
+            }
+            Err(e) => {
+                let why = StoreError::from(e).to_string();
+                for done in completions {
+                    done(Err(StoreError::Worker(why.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// A write that never ran (the group could not begin): its caller hears why.
+fn fail_unrun(job: Job, why: &str) {
+    // The closure is not run; dropping it drops the caller's channel, which reads as a failed
+    // write. The reason goes to the log.
+    tracing::warn!(error = %why, "a store write could not begin");
+    drop(job);
 }
 
 fn record_changes(
