@@ -301,10 +301,12 @@ fn find_by_arn<T: serde::de::DeserializeOwned>(
     arn: &str,
     arn_of: impl Fn(&T) -> &str,
 ) -> Result<Option<T>, ElbError> {
-    Ok(t.list::<T>(scope, kind)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .find(|v| arn_of(v) == arn))
+    // Records are keyed by name, and the name is in the ARN (`…:loadbalancer/app/<name>/<id>`,
+    // `…:targetgroup/<name>/<id>`): one row, checked against the whole ARN.
+    let Some(name) = arn.rsplit('/').nth(1) else {
+        return Ok(None);
+    };
+    Ok(t.get::<T>(scope, kind, name)?.filter(|v| arn_of(v) == arn))
 }
 
 /// The load balancer with this ARN, or `LoadBalancerNotFound`.

@@ -198,6 +198,12 @@ pub struct Wanted {
 }
 
 impl HealthTable {
+    /// Every address some target group has (registered or draining).
+    pub fn addresses(&self) -> std::collections::HashSet<SocketAddr> {
+        let targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        targets.values().map(|e| e.state.addr).collect()
+    }
+
     pub fn get(&self, key: &TargetKey) -> Option<Arc<TargetState>> {
         self.targets.lock().ok()?.get(key).map(|e| e.state.clone())
     }

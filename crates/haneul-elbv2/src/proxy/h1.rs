@@ -59,13 +59,35 @@ pub(super) enum Failure {
     Status(u16),
 }
 
+/// An idle connection to a target and when it went idle.
+type IdleTarget = (std::time::Instant, IdleIo<TcpStream>);
+
 thread_local! {
-    /// Idle keep-alive connections to targets, per target; each worker thread has its own.
-    static POOL: RefCell<HashMap<SocketAddr, Vec<IdleIo<TcpStream>>>> = RefCell::new(HashMap::new());
+    /// Idle keep-alive connections to targets, per target, oldest first, each with when it
+    /// went idle; each worker thread has its own.
+    static POOL: RefCell<HashMap<SocketAddr, Vec<IdleTarget>>> = RefCell::new(HashMap::new());
 }
 
+/// An idle target connection is closed after this long unused.
+const POOL_IDLE: Duration = Duration::from_secs(crate::proxy::upstream::POOL_IDLE_TIMEOUT_S);
+
 fn checkout(addr: SocketAddr) -> Option<IdleIo<TcpStream>> {
-    POOL.with(|p| p.borrow_mut().get_mut(&addr).and_then(Vec::pop))
+    POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        let idle = pool.get_mut(&addr)?;
+        // The newest is at the end; anything past the idle timeout is closed, not reused.
+        let fresh = idle
+            .pop()
+            .filter(|(since, _)| since.elapsed() < POOL_IDLE)
+            .map(|(_, s)| s);
+        if fresh.is_none() || idle.is_empty() {
+            idle.retain(|(since, _)| since.elapsed() < POOL_IDLE);
+            if idle.is_empty() {
+                pool.remove(&addr);
+            }
+        }
+        fresh
+    })
 }
 
 pub(super) fn checkin(addr: SocketAddr, stream: IdleIo<TcpStream>) {
@@ -73,8 +95,23 @@ pub(super) fn checkin(addr: SocketAddr, stream: IdleIo<TcpStream>) {
         let mut pool = p.borrow_mut();
         let idle = pool.entry(addr).or_default();
         if idle.len() < POOL_MAX_IDLE_PER_TARGET {
-            idle.push(stream);
+            idle.push((std::time::Instant::now(), stream));
         }
+    });
+}
+
+/// Closes this worker's idle target connections that are past the idle timeout or go to an
+/// address no target group has any more (task addresses come and go).
+pub(super) fn sweep_pool(live: &std::collections::HashSet<SocketAddr>) {
+    POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        pool.retain(|addr, idle| {
+            if !live.contains(addr) {
+                return false;
+            }
+            idle.retain(|(since, _)| since.elapsed() < POOL_IDLE);
+            !idle.is_empty()
+        });
     });
 }
 

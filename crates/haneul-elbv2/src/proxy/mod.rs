@@ -50,6 +50,8 @@ const BIND_RETRY_MS: u64 = 2_000;
 const ACCEPT_BACKOFF_MAX_MS: u64 = 1_000;
 /// How often load balancers' health is handed to the DNS server (alias records).
 const HEALTH_PUBLISH_MS: u64 = 1_000;
+/// How often each worker closes idle target connections that expired or lost their target.
+const POOL_SWEEP_S: u64 = 5;
 /// Most change-feed entries looked at to decide whether a change concerns the proxy.
 const MAX_CHANGES_INSPECTED: usize = 10_000;
 
@@ -69,6 +71,16 @@ pub struct Plane {
 impl Plane {
     pub fn new(health: Arc<HealthTable>) -> std::io::Result<Arc<Plane>> {
         let workers = Workers::start()?;
+        for handle in &workers.handles {
+            let health = health.clone();
+            handle.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(POOL_SWEEP_S));
+                loop {
+                    tick.tick().await;
+                    h1::sweep_pool(&health.addresses());
+                }
+            });
+        }
         Ok(Arc::new(Plane {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             health,
