@@ -15,6 +15,9 @@ pub enum EcsError {
     ResourceNotFound(String),
     #[error("Service not found.")]
     ServiceNotFound,
+    /// Service Connect namespaces live in Cloud Map, which haneul does not have.
+    #[error("Namespace not found.")]
+    NamespaceNotFound,
     #[error("Service was not ACTIVE.")]
     ServiceNotActive,
     #[error("The Cluster cannot be deleted while Services are active.")]
@@ -38,6 +41,7 @@ impl From<EcsError> for AwsError {
             EcsError::ClusterNotFound => ("ClusterNotFoundException", 400),
             EcsError::ResourceNotFound(_) => ("ResourceNotFoundException", 400),
             EcsError::ServiceNotFound => ("ServiceNotFoundException", 400),
+            EcsError::NamespaceNotFound => ("NamespaceNotFoundException", 400),
             EcsError::ServiceNotActive => ("ServiceNotActiveException", 400),
             EcsError::ClusterContainsServices => ("ClusterContainsServicesException", 400),
             EcsError::ClusterContainsTasks => ("ClusterContainsTasksException", 400),

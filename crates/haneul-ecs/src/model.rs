@@ -98,8 +98,10 @@ pub struct Task {
     pub task_definition_arn: String,
     pub family: String,
     pub revision: i64,
-    /// The task definition as it was when the task started (containerDefinitions, cpu, …).
-    pub definition: serde_json::Value,
+    /// The task definition as it was when the task started (containerDefinitions, cpu, …),
+    /// kept as its JSON text: the scheduler and the host read every task often and never
+    /// need it; a driver parses it once ([`Task::definition`]).
+    pub definition: Box<serde_json::value::RawValue>,
     /// The overrides as given (a TaskOverride).
     #[serde(default)]
     pub overrides: serde_json::Value,
@@ -156,6 +158,9 @@ pub struct Task {
     /// Service tasks: the scheduler has accounted for this task's stop.
     #[serde(default)]
     pub stop_seen: bool,
+    /// UpdateTaskProtection: protected from scale-in and deployments until then (epoch s).
+    #[serde(default)]
+    pub protection_expires_at: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -201,6 +206,17 @@ pub struct TaskNetwork {
 impl Task {
     pub fn is_stopped(&self) -> bool {
         self.last_status == "STOPPED"
+    }
+
+    /// The definition snapshot, parsed.
+    pub fn definition(&self) -> serde_json::Value {
+        serde_json::from_str(self.definition.get()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Protected now (UpdateTaskProtection, not yet expired).
+    pub fn protection_enabled(&self) -> bool {
+        self.protection_expires_at
+            .is_some_and(|until| until > haneul_wire::value::now_epoch_s())
     }
 }
 
@@ -301,7 +317,7 @@ pub struct Service {
 /// ECS keeps a service's 100 newest events.
 pub const MAX_SERVICE_EVENTS: usize = 100;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Deployment {
     /// `ecs-svc/` and 19 digits.
     pub id: String,

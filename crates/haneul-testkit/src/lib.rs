@@ -188,6 +188,7 @@ impl Haneul {
             lb_cidr: lb_cidr.clone(),
             task_cidr: task_cidr.clone(),
             ecs_remove_tasks_on_exit: !keep_tasks_on_exit,
+            ecs_runtime: haneul::config::EcsRuntime::Docker,
             region: REGION.into(),
             account_id: ACCOUNT_ID.into(),
             data_dir: Some(dir.clone()),

@@ -61,9 +61,20 @@ pub struct Config {
     /// state, whose tasks no later run could adopt); otherwise they keep running and the
     /// next start adopts them.
     pub ecs_remove_tasks_on_exit: bool,
+    /// `--ecs-runtime`: where ECS tasks run — the Docker engine, or a simulated engine in
+    /// memory (benchmarks and demos without Docker: nothing is executed).
+    pub ecs_runtime: EcsRuntime,
     /// Where to announce this instance for `haneul env` (written before the endpoint
     /// answers, removed on exit). Empty for in-process test instances.
     pub runtime_files: Vec<PathBuf>,
+}
+
+/// Which container engine ECS tasks run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum EcsRuntime {
+    #[default]
+    Docker,
+    Simulated,
 }
 
 #[derive(Debug, thiserror::Error)]

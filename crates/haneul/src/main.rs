@@ -93,6 +93,10 @@ struct UpArgs {
     /// Loopback range awsvpc ECS tasks get their addresses from (each task its own).
     #[arg(long, default_value = config::DEFAULT_TASK_CIDR)]
     task_cidr: String,
+    /// Where ECS tasks run: the local Docker engine, or `simulated` (in memory, nothing is
+    /// executed: for benchmarks and demos without Docker).
+    #[arg(long, value_enum, default_value_t = config::EcsRuntime::Docker)]
+    ecs_runtime: config::EcsRuntime,
     #[arg(long, default_value = config::DEFAULT_REGION)]
     region: String,
     #[arg(long, default_value = config::DEFAULT_ACCOUNT_ID)]
@@ -225,6 +229,7 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         dns_addr: args.dns,
         lb_cidr: args.lb_cidr,
         task_cidr: args.task_cidr,
+        ecs_runtime: args.ecs_runtime,
         ecs_remove_tasks_on_exit: data_dir.is_none(),
         region: args.region,
         account_id: args.account_id,

@@ -61,6 +61,10 @@ pub struct State {
     pub logs: Arc<haneul_logs::Logs>,
     /// ECS's tasks on this host (a reset removes their containers).
     pub ecs_host: Arc<haneul_ecs::runtime::host::Host>,
+    /// ECS's service scheduler (benchmarks drive its passes).
+    pub ecs_scheduler: Arc<haneul_ecs::scheduler::Scheduler>,
+    /// `--ecs-runtime simulated`: the engine in memory (benchmarks kill its containers).
+    pub ecs_simulated: Option<Arc<haneul_ecs::runtime::simulated::SimulatedRuntime>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -342,12 +346,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 .map_err(|e| StartError::Ecs(e.to_string()))?,
         },
     )?;
-    let scheduler = Arc::new(haneul_ecs::scheduler::Scheduler {
-        store: store.clone(),
-        health: lb_health.clone(),
-        task_cidr: haneul_ecs::runtime::addresses::TaskCidr::parse(&config.task_cidr)
+    let scheduler = Arc::new(haneul_ecs::scheduler::Scheduler::new(
+        store.clone(),
+        lb_health.clone(),
+        haneul_ecs::runtime::addresses::TaskCidr::parse(&config.task_cidr)
             .map_err(|e| StartError::Ecs(e.to_string()))?,
-    });
+    ));
     let lb_plane = haneul_elbv2::proxy::Plane::new(lb_health).map_err(StartError::Proxy)?;
     let proxy = tokio::spawn(haneul_elbv2::proxy::run(
         store.clone(),
@@ -407,11 +411,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         )),
     ];
     let cancel = tokio_util::sync::CancellationToken::new();
-    let ecs_host = haneul_ecs::runtime::host::Host::new(
-        store.clone(),
-        Arc::new(
+    let ecs_simulated = (config.ecs_runtime == crate::config::EcsRuntime::Simulated)
+        .then(haneul_ecs::runtime::simulated::SimulatedRuntime::new);
+    let ecs_runtime: Arc<dyn haneul_ecs::runtime::Runtime> = match &ecs_simulated {
+        Some(simulated) => simulated.clone(),
+        None => Arc::new(
             haneul_ecs::runtime::docker::DockerRuntime::connect_local().map_err(|e| StartError::Ecs(e.to_string()))?,
         ),
+    };
+    let ecs_host = haneul_ecs::runtime::host::Host::new(
+        store.clone(),
+        ecs_runtime,
         logs.clone(),
         Arc::new(haneul_ecs::runtime::host::EcrCredentials(ecr.clone())),
         haneul_ecs::runtime::host::HostConfig {
@@ -422,7 +432,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         cancel.clone(),
     );
     let ecs_host_task = tokio::spawn(ecs_host.clone().run());
-    let scheduler_task = tokio::spawn(scheduler.run(cancel.clone()));
+    let scheduler_task = tokio::spawn(scheduler.clone().run(cancel.clone()));
     announce_runtime(&config, api_addr, dns_addr, &data_dir);
     let runtime_files = config.runtime_files.clone();
     let state = Arc::new(State {
@@ -439,6 +449,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ecr,
         logs,
         ecs_host,
+        ecs_scheduler: scheduler,
+        ecs_simulated,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx.clone(), None));

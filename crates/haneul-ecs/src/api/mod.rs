@@ -1,10 +1,12 @@
 //! ECS's operations, one module per resource family. Each validates, then does its writes
 //! in one `Store::write`.
 
+pub mod account_settings;
 pub mod clusters;
 pub mod services;
 pub mod tags;
 pub mod task_definitions;
+pub mod task_protection;
 pub mod tasks;
 
 use haneul_wire::RequestContext;
@@ -38,6 +40,13 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
         "DeleteService" => services::delete(ecs, ctx, input).await,
         "DescribeServices" => services::describe(ecs, ctx, input).await,
         "ListServices" => services::list(ecs, ctx, input).await,
+        "PutAccountSetting" => account_settings::put_setting(ecs, ctx, input).await,
+        "PutAccountSettingDefault" => account_settings::put_default(ecs, ctx, input).await,
+        "DeleteAccountSetting" => account_settings::delete(ecs, ctx, input).await,
+        "ListAccountSettings" => account_settings::list(ecs, ctx, input).await,
+        "GetTaskProtection" => task_protection::get(ecs, ctx, input).await,
+        "UpdateTaskProtection" => task_protection::update(ecs, ctx, input).await,
+        "ListServicesByNamespace" => Err(EcsError::NamespaceNotFound),
         "TagResource" => tags::tag(ecs, ctx, input).await,
         "UntagResource" => tags::untag(ecs, ctx, input).await,
         "ListTagsForResource" => tags::list(ecs, ctx, input).await,

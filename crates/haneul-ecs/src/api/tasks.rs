@@ -246,7 +246,8 @@ pub(crate) fn create_task(
             .to_string(),
         family: def.family.clone(),
         revision: def.revision,
-        definition: def.definition.clone(),
+        definition: serde_json::value::RawValue::from_string(def.definition.to_string())
+            .map_err(|e| EcsError::Client(format!("cannot keep the task definition: {e}")))?,
         overrides: launch.overrides.clone(),
         launch_type: launch.launch_type.clone(),
         capacity_provider: launch.capacity_provider.clone(),
@@ -287,6 +288,7 @@ pub(crate) fn create_task(
         was_healthy: false,
         draining_until_s: None,
         stop_seen: false,
+        protection_expires_at: None,
     };
     t.put(scope, KIND_TASK, &task_key(launch.cluster, &id), &task)?;
     Ok(task)

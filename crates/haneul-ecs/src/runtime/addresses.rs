@@ -3,6 +3,8 @@
 //! task can publish the same container port and tests never send traffic off the host.
 
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use haneul_store::{StoreError, Txn};
 
@@ -14,6 +16,9 @@ pub const DEFAULT_TASK_CIDR: &str = "127.0.2.0/23";
 pub struct TaskCidr {
     network: u32,
     size: u32,
+    /// Where the next allocation starts probing (shared by clones): addresses are handed
+    /// out round the range, so a just-released one is not reused at once.
+    cursor: Arc<AtomicU32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,32 +44,36 @@ impl TaskCidr {
         Ok(TaskCidr {
             network: u32::from(base) & mask,
             size: 1 << (32 - prefix),
+            cursor: Arc::new(AtomicU32::new(0)),
         })
     }
 
-    /// The first free address (not the network's first or last), recorded for `task_arn`
-    /// in the same transaction.
+    /// A free address (not the network's first or last), recorded for `task_arn` in the
+    /// same transaction. Addresses are probed one by one from where the last allocation
+    /// left off (a keyed read each), so a task costs a few reads however many are running.
     pub fn allocate(&self, t: &mut Txn<'_>, task_arn: &str) -> Result<String, AddressError> {
         let scope = address_scope();
-        let used: std::collections::HashSet<String> = t
-            .list::<TaskAddress>(&scope, KIND_TASK_ADDRESS)?
-            .into_iter()
-            .map(|(ip, _)| ip)
-            .collect();
-        let ip = (1..self.size - 1)
-            .map(|i| Ipv4Addr::from(self.network + i).to_string())
-            .find(|ip| !used.contains(ip))
-            .ok_or(AddressError::Exhausted)?;
-        t.put(
-            &scope,
-            KIND_TASK_ADDRESS,
-            &ip,
-            &TaskAddress {
-                ip: ip.clone(),
-                task_arn: task_arn.to_string(),
-            },
-        )?;
-        Ok(ip)
+        let usable = self.size - 2;
+        let start = self.cursor.load(Ordering::Relaxed) % usable;
+        for step in 0..usable {
+            let offset = (start + step) % usable;
+            let ip = Ipv4Addr::from(self.network + 1 + offset).to_string();
+            if t.exists(&scope, KIND_TASK_ADDRESS, &ip)? {
+                continue;
+            }
+            t.put(
+                &scope,
+                KIND_TASK_ADDRESS,
+                &ip,
+                &TaskAddress {
+                    ip: ip.clone(),
+                    task_arn: task_arn.to_string(),
+                },
+            )?;
+            self.cursor.store(offset + 1, Ordering::Relaxed);
+            return Ok(ip);
+        }
+        Err(AddressError::Exhausted)
     }
 }
 

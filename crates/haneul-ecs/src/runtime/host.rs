@@ -4,7 +4,7 @@
 //! removes containers of this haneul that no live task owns.
 //! Lines a container wrote while haneul was down are not read again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +20,8 @@ use crate::model::{Task, HOST_LOCAL, KIND_TASK};
 
 /// A pass over every task runs at least this often, even without a commit.
 const RESYNC_INTERVAL_S: u64 = 10;
+/// More task changes than this since the last look: a full pass instead.
+const MAX_FOLLOWED_CHANGES: usize = 5000;
 
 /// Credentials for the images tasks use: haneul's own registry (and ECR-style names, which
 /// mean it) get an ECR password; anything else is looked for locally.
@@ -133,14 +135,35 @@ impl Host {
     }
 
     /// Runs until cancelled: drivers for this host's tasks, woken by `ecs.task` commits.
+    /// The commits since the last look say which tasks changed; a full pass (at start, every
+    /// [`RESYNC_INTERVAL_S`], or when the change log has a gap) looks at every task.
     pub async fn run(self: Arc<Host>) {
         let mut changes = self.store.subscribe_kinds(&[KIND_TASK]);
         if let Err(e) = self.adopt_or_clean().await {
             tracing::warn!(error = %e, "cannot look for containers a previous run left");
         }
+        let mut seen: Option<u64> = None;
+        let mut last_full = tokio::time::Instant::now();
         loop {
-            if let Err(e) = self.pass().await {
-                tracing::warn!(error = %e, "ECS host pass failed");
+            let full_due = seen.is_none() || last_full.elapsed() >= Duration::from_secs(RESYNC_INTERVAL_S);
+            let outcome = match seen {
+                Some(revision) if !full_due => self.incremental(revision).await,
+                _ => Ok(None),
+            };
+            let next = match outcome {
+                Ok(Some(revision)) => Ok(revision),
+                Ok(None) => {
+                    last_full = tokio::time::Instant::now();
+                    self.pass().await
+                }
+                Err(e) => Err(e),
+            };
+            match next {
+                Ok(revision) => seen = Some(revision),
+                Err(e) => {
+                    seen = None;
+                    tracing::warn!(error = %e, "ECS host pass failed");
+                }
             }
             tokio::select! {
                 () = self.cancel.cancelled() => break,
@@ -162,9 +185,83 @@ impl Host {
         followers.iter().for_each(JoinHandle::abort);
     }
 
-    /// The tasks of this host that are not STOPPED, and how many STOPPED tasks (of any
-    /// host) are past the hour ECS keeps them for.
-    async fn live_tasks(&self) -> Result<(Vec<(Scope, String, Task)>, usize), StoreError> {
+    /// The tasks that changed after `revision`: drivers for new ones, a wake for the rest.
+    /// None: a full pass is needed (a gap, or more changes than worth following one by one).
+    async fn incremental(self: &Arc<Host>, revision: u64) -> Result<Option<u64>, StoreError> {
+        let changes = self.store.changes_since(revision, MAX_FOLLOWED_CHANGES + 1).await?;
+        let Some(last) = changes.last().map(|c| c.revision) else {
+            return Ok(Some(revision));
+        };
+        if changes.len() > MAX_FOLLOWED_CHANGES || changes.first().is_some_and(|c| c.revision != revision + 1) {
+            return Ok(None);
+        }
+        let mut touched: Vec<(Scope, String)> = changes
+            .into_iter()
+            .filter(|c| c.kind == KIND_TASK)
+            .map(|c| (c.scope, c.id))
+            .collect();
+        touched.sort_by(|a, b| (&a.0.account_id, &a.0.region, &a.1).cmp(&(&b.0.account_id, &b.0.region, &b.1)));
+        touched.dedup();
+        let found: Vec<(Scope, String, Option<Task>)> = self
+            .store
+            .read(move |t| {
+                touched
+                    .into_iter()
+                    .map(|(scope, key)| {
+                        let task = t.get::<Task>(&scope, KIND_TASK, &key)?;
+                        Ok((scope, key, task))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+            .await?;
+        let mut drivers = self.drivers.lock().unwrap_or_else(|p| p.into_inner());
+        drivers.retain(|_, d| !d.handle.is_finished());
+        for (scope, key, task) in found {
+            match task {
+                Some(task) if task.host == HOST_LOCAL && !task.is_stopped() => {
+                    self.ensure_driver(&mut drivers, scope, key, true)
+                }
+                _ => {
+                    if let Some(d) = drivers.get(&(scope, key)) {
+                        d.wake.send_replace(());
+                    }
+                }
+            }
+        }
+        Ok(Some(last))
+    }
+
+    fn ensure_driver(
+        self: &Arc<Host>,
+        drivers: &mut HashMap<(Scope, String), Driver>,
+        scope: Scope,
+        key: String,
+        wake: bool,
+    ) {
+        let id = (scope.clone(), key.clone());
+        match drivers.get(&id) {
+            Some(d) => {
+                if wake {
+                    d.wake.send_replace(());
+                }
+            }
+            None => {
+                let (wake, rx) = watch::channel(());
+                let handle = tokio::spawn(super::task::drive(
+                    self.clone(),
+                    scope,
+                    key,
+                    rx,
+                    self.cancel.child_token(),
+                ));
+                drivers.insert(id, Driver { wake, handle });
+            }
+        }
+    }
+
+    /// The tasks of this host that are not STOPPED, how many STOPPED tasks (of any host)
+    /// are past the hour ECS keeps them for, and the revision the read saw.
+    async fn live_tasks(&self) -> Result<(Vec<(Scope, String, Task)>, usize, u64), StoreError> {
         let now_s = haneul_wire::value::now_epoch_s();
         self.store
             .read(move |t| {
@@ -183,13 +280,15 @@ impl Host {
                     }
                     Ok(())
                 })?;
-                Ok((out, expired))
+                Ok((out, expired, t.seen_revision()?))
             })
             .await
     }
 
-    async fn pass(self: &Arc<Host>) -> Result<(), StoreError> {
-        let (live, expired) = self.live_tasks().await?;
+    /// A full pass: a driver for every live task of this host; drivers of tasks asked to
+    /// stop are woken (in case their change was missed). Returns the revision it reflects.
+    async fn pass(self: &Arc<Host>) -> Result<u64, StoreError> {
+        let (live, expired, revision) = self.live_tasks().await?;
         if expired > 0 {
             let now_s = haneul_wire::value::now_epoch_s();
             self.store
@@ -198,28 +297,11 @@ impl Host {
         }
         let mut drivers = self.drivers.lock().unwrap_or_else(|p| p.into_inner());
         drivers.retain(|_, d| !d.handle.is_finished());
-        let wanted: HashSet<(Scope, String)> = live.iter().map(|(s, k, _)| (s.clone(), k.clone())).collect();
-        for (scope, key, _) in live {
-            let id = (scope.clone(), key.clone());
-            match drivers.get(&id) {
-                Some(d) => {
-                    d.wake.send_replace(());
-                }
-                None => {
-                    let (wake, rx) = watch::channel(());
-                    let handle = tokio::spawn(super::task::drive(
-                        self.clone(),
-                        scope,
-                        key,
-                        rx,
-                        self.cancel.child_token(),
-                    ));
-                    drivers.insert(id, Driver { wake, handle });
-                }
-            }
+        for (scope, key, task) in live {
+            let stopping = task.desired_status == "STOPPED";
+            self.ensure_driver(&mut drivers, scope, key, stopping);
         }
-        drivers.retain(|id, d| wanted.contains(id) || !d.handle.is_finished());
-        Ok(())
+        Ok(revision)
     }
 
     /// At start: containers of this haneul whose task is gone or STOPPED are removed; the
@@ -235,7 +317,7 @@ impl Host {
         if containers.is_empty() {
             return Ok(());
         }
-        let (live, _) = self.live_tasks().await?;
+        let (live, _, _) = self.live_tasks().await?;
         let by_arn: HashMap<&str, &(Scope, String, Task)> = live.iter().map(|l| (l.2.arn.as_str(), l)).collect();
         for c in containers {
             let arn = c.labels.get(LABEL_TASK_ARN).cloned().unwrap_or_default();
@@ -249,7 +331,8 @@ impl Host {
                 continue;
             }
             let name = c.labels.get(super::LABEL_CONTAINER_NAME).cloned().unwrap_or_default();
-            let def = super::spec::containers(task)
+            let definition = task.definition();
+            let def = super::spec::containers_of(&definition)
                 .into_iter()
                 .find(|d| d.get("name").and_then(serde_json::Value::as_str) == Some(name.as_str()));
             if let Some(dest) =

@@ -1,4 +1,5 @@
-//! The container side: a [`Runtime`] runs containers (the Docker engine in [`docker`]); [`task`] drives one ECS
+//! The container side: a [`Runtime`] runs containers (the Docker engine in [`docker`], one in memory for
+//! benchmarks in [`simulated`]); [`task`] drives one ECS
 //! task's containers through its lifecycle on a runtime, [`host`] runs every task placed on
 //! this host and adopts the ones a previous run left running; [`awslogs`] follows a
 //! container's output into CloudWatch Logs; [`addresses`] hands out awsvpc tasks' loopback
@@ -8,6 +9,7 @@ pub mod addresses;
 pub mod awslogs;
 pub mod docker;
 pub mod host;
+pub mod simulated;
 pub mod spec;
 pub mod task;
 

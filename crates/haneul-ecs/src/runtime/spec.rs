@@ -41,11 +41,6 @@ fn name_values(v: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// The container definitions of a task, in order.
-pub fn containers(task: &Task) -> Vec<&Value> {
-    containers_of(&task.definition)
-}
-
 /// The container definitions of a task definition, in order.
 pub fn containers_of(definition: &Value) -> Vec<&Value> {
     definition
@@ -64,9 +59,9 @@ fn container_override<'a>(task: &'a Task, name: &str) -> Option<&'a Value> {
         .find(|o| o.get("name").and_then(Value::as_str) == Some(name))
 }
 
-/// The task's network mode (`awsvpc`, `bridge`, `host`, `none`); ECS's default is bridge.
-pub fn network_mode(task: &Task) -> &str {
-    task.definition
+/// A definition's network mode (`awsvpc`, `bridge`, `host`, `none`); ECS's default is bridge.
+pub fn network_mode(definition: &Value) -> &str {
+    definition
         .get("networkMode")
         .and_then(Value::as_str)
         .unwrap_or("bridge")
@@ -78,7 +73,7 @@ fn suffix() -> String {
 }
 
 /// The engine spec of container `def` of `task`.
-pub fn container_spec(task: &Task, def: &Value, host: &HostFacts<'_>) -> ContainerSpec {
+pub fn container_spec(task: &Task, definition: &Value, def: &Value, host: &HostFacts<'_>) -> ContainerSpec {
     let name = def.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
     let over = container_override(task, &name);
     let pick = |field: &str| {
@@ -86,7 +81,7 @@ pub fn container_spec(task: &Task, def: &Value, host: &HostFacts<'_>) -> Contain
             .filter(|v| !v.is_null())
             .or_else(|| def.get(field))
     };
-    let mode = network_mode(task);
+    let mode = network_mode(definition);
     let ip = task.network.as_ref().map(|n| n.private_ip.clone());
     let mut ports = Vec::new();
     for pm in def.get("portMappings").and_then(Value::as_array).into_iter().flatten() {
@@ -195,8 +190,7 @@ pub fn container_spec(task: &Task, def: &Value, host: &HostFacts<'_>) -> Contain
                 .collect()
         })
         .unwrap_or_default();
-    let volumes: HashMap<&str, &Value> = task
-        .definition
+    let volumes: HashMap<&str, &Value> = definition
         .get("volumes")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|v| Some((v.get("name")?.as_str()?, v))).collect())

@@ -168,7 +168,8 @@ async fn lifecycle(
 
 /// The containers of a task that a previous run started, if every one of them is still there.
 fn adopt(task: &Task, existing: &[ContainerInfo]) -> Option<Vec<Running>> {
-    let defs = spec::containers(task);
+    let definition = task.definition();
+    let defs = spec::containers_of(&definition);
     let mut out = Vec::new();
     for def in defs {
         let name = def.get("name").and_then(Value::as_str)?;
@@ -211,7 +212,8 @@ async fn start(
         }
     })
     .await?;
-    let defs = spec::containers(task);
+    let definition = task.definition();
+    let defs = spec::containers_of(&definition);
     let mut digests: HashMap<String, Option<String>> = HashMap::new();
     for def in &defs {
         let image = def.get("image").and_then(Value::as_str).unwrap_or_default();
@@ -236,15 +238,8 @@ async fn start(
             }
         }
     }
-    update(&host.store, scope, key, move |t| {
-        t.pull_stopped_at = Some(now_s());
-        for c in &mut t.containers {
-            if let Some(d) = digests.get(&c.image) {
-                c.image_digest = d.clone();
-            }
-        }
-    })
-    .await?;
+    // What the pulls found is written with RUNNING: one write fewer per task.
+    let pull_stopped_at = now_s();
     let facts = HostFacts {
         instance_id: &host.instance_id,
         region: &scope.region,
@@ -265,7 +260,7 @@ async fn start(
         if let Err(reason) = ready {
             return Ok(Err((running, StopCause::failed_to_start(reason))));
         }
-        let mut container = spec::container_spec(task, def, &facts);
+        let mut container = spec::container_spec(task, &definition, def, &facts);
         let (resolved, _) = host.credentials.for_image(&container.image, scope);
         container.image = resolved;
         let id = match host.runtime.create(&container).await {
@@ -299,13 +294,6 @@ async fn start(
         if let Some(dest) = logs {
             host.follow_logs(&id, dest, started_s);
         }
-        let id_for_record = id.clone();
-        update(&host.store, scope, key, move |t| {
-            if let Some(c) = t.containers.iter_mut().find(|c| c.name == name) {
-                c.runtime_id = Some(id_for_record);
-            }
-        })
-        .await?;
     }
     let mut bindings: HashMap<String, Vec<NetworkBinding>> = HashMap::new();
     for r in &running {
@@ -313,15 +301,23 @@ async fn start(
             bindings.insert(r.name.clone(), info.ports.iter().map(binding).collect());
         }
     }
+    let ids: HashMap<String, String> = running.iter().map(|r| (r.name.clone(), r.runtime_id.clone())).collect();
     let updated = update(&host.store, scope, key, move |t| {
         let now = now_s();
         if t.last_status != "STOPPED" {
             t.last_status = "RUNNING".into();
         }
+        t.pull_stopped_at = Some(pull_stopped_at);
         t.started_at = Some(now);
         t.connectivity_at = Some(now);
         for c in &mut t.containers {
             c.last_status = "RUNNING".into();
+            if let Some(d) = digests.get(&c.image) {
+                c.image_digest = d.clone();
+            }
+            if let Some(id) = ids.get(&c.name) {
+                c.runtime_id = Some(id.clone());
+            }
             if let Some(b) = bindings.remove(&c.name) {
                 c.network_bindings = b;
             }
@@ -453,6 +449,13 @@ async fn monitor(
                 let Ok((name, exit)) = done else { continue };
                 let exit_code = exit.ok();
                 let essential = running.iter().any(|r| r.name == name && r.essential);
+                if essential {
+                    // Its exit code is written with the stop (one write fewer).
+                    return Ok(Some(StopCause {
+                        code: "EssentialContainerExited".into(),
+                        reason: "Essential container in task exited".into(),
+                    }));
+                }
                 let n = name.clone();
                 update(&host.store, scope, key, move |t| {
                     if let Some(c) = t.containers.iter_mut().find(|c| c.name == n) {
@@ -460,12 +463,6 @@ async fn monitor(
                         c.exit_code = exit_code;
                     }
                 }).await?;
-                if essential {
-                    return Ok(Some(StopCause {
-                        code: "EssentialContainerExited".into(),
-                        reason: "Essential container in task exited".into(),
-                    }));
-                }
             }
             changed = wake.changed() => {
                 if changed.is_err() {

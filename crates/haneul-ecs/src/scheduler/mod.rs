@@ -1,8 +1,9 @@
 //! The service scheduler: a reconcile loop over every ACTIVE or DRAINING service. Each pass
-//! runs [`plan::step`] for a service on what a read finds; when the step would change
-//! anything, it runs again inside the service's write and its effects — new tasks, target
-//! registrations — are carried out in that same transaction. Level-triggered and
-//! idempotent: a restart continues from the store.
+//! runs [`plan::step`] for every service on a cache of services and tasks kept current from
+//! the change log; when a step would change anything, it runs again inside the service's
+//! write (on the records as stored) and its effects — new tasks, target registrations — are
+//! carried out in that same transaction. Level-triggered and idempotent: a restart
+//! continues from the store.
 
 pub mod plan;
 
@@ -11,13 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use haneul_elbv2::health::HealthTable;
-use haneul_store::{Scope, Store, StoreError, Txn};
+use haneul_store::{Scope, Store, Txn};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::tasks::{create_task, network_choice, Launch};
 use crate::error::EcsError;
-use crate::model::{Service, Task, KIND_SERVICE, KIND_TASK, SEP};
+use crate::model::{Service, Task, KIND_SERVICE, KIND_TASK};
 use crate::runtime::addresses::TaskCidr;
 use plan::{Effect, GroupFacts, World};
 
@@ -26,13 +27,122 @@ const PASS_INTERVAL_MS: u64 = 1000;
 /// And at most this often, however busy the change feed is.
 const MIN_PASS_GAP_MS: u64 = 100;
 
+/// More changes than this since the last look: the cache is read again whole.
+const MAX_FOLLOWED_CHANGES: usize = 10_000;
+
 pub struct Scheduler {
     pub store: Store,
     pub health: Arc<HealthTable>,
     pub task_cidr: TaskCidr,
+    cache: tokio::sync::Mutex<Cache>,
+}
+
+/// Services and their tasks as of `revision`, kept current from the change log, so a pass
+/// plans in memory and reads only what changed (task definitions are left out: the scheduler
+/// never needs them).
+#[derive(Default)]
+struct Cache {
+    revision: Option<u64>,
+    services: HashMap<(Scope, String), Service>,
+    tasks: HashMap<(Scope, String), Task>,
+}
+
+fn slim(mut t: Task) -> Task {
+    if let Ok(null) = serde_json::value::RawValue::from_string("null".into()) {
+        t.definition = null;
+    }
+    t
 }
 
 impl Scheduler {
+    pub fn new(store: Store, health: Arc<HealthTable>, task_cidr: TaskCidr) -> Scheduler {
+        Scheduler {
+            store,
+            health,
+            task_cidr,
+            cache: tokio::sync::Mutex::new(Cache::default()),
+        }
+    }
+
+    /// Brings the cache up to the latest commit: the changed records only, or everything
+    /// after a gap.
+    async fn refresh(&self, cache: &mut Cache) -> Result<(), EcsError> {
+        if let Some(revision) = cache.revision {
+            let changes = self.store.changes_since(revision, MAX_FOLLOWED_CHANGES + 1).await?;
+            let Some(last) = changes.last().map(|c| c.revision) else {
+                return Ok(());
+            };
+            if changes.len() <= MAX_FOLLOWED_CHANGES && changes.first().is_some_and(|c| c.revision == revision + 1) {
+                let mut touched: Vec<(Scope, String, String)> = changes
+                    .into_iter()
+                    .filter(|c| c.kind == KIND_TASK || c.kind == KIND_SERVICE)
+                    .map(|c| (c.scope, c.kind, c.id))
+                    .collect();
+                touched.sort_by(|a, b| {
+                    (&a.0.account_id, &a.0.region, &a.1, &a.2).cmp(&(&b.0.account_id, &b.0.region, &b.1, &b.2))
+                });
+                touched.dedup();
+                let found = self
+                    .store
+                    .read(move |t| {
+                        let mut out = Vec::with_capacity(touched.len());
+                        for (scope, kind, id) in touched {
+                            let record = if kind == KIND_TASK {
+                                Fresh::Task(t.get::<Task>(&scope, KIND_TASK, &id)?.map(|task| Box::new(slim(task))))
+                            } else {
+                                Fresh::Service(t.get::<Service>(&scope, KIND_SERVICE, &id)?.map(Box::new))
+                            };
+                            out.push((scope, id, record));
+                        }
+                        Ok::<_, EcsError>(out)
+                    })
+                    .await?;
+                for (scope, id, record) in found {
+                    match record {
+                        Fresh::Task(Some(task)) => {
+                            cache.tasks.insert((scope, id), *task);
+                        }
+                        Fresh::Task(None) => {
+                            cache.tasks.remove(&(scope, id));
+                        }
+                        Fresh::Service(Some(service)) => {
+                            cache.services.insert((scope, id), *service);
+                        }
+                        Fresh::Service(None) => {
+                            cache.services.remove(&(scope, id));
+                        }
+                    }
+                }
+                cache.revision = Some(last);
+                return Ok(());
+            }
+        }
+        let (services, tasks, revision) = self
+            .store
+            .read(|t| {
+                let mut services = HashMap::new();
+                t.for_each_all_scopes::<Service>(KIND_SERVICE, |scope, key, s| {
+                    services.insert((scope.clone(), key.to_string()), s);
+                    Ok(())
+                })?;
+                let mut tasks = HashMap::new();
+                t.for_each_all_scopes::<Task>(KIND_TASK, |scope, key, task| {
+                    if task.service.is_some() {
+                        tasks.insert((scope.clone(), key.to_string()), slim(task));
+                    }
+                    Ok(())
+                })?;
+                Ok::<_, EcsError>((services, tasks, t.seen_revision()?))
+            })
+            .await?;
+        *cache = Cache {
+            revision: Some(revision),
+            services,
+            tasks,
+        };
+        Ok(())
+    }
+
     pub async fn run(self: Arc<Scheduler>, cancel: CancellationToken) {
         let mut changes = self.store.subscribe_kinds(&["ecs."]);
         loop {
@@ -51,61 +161,132 @@ impl Scheduler {
         }
     }
 
-    /// One pass over every service that needs the scheduler.
-    pub async fn pass(&self) -> Result<(), EcsError> {
-        let services: Vec<(Scope, String)> = self
-            .store
-            .read(|t| {
-                let mut out = Vec::new();
-                t.for_each_all_scopes::<Service>(KIND_SERVICE, |scope, key, s| {
-                    if s.status != "INACTIVE" {
-                        out.push((scope.clone(), key.to_string()));
+    /// One pass over every service that needs the scheduler: planned in memory on the
+    /// cache; only the services whose step changes something get a write.
+    pub async fn pass(&self) -> Result<PassStats, EcsError> {
+        let due: Vec<(Scope, String, Vec<String>)> = {
+            let mut cache = self.cache.lock().await;
+            self.refresh(&mut cache).await?;
+            let mut tasks: HashMap<(Scope, String, String), Vec<Task>> = HashMap::new();
+            for ((scope, _), task) in &cache.tasks {
+                if let Some(service) = &task.service {
+                    if !task.is_stopped() || !task.stop_seen {
+                        tasks
+                            .entry((scope.clone(), task.cluster.clone(), service.clone()))
+                            .or_default()
+                            .push(task.clone());
                     }
-                    Ok(())
-                })?;
-                Ok::<_, StoreError>(out)
-            })
-            .await?;
-        for (scope, key) in services {
-            if let Err(e) = self.reconcile(&scope, &key).await {
+                }
+            }
+            let live: Vec<((Scope, String), Service)> = cache
+                .services
+                .iter()
+                .filter(|(_, s)| s.status != "INACTIVE")
+                .map(|(k, s)| (k.clone(), s.clone()))
+                .collect();
+            drop(cache);
+            let with_groups: Vec<(Scope, Service)> = live
+                .iter()
+                .filter(|(_, s)| !s.load_balancers.is_empty())
+                .map(|((scope, _), s)| (scope.clone(), s.clone()))
+                .collect();
+            let groups: HashMap<String, HashMap<String, GroupFacts>> = self
+                .store
+                .read(move |t| {
+                    Ok::<_, EcsError>(
+                        with_groups
+                            .iter()
+                            .map(|(scope, s)| (s.arn.clone(), group_facts(t, scope, s)))
+                            .collect(),
+                    )
+                })
+                .await?;
+            let none = HashMap::new();
+            let mut due = Vec::new();
+            for ((scope, key), mut service) in live {
+                let mut mine = tasks
+                    .remove(&(scope.clone(), service.cluster.clone(), service.name.clone()))
+                    .unwrap_or_default();
+                let facts = groups.get(&service.arn).unwrap_or(&none);
+                let step = step(&self.health, &mut service, &mut mine, facts);
+                if step.service_changed || !step.changed_tasks.is_empty() || !step.effects.is_empty() {
+                    let keys = mine
+                        .iter()
+                        .map(|task| crate::model::task_key(&task.cluster, &task.id))
+                        .collect();
+                    due.push((scope, key, keys));
+                }
+            }
+            due
+        };
+        let mut stats = PassStats {
+            written: due.len(),
+            ..PassStats::default()
+        };
+        for (scope, key, task_keys) in due {
+            if let Err(e) = self.reconcile(&scope, &key, task_keys).await {
+                stats.failed += 1;
                 tracing::warn!(service = %key, error = %e, "cannot reconcile a service");
             }
         }
-        Ok(())
+        Ok(stats)
     }
 
-    /// One step for one service: planned on a read, redone and applied in a write only
-    /// when it changes something.
-    pub async fn reconcile(&self, scope: &Scope, key: &str) -> Result<(), EcsError> {
-        let health = self.health.clone();
-        let (s, k) = (scope.clone(), key.to_string());
-        let needed = self
-            .store
-            .read(move |t| {
-                let Some((mut service, mut tasks, groups)) = load(t, &s, &k)? else {
-                    return Ok::<_, EcsError>(false);
-                };
-                let step = step(&health, &mut service, &mut tasks, &groups);
-                Ok(step.service_changed || !step.changed_tasks.is_empty() || !step.effects.is_empty())
-            })
-            .await?;
-        if !needed {
-            return Ok(());
-        }
+    /// One step for one service, redone and applied inside its write.
+    async fn reconcile(&self, scope: &Scope, key: &str, task_keys: Vec<String>) -> Result<(), EcsError> {
         let health = self.health.clone();
         let cidr = self.task_cidr.clone();
         let (s, k) = (scope.clone(), key.to_string());
         self.store
             .write(move |t| {
-                let Some((mut service, mut tasks, groups)) = load(t, &s, &k)? else {
+                let Some(mut service) = t.get::<Service>(&s, KIND_SERVICE, &k)? else {
                     return Ok(());
                 };
+                if service.status == "INACTIVE" {
+                    return Ok(());
+                }
+                let mut tasks = Vec::with_capacity(task_keys.len());
+                for tk in &task_keys {
+                    if let Some(task) = t.get::<Task>(&s, KIND_TASK, tk)? {
+                        tasks.push(task);
+                    }
+                }
+                let groups = group_facts(t, &s, &service);
                 let step = step(&health, &mut service, &mut tasks, &groups);
                 apply(t, &s, &cidr, &mut service, &mut tasks, step)?;
                 Ok(())
             })
             .await
     }
+}
+
+enum Fresh {
+    Task(Option<Box<Task>>),
+    Service(Option<Box<Service>>),
+}
+
+/// What one pass did (the benchmark reads it).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PassStats {
+    /// Services whose step changed something and was written.
+    pub written: usize,
+    pub failed: usize,
+}
+
+/// The deregistration delays of a service's target groups.
+fn group_facts(t: &Txn<'_>, scope: &Scope, service: &Service) -> HashMap<String, GroupFacts> {
+    let mut groups = HashMap::new();
+    for lb in &service.load_balancers {
+        if let Ok(tg) = haneul_elbv2::targets::internal::target_group(t, scope, &lb.target_group_arn) {
+            groups.insert(
+                lb.target_group_arn.clone(),
+                GroupFacts {
+                    deregistration_delay_s: haneul_elbv2::targets::deregistration_delay_s(&tg),
+                },
+            );
+        }
+    }
+    groups
 }
 
 /// Runs one step of `service` against the probes' verdicts and the clock.
@@ -123,36 +304,6 @@ fn step(
         groups,
     };
     plan::step(service, tasks, &world)
-}
-
-type Loaded = (Service, Vec<Task>, HashMap<String, GroupFacts>);
-
-/// The service, its tasks, and its target groups' facts.
-fn load(t: &Txn<'_>, scope: &Scope, key: &str) -> Result<Option<Loaded>, EcsError> {
-    let Some(service) = t.get::<Service>(scope, KIND_SERVICE, key)? else {
-        return Ok(None);
-    };
-    if service.status == "INACTIVE" {
-        return Ok(None);
-    }
-    let tasks: Vec<Task> = t
-        .list_prefix::<Task>(scope, KIND_TASK, &format!("{}{SEP}", service.cluster))?
-        .into_iter()
-        .map(|(_, task)| task)
-        .filter(|task| task.service.as_deref() == Some(service.name.as_str()))
-        .collect();
-    let mut groups = HashMap::new();
-    for lb in &service.load_balancers {
-        if let Ok(tg) = haneul_elbv2::targets::internal::target_group(t, scope, &lb.target_group_arn) {
-            groups.insert(
-                lb.target_group_arn.clone(),
-                GroupFacts {
-                    deregistration_delay_s: haneul_elbv2::targets::deregistration_delay_s(&tg),
-                },
-            );
-        }
-    }
-    Ok(Some((service, tasks, groups)))
 }
 
 /// Carries out a step's effects and stores what it changed.

@@ -28,6 +28,35 @@ pub fn throttle_s(consecutive_failures: i64) -> f64 {
 /// it has kept running this long.
 pub const UNCHECKED_SETTLE_S: f64 = 3.0;
 
+/// What a step can change of a service, cheap to compare (events by the newest one's id: a
+/// step only ever adds events).
+#[derive(PartialEq)]
+struct Fingerprint {
+    status: String,
+    task_definition: String,
+    deployments: Vec<Deployment>,
+    newest_event: Option<String>,
+    last_completed: Option<String>,
+    consecutive_failures: i64,
+    launch_after_s: f64,
+    steady_reported_at: Option<f64>,
+}
+
+impl Fingerprint {
+    fn of(s: &Service) -> Fingerprint {
+        Fingerprint {
+            status: s.status.clone(),
+            task_definition: s.task_definition.clone(),
+            deployments: s.deployments.clone(),
+            newest_event: s.events.first().map(|e| e.id.clone()),
+            last_completed: s.last_completed_task_definition.clone(),
+            consecutive_failures: s.consecutive_failures,
+            launch_after_s: s.launch_after_s,
+            steady_reported_at: s.steady_reported_at,
+        }
+    }
+}
+
 /// What the step needs to know about one target group.
 #[derive(Debug, Clone)]
 pub struct GroupFacts {
@@ -151,7 +180,7 @@ pub fn step(s: &mut Service, tasks: &mut [Task], w: &World<'_>) -> Step {
     let mut out = Step::default();
     let now = w.now_s;
     let name = s.name.clone();
-    let before = serde_json::to_value(&*s).ok();
+    let before = Fingerprint::of(s);
     let grace_s = s.health_check_grace_period_s.unwrap_or(0) as f64;
 
     // 1. Tasks that stopped since the last step.
@@ -349,6 +378,8 @@ pub fn step(s: &mut Service, tasks: &mut [Task], w: &World<'_>) -> Step {
         });
         candidates.extend(primaries.into_iter().take(excess as usize));
     }
+    // Protected tasks are left alone until their protection ends.
+    candidates.retain(|i| !tasks[*i].protection_expires_at.is_some_and(|until| until > now));
     candidates.sort_by_key(|i| healthy[*i]);
     let mut healthy_left = healthy_total;
     let mut stopped_ids = Vec::new();
@@ -467,14 +498,7 @@ fn trip_circuit_breaker(s: &mut Service, failed: &Deployment, now: f64) {
 
 /// Counts per deployment, completion, steady state, drained deployments, a deleted service
 /// becoming INACTIVE.
-fn finish_counts(
-    s: &mut Service,
-    tasks: &[Task],
-    healthy: &[bool],
-    now: f64,
-    out: &mut Step,
-    before: Option<serde_json::Value>,
-) {
+fn finish_counts(s: &mut Service, tasks: &[Task], healthy: &[bool], now: f64, out: &mut Step, before: Fingerprint) {
     let name = s.name.clone();
     for d in &mut s.deployments {
         let mine = |t: &&Task| t.deployment_id.as_deref() == Some(d.id.as_str()) && is_live(t);
@@ -558,7 +582,7 @@ fn finish_counts(
     }
     out.changed_tasks.sort_unstable();
     out.changed_tasks.dedup();
-    out.service_changed = before != serde_json::to_value(&*s).ok();
+    out.service_changed = before != Fingerprint::of(s);
 }
 
 #[cfg(test)]

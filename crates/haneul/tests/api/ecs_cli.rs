@@ -389,3 +389,87 @@ fn tags_on_clusters_and_task_definitions() {
         "ResourceNotFoundException",
     );
 }
+
+#[test]
+fn account_settings_layer_principal_over_default_over_ecs() {
+    let h = Haneul::start();
+    let listed = h.aws_ok(&[
+        "ecs",
+        "list-account-settings",
+        "--effective-settings",
+        "--name",
+        "containerInsights",
+    ]);
+    assert_eq!(listed["settings"][0]["value"], "disabled");
+    assert_eq!(listed["settings"][0]["type"], "aws_managed");
+    h.aws_ok(&[
+        "ecs",
+        "put-account-setting-default",
+        "--name",
+        "containerInsights",
+        "--value",
+        "enabled",
+    ]);
+    let listed = h.aws_ok(&[
+        "ecs",
+        "list-account-settings",
+        "--effective-settings",
+        "--name",
+        "containerInsights",
+    ]);
+    assert_eq!(listed["settings"][0]["value"], "enabled");
+    let role = "arn:aws:iam::000000000000:role/deployer";
+    let put = h.aws_ok(&[
+        "ecs",
+        "put-account-setting",
+        "--name",
+        "containerInsights",
+        "--value",
+        "enhanced",
+        "--principal-arn",
+        role,
+    ]);
+    assert_eq!(put["setting"]["principalArn"], role);
+    let mine = h.aws_ok(&["ecs", "list-account-settings", "--principal-arn", role]);
+    assert_eq!(
+        mine["settings"],
+        serde_json::json!([{"name": "containerInsights", "value": "enhanced", "principalArn": role, "type": "user"}])
+    );
+    h.aws_ok(&[
+        "ecs",
+        "delete-account-setting",
+        "--name",
+        "containerInsights",
+        "--principal-arn",
+        role,
+    ]);
+    let mine = h.aws_ok(&["ecs", "list-account-settings", "--principal-arn", role]);
+    assert_eq!(mine["settings"], serde_json::json!([]));
+    h.aws_err(
+        &[
+            "ecs",
+            "put-account-setting",
+            "--name",
+            "containerInsights",
+            "--value",
+            "maybe",
+        ],
+        "InvalidParameterException",
+    );
+    // Task protection is for running service tasks; a task that does not exist is MISSING.
+    h.aws_ok(&["ecs", "create-cluster", "--cluster-name", "demo"]);
+    let got = h.aws_ok(&[
+        "ecs",
+        "update-task-protection",
+        "--cluster",
+        "demo",
+        "--tasks",
+        "0123456789abcdef0123456789abcdef",
+        "--protection-enabled",
+    ]);
+    assert_eq!(got["failures"][0]["reason"], "MISSING");
+    h.aws_err(
+        &["ecs", "list-services-by-namespace", "--namespace", "nope"],
+        "NamespaceNotFoundException",
+    );
+}

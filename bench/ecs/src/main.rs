@@ -1,0 +1,222 @@
+//! The ECS scheduler benchmark, with the simulated engine (no Docker): an in-process haneul
+//! (`--ecs-runtime simulated`), services created through the ECS API, then
+//! - how long until every service is steady (all tasks RUNNING),
+//! - the reconcile throughput: full scheduler passes over steady services (services/s),
+//! - after 10 % of the tasks die at once, how long until every service is whole again.
+//!
+//! `cargo run --release -p bench-ecs -- --services 1000 --tasks-per-service 10`
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use aws_sdk_ecs::types::{
+    AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType, NetworkConfiguration, NetworkMode, PortMapping,
+};
+use clap::Parser;
+use haneul_ecs::model::{Task, KIND_TASK};
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value_t = 1000)]
+    services: usize,
+    #[arg(long, default_value_t = 10)]
+    tasks_per_service: i32,
+    /// Share of the tasks killed at once for the convergence figure.
+    #[arg(long, default_value_t = 0.1)]
+    kill_fraction: f64,
+    /// Longest wait for any phase.
+    #[arg(long, default_value_t = 600)]
+    timeout_s: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(args))
+}
+
+/// (running tasks, live tasks) of every service task in the store.
+async fn counts(store: &haneul_store::Store) -> anyhow::Result<(usize, usize)> {
+    let c = store
+        .read(|t| {
+            let (mut running, mut live) = (0, 0);
+            t.for_each_all_scopes::<Task>(KIND_TASK, |_, _, task| {
+                if task.desired_status == "RUNNING" && !task.is_stopped() {
+                    live += 1;
+                    if task.last_status == "RUNNING" {
+                        running += 1;
+                    }
+                }
+                Ok(())
+            })?;
+            Ok::<_, haneul_store::StoreError>((running, live))
+        })
+        .await?;
+    Ok(c)
+}
+
+async fn wait_running(store: &haneul_store::Store, want: usize, timeout: Duration) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    loop {
+        let (running, live) = counts(store).await?;
+        if running == want && live == want {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > timeout {
+            bail!("{running} of {want} tasks running ({live} live) after {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = haneul::Config {
+        api_addr: "127.0.0.1:0".parse()?,
+        dns_addr: "127.0.0.1:0".parse()?,
+        lb_cidr: "127.3.0.0/24".into(),
+        task_cidr: "127.128.0.0/15".into(),
+        ecs_remove_tasks_on_exit: true,
+        ecs_runtime: haneul::config::EcsRuntime::Simulated,
+        region: "us-east-1".into(),
+        account_id: "000000000000".into(),
+        data_dir: Some(dir.path().to_path_buf()),
+        dev: true,
+        geoip_db: None,
+        latency_table: None,
+        acm_validity_s: None,
+        acme_directory: None,
+        acme_email: None,
+        acme_ca_file: None,
+        dns_upstream: None,
+        registry_host: None,
+        registry_tls: None,
+        vuln_db: None,
+        ecr_lifecycle_interval_s: None,
+        ecr_gc_interval_s: None,
+        ecr_gc_grace_s: None,
+        logs_retention_day_s: None,
+        logs_retention_interval_s: None,
+        runtime_files: Vec::new(),
+    };
+    let running = haneul::start(config).await?;
+    let state = running.state.clone();
+    let simulated = state.ecs_simulated.clone().context("the simulated runtime")?;
+    let sdk = aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+            .endpoint_url(format!("http://{}", running.api_addr))
+            .credentials_provider(aws_credential_types::Credentials::new("x", "x", None, None, "bench"))
+            .build(),
+    );
+    sdk.create_cluster().cluster_name("bench").send().await?;
+    sdk.register_task_definition()
+        .family("web")
+        .requires_compatibilities(Compatibility::Fargate)
+        .network_mode(NetworkMode::Awsvpc)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("web")
+                .image("bench/web:v1")
+                .port_mappings(PortMapping::builder().container_port(8080).build())
+                .build(),
+        )
+        .send()
+        .await?;
+    let described = default_subnets(&state.store).await?;
+    let network = NetworkConfiguration::builder()
+        .awsvpc_configuration(AwsVpcConfiguration::builder().set_subnets(Some(described)).build()?)
+        .build();
+    let total = args.services * args.tasks_per_service as usize;
+    let t0 = Instant::now();
+    for i in 0..args.services {
+        sdk.create_service()
+            .cluster("bench")
+            .service_name(format!("svc-{i:05}"))
+            .task_definition("web")
+            .desired_count(args.tasks_per_service)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(network.clone())
+            .send()
+            .await?;
+    }
+    let create_s = t0.elapsed().as_secs_f64();
+    let timeout = Duration::from_secs(args.timeout_s);
+    let up = wait_running(&state.store, total, timeout).await?;
+    let all_up_s = t0.elapsed().as_secs_f64();
+    println!(
+        "services {} tasks {total}: created in {create_s:.2} s ({:.0} CreateService/s); all RUNNING {:.2} s after the first create ({:.2} s after the last)",
+        args.services,
+        args.services as f64 / create_s,
+        all_up_s,
+        up.as_secs_f64()
+    );
+    // Let every service reach its steady state before the throughput figure.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let passes = 5;
+    let t1 = Instant::now();
+    let mut written = 0;
+    for _ in 0..passes {
+        written += state.ecs_scheduler.pass().await?.written;
+    }
+    let pass_s = t1.elapsed().as_secs_f64() / f64::from(passes);
+    println!(
+        "reconcile: a full pass over {} steady services takes {:.1} ms ({:.0} services/s; {written} writes in {passes} passes)",
+        args.services,
+        pass_s * 1000.0,
+        args.services as f64 / pass_s
+    );
+    let victims: Vec<String> = {
+        let all = simulated.running();
+        let n = ((all.len() as f64) * args.kill_fraction).round() as usize;
+        all.into_iter().take(n).collect()
+    };
+    let t2 = Instant::now();
+    for v in &victims {
+        simulated.kill(v, 137);
+    }
+    // Converged: every service whole again, with replacements for every killed task.
+    let mut seen_drop = false;
+    loop {
+        let (run_now, live) = counts(&state.store).await?;
+        if run_now < total {
+            seen_drop = true;
+        }
+        if seen_drop && run_now == total && live == total {
+            break;
+        }
+        if !seen_drop && t2.elapsed() > Duration::from_secs(5) {
+            seen_drop = true; // the drop may have been too quick to see
+        }
+        if t2.elapsed() > timeout {
+            bail!(
+                "not converged after killing {}: {run_now} running, {live} live",
+                victims.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "converge: {} of {total} tasks killed at once, all services whole again in {:.2} s (goal < 5 s)",
+        victims.len(),
+        t2.elapsed().as_secs_f64()
+    );
+    running.shutdown().await;
+    Ok(())
+}
+
+/// Two of the default VPC's subnets (made on first use, as EC2 does).
+async fn default_subnets(store: &haneul_store::Store) -> anyhow::Result<Vec<String>> {
+    let scope = haneul_store::Scope::new("000000000000", "us-east-1");
+    let subnets = store
+        .write(move |t| {
+            haneul_ec2::defaults::ensure_in(t, &scope).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let list: Vec<(String, haneul_ec2::model::Subnet)> = t.list(&scope, haneul_ec2::model::KIND_SUBNET)?;
+            Ok::<_, anyhow::Error>(list.into_iter().map(|(id, _)| id).take(2).collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(subnets)
+}
