@@ -34,7 +34,7 @@ api=127.0.0.1:$hp
 mkdir -p "$work/img/bin" && cp /bin/busybox "$work/img/bin/"
 printf '/bin/busybox mkdir -p /www && echo ok > /www/index.html\nexec /bin/busybox httpd -f -p 8080 -h /www\n' > "$work/img/start"
 aws --endpoint-url "http://$api" ecr create-repository --repository-name bench/web >/dev/null
-tar -C "$work/img" -c . | docker import -q --change 'CMD ["/bin/busybox","sh","/start"]' --change "LABEL bench.run=$RUN" - "$api/bench/web:v1" >/dev/null
+tar -C "$work/img" -c . | docker import --change 'CMD ["/bin/busybox","sh","/start"]' --change "LABEL bench.run=$RUN" - "$api/bench/web:v1" >/dev/null
 export DOCKER_CONFIG=$work/docker; mkdir -p "$DOCKER_CONFIG"
 aws --endpoint-url "http://$api" ecr get-login-password | docker login -u AWS --password-stdin "$api" >/dev/null 2>&1
 docker push -q "$api/bench/web:v1" >/dev/null

@@ -15,6 +15,10 @@ pub enum EcsError {
     ResourceNotFound(String),
     #[error("Service not found.")]
     ServiceNotFound,
+    #[error("The service deployment was not found.")]
+    ServiceDeploymentNotFound,
+    #[error("{0}")]
+    Conflict(String),
     /// Service Connect namespaces live in Cloud Map, which haneul does not have.
     #[error("Namespace not found.")]
     NamespaceNotFound,
@@ -41,6 +45,8 @@ impl From<EcsError> for AwsError {
             EcsError::ClusterNotFound => ("ClusterNotFoundException", 400),
             EcsError::ResourceNotFound(_) => ("ResourceNotFoundException", 400),
             EcsError::ServiceNotFound => ("ServiceNotFoundException", 400),
+            EcsError::ServiceDeploymentNotFound => ("ServiceDeploymentNotFoundException", 400),
+            EcsError::Conflict(_) => ("ConflictException", 400),
             EcsError::NamespaceNotFound => ("NamespaceNotFoundException", 400),
             EcsError::ServiceNotActive => ("ServiceNotActiveException", 400),
             EcsError::ClusterContainsServices => ("ClusterContainsServicesException", 400),

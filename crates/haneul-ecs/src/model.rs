@@ -312,6 +312,52 @@ pub struct Service {
     pub steady_reported_at: Option<f64>,
     #[serde(default)]
     pub revision: i64,
+    /// Service deployments, oldest first (at most [`MAX_SERVICE_HISTORY`]).
+    #[serde(default)]
+    pub history: Vec<ServiceDeploymentRecord>,
+    /// The configurations deployments rolled out, oldest first (at most [`MAX_SERVICE_HISTORY`]).
+    #[serde(default)]
+    pub revisions: Vec<ServiceRevisionRecord>,
+    /// The service revision of the last deployment that completed.
+    #[serde(default)]
+    pub last_completed_revision: Option<String>,
+}
+
+/// Service deployments and revisions kept per service.
+pub const MAX_SERVICE_HISTORY: usize = 50;
+
+/// One service deployment (ListServiceDeployments), named by the digits of its deployment id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServiceDeploymentRecord {
+    /// The deployments[] id it stands for (`ecs-svc/…`).
+    pub deployment_id: String,
+    pub digits: String,
+    pub created_at: f64,
+    pub updated_at: f64,
+    pub finished_at: Option<f64>,
+    pub stopped_at: Option<f64>,
+    /// PENDING, IN_PROGRESS, SUCCESSFUL, STOPPED, ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL, ….
+    pub status: String,
+    pub status_reason: String,
+    pub target_revision: String,
+    pub source_revisions: Vec<String>,
+    /// Being (or been) rolled back: to this revision, by this deployments[] id.
+    pub rollback_revision: Option<String>,
+    pub rollback_deployment: Option<String>,
+}
+
+/// One service revision: the configuration a deployment rolls out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServiceRevisionRecord {
+    pub digits: String,
+    pub created_at: f64,
+    pub task_definition: String,
+    pub launch_type: Option<String>,
+    pub platform_version: Option<String>,
+    pub network_configuration: serde_json::Value,
+    pub load_balancers: Vec<LoadBalancerRef>,
+    /// (container name, image).
+    pub images: Vec<(String, String)>,
 }
 
 /// ECS keeps a service's 100 newest events.

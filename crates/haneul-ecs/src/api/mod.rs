@@ -3,6 +3,7 @@
 
 pub mod account_settings;
 pub mod clusters;
+pub mod service_deployments;
 pub mod services;
 pub mod tags;
 pub mod task_definitions;
@@ -47,6 +48,11 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
         "GetTaskProtection" => task_protection::get(ecs, ctx, input).await,
         "UpdateTaskProtection" => task_protection::update(ecs, ctx, input).await,
         "ListServicesByNamespace" => Err(EcsError::NamespaceNotFound),
+        "ListServiceDeployments" => service_deployments::list(ecs, ctx, input).await,
+        "DescribeServiceDeployments" => service_deployments::describe(ecs, ctx, input).await,
+        "DescribeServiceRevisions" => service_deployments::describe_revisions(ecs, ctx, input).await,
+        "StopServiceDeployment" => service_deployments::stop(ecs, ctx, input).await,
+        "ContinueServiceDeployment" => service_deployments::continue_deployment(ecs, ctx, input).await,
         "TagResource" => tags::tag(ecs, ctx, input).await,
         "UntagResource" => tags::untag(ecs, ctx, input).await,
         "ListTagsForResource" => tags::list(ecs, ctx, input).await,

@@ -15,7 +15,7 @@ use crate::model::{
     cluster_arn, cluster_name, service_arn, service_key, valid_cluster_name as valid_service_name, LoadBalancerRef,
     Service, TaskDefinition, KIND_CLUSTER, KIND_SERVICE, SEP,
 };
-use crate::scheduler::plan::{new_deployment, push_event};
+use crate::scheduler::plan::{new_deployment, push_event, record_deployment};
 use crate::{parse, scope, Ecs};
 
 fn invalid(msg: impl Into<String>) -> EcsError {
@@ -37,6 +37,17 @@ fn definition_arn(d: &TaskDefinition) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
+}
+
+/// (container name, image) of a definition, for its service revision.
+fn images(d: &TaskDefinition) -> Vec<(String, String)> {
+    crate::runtime::spec::containers_of(&d.definition)
+        .into_iter()
+        .map(|c| {
+            let field = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+            (field("name"), field("image"))
+        })
+        .collect()
 }
 
 /// The service's load balancers, checked against the target groups and the definition.
@@ -272,7 +283,13 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                 launch_after_s: 0.0,
                 steady_reported_at: None,
                 revision: 1,
+                history: Vec::new(),
+                revisions: Vec::new(),
+                last_completed_revision: None,
             };
+            if let Some(first) = service.deployments.first().cloned() {
+                record_deployment(&mut service, &first, images(&def), now);
+            }
             if desired == 0 {
                 // Nothing to roll out: the first deployment is complete at once.
                 if let Some(d) = service.deployments.first_mut() {
@@ -280,6 +297,12 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                     d.rollout_state_reason = format!("ECS deployment {} completed.", d.id);
                 }
                 service.last_completed_task_definition = Some(td);
+                let first = service.deployments.first().map(|d| crate::scheduler::plan::digits(&d.id).to_string());
+                for h in &mut service.history {
+                    h.status = "SUCCESSFUL".into();
+                    h.finished_at = Some(now);
+                }
+                service.last_completed_revision = first;
             }
             t.put(&scope, KIND_SERVICE, &key, &service)?;
             Ok::<_, EcsError>(service)
@@ -376,8 +399,9 @@ pub async fn update(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                 s.consecutive_failures = 0;
                 s.launch_after_s = 0.0;
                 s.steady_reported_at = None;
-                s.deployments
-                    .insert(0, new_deployment(&td, s.desired_count, s.launch_type.clone(), now));
+                let fresh = new_deployment(&td, s.desired_count, s.launch_type.clone(), now);
+                s.deployments.insert(0, fresh.clone());
+                record_deployment(&mut s, &fresh, images(&def), now);
             } else if let Some(primary) = s.deployments.first_mut() {
                 primary.desired_count = s.desired_count;
                 primary.updated_at = now;
@@ -592,6 +616,22 @@ pub fn view(s: &Service, region: &str, account: &str, with_tags: bool) -> Value 
     if !s.capacity_provider_strategy.as_array().is_none_or(Vec::is_empty) {
         v["capacityProviderStrategy"] = s.capacity_provider_strategy.clone();
     }
+    if let Some(current) = s.history.last() {
+        v["currentServiceDeployment"] = json!(crate::api::service_deployments::deployment_arn(region, account, s, &current.digits));
+    }
+    v["currentServiceRevisions"] = Value::Array(
+        s.deployments
+            .iter()
+            .map(|d| {
+                json!({
+                    "arn": crate::api::service_deployments::revision_arn(region, account, s, crate::scheduler::plan::digits(&d.id)),
+                    "requestedTaskCount": d.desired_count,
+                    "runningTaskCount": d.running_count,
+                    "pendingTaskCount": d.pending_count,
+                })
+            })
+            .collect(),
+    );
     if with_tags {
         v["tags"] = s.tags.clone();
     }

@@ -40,6 +40,7 @@ struct Fingerprint {
     consecutive_failures: i64,
     launch_after_s: f64,
     steady_reported_at: Option<f64>,
+    history: Vec<(String, String)>,
 }
 
 impl Fingerprint {
@@ -53,6 +54,7 @@ impl Fingerprint {
             consecutive_failures: s.consecutive_failures,
             launch_after_s: s.launch_after_s,
             steady_reported_at: s.steady_reported_at,
+            history: s.history.iter().map(|h| (h.digits.clone(), h.status.clone())).collect(),
         }
     }
 }
@@ -123,6 +125,103 @@ pub fn new_deployment(task_definition: &str, desired: i64, launch_type: Option<S
         launch_type,
         rollout_state: "IN_PROGRESS".into(),
     }
+}
+
+/// The digits of a deployment id (`ecs-svc/123…` → `123…`): its service deployment's and
+/// service revision's name.
+pub fn digits(deployment_id: &str) -> &str {
+    deployment_id.rsplit('/').next().unwrap_or(deployment_id)
+}
+
+/// Records the service deployment a new PRIMARY deployment `d` starts and the revision it
+/// rolls out (`images`: the definition's containers); a deployment still in progress is
+/// superseded.
+pub fn record_deployment(s: &mut Service, d: &Deployment, images: Vec<(String, String)>, now: f64) {
+    let sources: Vec<String> = s.deployments.iter().filter(|x| x.id != d.id).map(|x| digits(&x.id).to_string()).collect();
+    for h in &mut s.history {
+        if h.status == "IN_PROGRESS" || h.status == "PENDING" {
+            h.status = "STOPPED".into();
+            h.status_reason = "Superseded by a newer service deployment.".into();
+            h.stopped_at = Some(now);
+            h.updated_at = now;
+        }
+    }
+    let id = digits(&d.id).to_string();
+    s.revisions.push(crate::model::ServiceRevisionRecord {
+        digits: id.clone(),
+        created_at: now,
+        task_definition: d.task_definition.clone(),
+        launch_type: s.launch_type.clone(),
+        platform_version: s.platform_version.clone(),
+        network_configuration: s.network_configuration.clone(),
+        load_balancers: s.load_balancers.clone(),
+        images,
+    });
+    s.history.push(crate::model::ServiceDeploymentRecord {
+        deployment_id: d.id.clone(),
+        digits: id.clone(),
+        created_at: now,
+        updated_at: now,
+        finished_at: None,
+        stopped_at: None,
+        status: "IN_PROGRESS".into(),
+        status_reason: format!("ECS deployment {} in progress.", d.id),
+        target_revision: id,
+        source_revisions: sources,
+        rollback_revision: None,
+        rollback_deployment: None,
+    });
+    let keep = crate::model::MAX_SERVICE_HISTORY;
+    if s.history.len() > keep {
+        let extra = s.history.len() - keep;
+        s.history.drain(..extra);
+    }
+    if s.revisions.len() > keep {
+        let extra = s.revisions.len() - keep;
+        s.revisions.drain(..extra);
+    }
+}
+
+/// Stops the rollout of the PRIMARY deployment: rolled back to the last completed deployment
+/// (`rollback`, when there is one) or left where it is.
+pub fn stop_rollout(s: &mut Service, rollback: bool, reason: &str, now: f64) {
+    let Some(failed) = s.deployments.first().cloned() else {
+        return;
+    };
+    if let Some(d) = s.deployments.first_mut() {
+        d.rollout_state = "FAILED".into();
+        d.rollout_state_reason = reason.to_string();
+        d.updated_at = now;
+    }
+    let name = s.name.clone();
+    let target = s.last_completed_task_definition.clone().filter(|_| rollback);
+    let Some(target) = target else {
+        if let Some(h) = s.history.iter_mut().find(|h| h.deployment_id == failed.id) {
+            h.status = "STOPPED".into();
+            h.status_reason = reason.to_string();
+            h.stopped_at = Some(now);
+            h.updated_at = now;
+        }
+        return;
+    };
+    let mut back = new_deployment(&target, s.desired_count, s.launch_type.clone(), now);
+    back.rollout_state_reason = format!("ECS deployment circuit breaker: rolling back to deploymentId {}.", failed.id);
+    if let Some(d) = s.deployments.first_mut() {
+        d.status = "ACTIVE".into();
+    }
+    push_event(s, now, format!("(service {name}) rolling back to deployment {} (task definition {target}).", back.id));
+    let to_revision = s.last_completed_revision.clone();
+    if let Some(h) = s.history.iter_mut().find(|h| h.deployment_id == failed.id) {
+        h.status = "ROLLBACK_IN_PROGRESS".into();
+        h.status_reason = reason.to_string();
+        h.rollback_revision = to_revision;
+        h.rollback_deployment = Some(back.id.clone());
+        h.updated_at = now;
+    }
+    s.task_definition = target;
+    s.consecutive_failures = 0;
+    s.launch_after_s = 0.0;
+    s.deployments.insert(0, back);
 }
 
 pub fn push_event(s: &mut Service, now_s: f64, message: String) {
@@ -455,45 +554,9 @@ fn begin_stop(s: &Service, t: &mut Task, i: usize, now: f64, w: &World<'_>, reas
 
 fn trip_circuit_breaker(s: &mut Service, failed: &Deployment, now: f64) {
     let name = s.name.clone();
-    if let Some(d) = s.deployments.first_mut() {
-        d.rollout_state = "FAILED".into();
-        d.rollout_state_reason = "ECS deployment circuit breaker: tasks failed to start.".into();
-        d.updated_at = now;
-    }
-    push_event(
-        s,
-        now,
-        format!(
-            "(service {name}) (deployment {}) deployment failed: tasks failed to start.",
-            failed.id
-        ),
-    );
-    if !s.circuit_breaker_rollback {
-        return;
-    }
-    let Some(target) = s.last_completed_task_definition.clone() else {
-        return;
-    };
-    let mut rollback = new_deployment(&target, s.desired_count, s.launch_type.clone(), now);
-    rollback.rollout_state_reason = format!(
-        "ECS deployment circuit breaker: rolling back to deploymentId {}.",
-        failed.id
-    );
-    if let Some(d) = s.deployments.first_mut() {
-        d.status = "ACTIVE".into();
-    }
-    push_event(
-        s,
-        now,
-        format!(
-            "(service {name}) rolling back to deployment {} (task definition {target}).",
-            rollback.id
-        ),
-    );
-    s.task_definition = target;
-    s.consecutive_failures = 0;
-    s.launch_after_s = 0.0;
-    s.deployments.insert(0, rollback);
+    push_event(s, now, format!("(service {name}) (deployment {}) deployment failed: tasks failed to start.", failed.id));
+    let rollback = s.circuit_breaker_rollback;
+    stop_rollout(s, rollback, "ECS deployment circuit breaker: tasks failed to start.", now);
 }
 
 /// Counts per deployment, completion, steady state, drained deployments, a deleted service
@@ -556,6 +619,18 @@ fn finish_counts(s: &mut Service, tasks: &[Task], healthy: &[bool], now: f64, ou
         );
         s.last_completed_task_definition = Some(td);
         s.deployments.truncate(1);
+        let done = digits(&id).to_string();
+        let rolled_back = s.history.iter().position(|h| h.rollback_deployment.as_deref() == Some(id.as_str()));
+        let entry = rolled_back.or_else(|| s.history.iter().position(|h| h.deployment_id == id));
+        if let Some(h) = entry.and_then(|i| s.history.get_mut(i)) {
+            h.status = if rolled_back.is_some() { "ROLLBACK_SUCCESSFUL" } else { "SUCCESSFUL" }.into();
+            h.status_reason = format!("ECS deployment {id} completed.");
+            h.finished_at = Some(now);
+            h.updated_at = now;
+        }
+        if rolled_back.is_none() {
+            s.last_completed_revision = Some(done);
+        }
     }
     let steady = s.status == "ACTIVE"
         && s.deployments.len() == 1
