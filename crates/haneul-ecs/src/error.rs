@@ -15,6 +15,12 @@ pub enum EcsError {
     ResourceNotFound(String),
     #[error("Service not found.")]
     ServiceNotFound,
+    #[error("{0}")]
+    TargetNotFound(String),
+    #[error("A container instance can carry at most 10 custom attributes.")]
+    AttributeLimitExceeded,
+    #[error("There is no update available for your container agent.")]
+    NoUpdateAvailable,
     #[error("The service deployment was not found.")]
     ServiceDeploymentNotFound,
     #[error("{0}")]
@@ -28,6 +34,8 @@ pub enum EcsError {
     ClusterContainsServices,
     #[error("The Cluster cannot be deleted while Tasks are active.")]
     ClusterContainsTasks,
+    #[error("The Cluster cannot be deleted while Container Instances are active or draining.")]
+    ClusterContainsContainerInstances,
     #[error("haneul does not implement ECS {0} yet")]
     NotImplemented(String),
     #[error(transparent)]
@@ -45,12 +53,16 @@ impl From<EcsError> for AwsError {
             EcsError::ClusterNotFound => ("ClusterNotFoundException", 400),
             EcsError::ResourceNotFound(_) => ("ResourceNotFoundException", 400),
             EcsError::ServiceNotFound => ("ServiceNotFoundException", 400),
+            EcsError::TargetNotFound(_) => ("TargetNotFoundException", 400),
+            EcsError::AttributeLimitExceeded => ("AttributeLimitExceededException", 400),
+            EcsError::NoUpdateAvailable => ("NoUpdateAvailableException", 400),
             EcsError::ServiceDeploymentNotFound => ("ServiceDeploymentNotFoundException", 400),
             EcsError::Conflict(_) => ("ConflictException", 400),
             EcsError::NamespaceNotFound => ("NamespaceNotFoundException", 400),
             EcsError::ServiceNotActive => ("ServiceNotActiveException", 400),
             EcsError::ClusterContainsServices => ("ClusterContainsServicesException", 400),
             EcsError::ClusterContainsTasks => ("ClusterContainsTasksException", 400),
+            EcsError::ClusterContainsContainerInstances => ("ClusterContainsContainerInstancesException", 400),
             EcsError::NotImplemented(_) | EcsError::Store(_) => ("ServerException", 500),
         };
         AwsError::new(code, status, e.to_string())

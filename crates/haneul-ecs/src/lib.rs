@@ -33,11 +33,25 @@ pub struct Ecs {
     pub store: Store,
     /// Where awsvpc tasks' addresses come from.
     pub task_cidr: runtime::addresses::TaskCidr,
+    /// The endpoint agents are sent to (DiscoverPollEndpoint); set once the API is bound.
+    endpoint_url: std::sync::RwLock<String>,
 }
 
 impl Ecs {
     pub fn new(store: Store, task_cidr: runtime::addresses::TaskCidr) -> Ecs {
-        Ecs { store, task_cidr }
+        Ecs {
+            store,
+            task_cidr,
+            endpoint_url: std::sync::RwLock::new(String::new()),
+        }
+    }
+
+    pub fn set_endpoint_url(&self, url: &str) {
+        *self.endpoint_url.write().unwrap_or_else(|p| p.into_inner()) = url.to_string();
+    }
+
+    pub fn endpoint_url(&self) -> String {
+        self.endpoint_url.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 

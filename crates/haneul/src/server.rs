@@ -217,7 +217,7 @@ fn build_api(
     acm: Arc<haneul_acm::Acm>,
     lb_health: Arc<haneul_elbv2::health::HealthTable>,
     containers: ContainerServices,
-) -> Result<Api, StartError> {
+) -> Result<(Api, Arc<haneul_ecs::Ecs>), StartError> {
     let mut api = Api::new(ApiConfig {
         default_account_id: config.account_id.clone(),
         default_region: config.region.clone(),
@@ -243,11 +243,10 @@ fn build_api(
         haneul_logs::MODEL,
         Some(Arc::new(haneul_logs::LogsService(logs))),
     )?;
-    // Clusters, task definitions and tasks so far; ECS's other operations answer
-    // `NotImplemented` until issue 15 lands.
-    let ecs = haneul_ecs::Ecs::new(store.clone(), task_cidr);
-    api.register("ecs", haneul_ecs::MODEL, Some(Arc::new(ecs)))?;
-    Ok(api)
+    // ECS: what issue 15 has landed so far; the rest answers `NotImplemented`.
+    let ecs = Arc::new(haneul_ecs::Ecs::new(store.clone(), task_cidr));
+    api.register("ecs", haneul_ecs::MODEL, Some(ecs.clone()))?;
+    Ok((api, ecs))
 }
 
 /// Opens state, binds the API endpoint and starts serving in the background.
@@ -332,7 +331,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         )
         .map_err(StartError::Logs)?,
     );
-    let api = build_api(
+    let (api, ecs_api) = build_api(
         &config,
         &store,
         auth,
@@ -401,6 +400,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     })?;
     acm.mailbox.set_base_url(format!("http://{api_addr}"));
     ecr.default_registry_host(&api_addr.to_string());
+    ecs_api.set_endpoint_url(&format!("http://{api_addr}"));
     let background_tasks = vec![
         tokio::spawn(haneul_ecr::blobs::gc::run(ecr.clone())),
         tokio::spawn(haneul_ecr::lifecycle::run(ecr.clone())),

@@ -30,6 +30,7 @@ struct Counts {
     services: i64,
     running: i64,
     pending: i64,
+    instances: i64,
 }
 
 fn counts(t: &haneul_store::Txn<'_>, scope: &haneul_store::Scope, cluster: &str) -> Result<Counts, EcsError> {
@@ -38,6 +39,15 @@ fn counts(t: &haneul_store::Txn<'_>, scope: &haneul_store::Scope, cluster: &str)
     for (_, s) in t.list_prefix::<crate::model::Service>(scope, crate::model::KIND_SERVICE, &prefix)? {
         if s.status != "INACTIVE" {
             c.services += 1;
+        }
+    }
+    for (_, ci) in t.list_prefix::<crate::api::container_instances::ContainerInstance>(
+        scope,
+        crate::api::container_instances::KIND_CONTAINER_INSTANCE,
+        &prefix,
+    )? {
+        if ci.status != "INACTIVE" {
+            c.instances += 1;
         }
     }
     for (_, task) in t.list_prefix::<crate::model::Task>(scope, crate::model::KIND_TASK, &prefix)? {
@@ -76,7 +86,7 @@ fn view_counted(c: &Cluster, include: Include, n: Counts) -> api::Cluster {
             })
             .collect(),
         pending_tasks_count: Some(n.pending),
-        registered_container_instances_count: Some(0),
+        registered_container_instances_count: Some(n.instances),
         running_tasks_count: Some(n.running),
         service_connect_defaults: c
             .service_connect_namespace
@@ -367,6 +377,9 @@ pub async fn delete(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
             }
             if n.running + n.pending > 0 {
                 return Err(EcsError::ClusterContainsTasks);
+            }
+            if n.instances > 0 {
+                return Err(EcsError::ClusterContainsContainerInstances);
             }
             c.status = "INACTIVE".into();
             t.put(&scope, KIND_CLUSTER, &name, &c)?;

@@ -3,6 +3,7 @@
 
 pub mod account_settings;
 pub mod clusters;
+pub mod container_instances;
 pub mod service_deployments;
 pub mod services;
 pub mod tags;
@@ -53,6 +54,16 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
         "DescribeServiceRevisions" => service_deployments::describe_revisions(ecs, ctx, input).await,
         "StopServiceDeployment" => service_deployments::stop(ecs, ctx, input).await,
         "ContinueServiceDeployment" => service_deployments::continue_deployment(ecs, ctx, input).await,
+        "RegisterContainerInstance" => container_instances::register(ecs, ctx, input).await,
+        "DeregisterContainerInstance" => container_instances::deregister(ecs, ctx, input).await,
+        "DescribeContainerInstances" => container_instances::describe(ecs, ctx, input).await,
+        "ListContainerInstances" => container_instances::list(ecs, ctx, input).await,
+        "UpdateContainerInstancesState" => container_instances::update_state(ecs, ctx, input).await,
+        "PutAttributes" => container_instances::put_attributes(ecs, ctx, input).await,
+        "DeleteAttributes" => container_instances::delete_attributes(ecs, ctx, input).await,
+        "ListAttributes" => container_instances::list_attributes(ecs, ctx, input).await,
+        "DiscoverPollEndpoint" => container_instances::discover_poll_endpoint(ecs, ctx, input).await,
+        "UpdateContainerAgent" => container_instances::update_agent(ecs, ctx, input).await,
         "TagResource" => tags::tag(ecs, ctx, input).await,
         "UntagResource" => tags::untag(ecs, ctx, input).await,
         "ListTagsForResource" => tags::list(ecs, ctx, input).await,

@@ -16,11 +16,17 @@ use crate::model::{cluster_arn, service_key, Service, ServiceDeploymentRecord, K
 use crate::{parse, scope, Ecs};
 
 pub fn deployment_arn(region: &str, account: &str, s: &Service, digits: &str) -> String {
-    format!("arn:aws:ecs:{region}:{account}:service-deployment/{}/{}/{digits}", s.cluster, s.name)
+    format!(
+        "arn:aws:ecs:{region}:{account}:service-deployment/{}/{}/{digits}",
+        s.cluster, s.name
+    )
 }
 
 pub fn revision_arn(region: &str, account: &str, s: &Service, digits: &str) -> String {
-    format!("arn:aws:ecs:{region}:{account}:service-revision/{}/{}/{digits}", s.cluster, s.name)
+    format!(
+        "arn:aws:ecs:{region}:{account}:service-revision/{}/{}/{digits}",
+        s.cluster, s.name
+    )
 }
 
 /// (cluster, service, digits) of a service deployment or revision ARN of `kind`.
@@ -66,7 +72,8 @@ fn full(ctx: &RequestContext, s: &Service, d: &ServiceDeploymentRecord) -> Value
             .map(|r| json!({ "arn": revision_arn(&ctx.region, &ctx.account_id, s, r) }))
             .collect(),
     );
-    v["deploymentCircuitBreaker"] = json!({ "status": if s.circuit_breaker_enable { "MONITORING" } else { "DISABLED" } });
+    v["deploymentCircuitBreaker"] =
+        json!({ "status": if s.circuit_breaker_enable { "MONITORING" } else { "DISABLED" } });
     v["deploymentConfiguration"] = json!({
         "maximumPercent": s.maximum_percent,
         "minimumHealthyPercent": s.minimum_healthy_percent,
@@ -90,23 +97,29 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
     let size = match input.max_results {
         None => 20,
         Some(n) if (1..=100).contains(&n) => n as usize,
-        Some(_) => return Err(EcsError::InvalidParameter("maxResults must be between 1 and 100.".into())),
+        Some(_) => {
+            return Err(EcsError::InvalidParameter(
+                "maxResults must be between 1 and 100.".into(),
+            ))
+        }
     };
     let offset = crate::api::task_definitions::page_token(input.next_token.as_deref())?;
     let cluster = crate::model::cluster_name(input.cluster.as_deref()).to_string();
     let service = input.service.rsplit('/').next().unwrap_or(&input.service).to_string();
-    let s = load(ecs, scope(ctx), cluster, service).await?.ok_or(EcsError::ServiceNotFound)?;
-    let mut shown: Vec<&ServiceDeploymentRecord> = s
-        .history
-        .iter()
-        .rev()
-        .filter(|d| input.status.is_empty() || input.status.contains(&d.status))
-        .filter(|d| {
-            input.created_at.as_ref().is_none_or(|c| {
-                c.after.is_none_or(|a| d.created_at >= a) && c.before.is_none_or(|b| d.created_at <= b)
+    let s = load(ecs, scope(ctx), cluster, service)
+        .await?
+        .ok_or(EcsError::ServiceNotFound)?;
+    let mut shown: Vec<&ServiceDeploymentRecord> =
+        s.history
+            .iter()
+            .rev()
+            .filter(|d| input.status.is_empty() || input.status.contains(&d.status))
+            .filter(|d| {
+                input.created_at.as_ref().is_none_or(|c| {
+                    c.after.is_none_or(|a| d.created_at >= a) && c.before.is_none_or(|b| d.created_at <= b)
+                })
             })
-        })
-        .collect();
+            .collect();
     let more = shown.len() > offset + size;
     shown = shown.into_iter().skip(offset).take(size).collect();
     let mut out = json!({ "serviceDeployments": shown.iter().map(|d| brief(ctx, &s, d)).collect::<Vec<_>>() });
@@ -122,7 +135,9 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
 pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
     let input: api::DescribeServiceDeploymentsRequest = parse(input)?;
     if input.service_deployment_arns.is_empty() || input.service_deployment_arns.len() > 20 {
-        return Err(EcsError::InvalidParameter("serviceDeploymentArns must name between 1 and 20 ARNs.".into()));
+        return Err(EcsError::InvalidParameter(
+            "serviceDeploymentArns must name between 1 and 20 ARNs.".into(),
+        ));
     }
     let mut found = Vec::new();
     let mut failures = Vec::new();
@@ -144,7 +159,9 @@ pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
 pub async fn describe_revisions(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
     let input: api::DescribeServiceRevisionsRequest = parse(input)?;
     if input.service_revision_arns.is_empty() || input.service_revision_arns.len() > 20 {
-        return Err(EcsError::InvalidParameter("serviceRevisionArns must name between 1 and 20 ARNs.".into()));
+        return Err(EcsError::InvalidParameter(
+            "serviceRevisionArns must name between 1 and 20 ARNs.".into(),
+        ));
     }
     let mut found = Vec::new();
     let mut failures = Vec::new();
@@ -197,14 +214,30 @@ pub async fn stop(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
     ecs.store
         .write(move |t| {
             let key = format!("{cluster}{SEP}{service}");
-            let mut s: Service = t.get(&scope, KIND_SERVICE, &key)?.ok_or(EcsError::ServiceDeploymentNotFound)?;
-            let record = s.history.iter().find(|d| d.digits == digits).ok_or(EcsError::ServiceDeploymentNotFound)?;
-            let in_progress = s.deployments.first().is_some_and(|p| p.id == record.deployment_id && p.rollout_state == "IN_PROGRESS");
+            let mut s: Service = t
+                .get(&scope, KIND_SERVICE, &key)?
+                .ok_or(EcsError::ServiceDeploymentNotFound)?;
+            let record = s
+                .history
+                .iter()
+                .find(|d| d.digits == digits)
+                .ok_or(EcsError::ServiceDeploymentNotFound)?;
+            let in_progress = s
+                .deployments
+                .first()
+                .is_some_and(|p| p.id == record.deployment_id && p.rollout_state == "IN_PROGRESS");
             if !in_progress {
-                return Err(EcsError::Conflict("The service deployment is not in progress and cannot be stopped.".into()));
+                return Err(EcsError::Conflict(
+                    "The service deployment is not in progress and cannot be stopped.".into(),
+                ));
             }
             let now = haneul_wire::value::now_epoch_s();
-            crate::scheduler::plan::stop_rollout(&mut s, rollback, "Service deployment stopped by StopServiceDeployment.", now);
+            crate::scheduler::plan::stop_rollout(
+                &mut s,
+                rollback,
+                "Service deployment stopped by StopServiceDeployment.",
+                now,
+            );
             s.revision += 1;
             t.put(&scope, KIND_SERVICE, &key, &s)?;
             Ok::<_, EcsError>(())

@@ -297,7 +297,10 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                     d.rollout_state_reason = format!("ECS deployment {} completed.", d.id);
                 }
                 service.last_completed_task_definition = Some(td);
-                let first = service.deployments.first().map(|d| crate::scheduler::plan::digits(&d.id).to_string());
+                let first = service
+                    .deployments
+                    .first()
+                    .map(|d| crate::scheduler::plan::digits(&d.id).to_string());
                 for h in &mut service.history {
                     h.status = "SUCCESSFUL".into();
                     h.finished_at = Some(now);
@@ -617,7 +620,12 @@ pub fn view(s: &Service, region: &str, account: &str, with_tags: bool) -> Value 
         v["capacityProviderStrategy"] = s.capacity_provider_strategy.clone();
     }
     if let Some(current) = s.history.last() {
-        v["currentServiceDeployment"] = json!(crate::api::service_deployments::deployment_arn(region, account, s, &current.digits));
+        v["currentServiceDeployment"] = json!(crate::api::service_deployments::deployment_arn(
+            region,
+            account,
+            s,
+            &current.digits
+        ));
     }
     v["currentServiceRevisions"] = Value::Array(
         s.deployments

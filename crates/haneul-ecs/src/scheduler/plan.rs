@@ -137,7 +137,12 @@ pub fn digits(deployment_id: &str) -> &str {
 /// rolls out (`images`: the definition's containers); a deployment still in progress is
 /// superseded.
 pub fn record_deployment(s: &mut Service, d: &Deployment, images: Vec<(String, String)>, now: f64) {
-    let sources: Vec<String> = s.deployments.iter().filter(|x| x.id != d.id).map(|x| digits(&x.id).to_string()).collect();
+    let sources: Vec<String> = s
+        .deployments
+        .iter()
+        .filter(|x| x.id != d.id)
+        .map(|x| digits(&x.id).to_string())
+        .collect();
     for h in &mut s.history {
         if h.status == "IN_PROGRESS" || h.status == "PENDING" {
             h.status = "STOPPED".into();
@@ -205,11 +210,21 @@ pub fn stop_rollout(s: &mut Service, rollback: bool, reason: &str, now: f64) {
         return;
     };
     let mut back = new_deployment(&target, s.desired_count, s.launch_type.clone(), now);
-    back.rollout_state_reason = format!("ECS deployment circuit breaker: rolling back to deploymentId {}.", failed.id);
+    back.rollout_state_reason = format!(
+        "ECS deployment circuit breaker: rolling back to deploymentId {}.",
+        failed.id
+    );
     if let Some(d) = s.deployments.first_mut() {
         d.status = "ACTIVE".into();
     }
-    push_event(s, now, format!("(service {name}) rolling back to deployment {} (task definition {target}).", back.id));
+    push_event(
+        s,
+        now,
+        format!(
+            "(service {name}) rolling back to deployment {} (task definition {target}).",
+            back.id
+        ),
+    );
     let to_revision = s.last_completed_revision.clone();
     if let Some(h) = s.history.iter_mut().find(|h| h.deployment_id == failed.id) {
         h.status = "ROLLBACK_IN_PROGRESS".into();
@@ -554,9 +569,21 @@ fn begin_stop(s: &Service, t: &mut Task, i: usize, now: f64, w: &World<'_>, reas
 
 fn trip_circuit_breaker(s: &mut Service, failed: &Deployment, now: f64) {
     let name = s.name.clone();
-    push_event(s, now, format!("(service {name}) (deployment {}) deployment failed: tasks failed to start.", failed.id));
+    push_event(
+        s,
+        now,
+        format!(
+            "(service {name}) (deployment {}) deployment failed: tasks failed to start.",
+            failed.id
+        ),
+    );
     let rollback = s.circuit_breaker_rollback;
-    stop_rollout(s, rollback, "ECS deployment circuit breaker: tasks failed to start.", now);
+    stop_rollout(
+        s,
+        rollback,
+        "ECS deployment circuit breaker: tasks failed to start.",
+        now,
+    );
 }
 
 /// Counts per deployment, completion, steady state, drained deployments, a deleted service
@@ -620,10 +647,18 @@ fn finish_counts(s: &mut Service, tasks: &[Task], healthy: &[bool], now: f64, ou
         s.last_completed_task_definition = Some(td);
         s.deployments.truncate(1);
         let done = digits(&id).to_string();
-        let rolled_back = s.history.iter().position(|h| h.rollback_deployment.as_deref() == Some(id.as_str()));
+        let rolled_back = s
+            .history
+            .iter()
+            .position(|h| h.rollback_deployment.as_deref() == Some(id.as_str()));
         let entry = rolled_back.or_else(|| s.history.iter().position(|h| h.deployment_id == id));
         if let Some(h) = entry.and_then(|i| s.history.get_mut(i)) {
-            h.status = if rolled_back.is_some() { "ROLLBACK_SUCCESSFUL" } else { "SUCCESSFUL" }.into();
+            h.status = if rolled_back.is_some() {
+                "ROLLBACK_SUCCESSFUL"
+            } else {
+                "SUCCESSFUL"
+            }
+            .into();
             h.status_reason = format!("ECS deployment {id} completed.");
             h.finished_at = Some(now);
             h.updated_at = now;

@@ -473,3 +473,130 @@ fn account_settings_layer_principal_over_default_over_ecs() {
         "NamespaceNotFoundException",
     );
 }
+
+#[test]
+fn container_instances_register_carry_attributes_drain_and_deregister() {
+    let h = Haneul::start();
+    h.aws_ok(&["ecs", "create-cluster", "--cluster-name", "hosts"]);
+    let doc = r#"{"instanceId":"i-0123456789abcdef0","availabilityZone":"us-east-1b"}"#;
+    let made = h.aws_ok(&[
+        "ecs",
+        "register-container-instance",
+        "--cluster",
+        "hosts",
+        "--instance-identity-document",
+        doc,
+        "--total-resources",
+        "name=CPU,type=INTEGER,integerValue=2048",
+        "name=MEMORY,type=INTEGER,integerValue=4096",
+        "--version-info",
+        "agentVersion=1.0.0,agentHash=haneul,dockerVersion=28.2.2",
+    ]);
+    let ci = &made["containerInstance"];
+    let arn = ci["containerInstanceArn"].as_str().unwrap().to_string();
+    assert!(
+        arn.starts_with("arn:aws:ecs:us-east-1:000000000000:container-instance/hosts/"),
+        "{arn}"
+    );
+    assert_eq!(ci["ec2InstanceId"], "i-0123456789abcdef0");
+    assert_eq!(ci["status"], "ACTIVE");
+    assert_eq!(ci["agentConnected"], true);
+    // Registering again with the ARN is the same instance.
+    let again = h.aws_ok(&[
+        "ecs",
+        "register-container-instance",
+        "--cluster",
+        "hosts",
+        "--container-instance-arn",
+        &arn,
+        "--instance-identity-document",
+        doc,
+        "--total-resources",
+        "name=CPU,type=INTEGER,integerValue=2048",
+    ]);
+    assert_eq!(again["containerInstance"]["containerInstanceArn"], arn.as_str());
+    let cluster = h.aws_ok(&["ecs", "describe-clusters", "--clusters", "hosts"]);
+    assert_eq!(cluster["clusters"][0]["registeredContainerInstancesCount"], 1);
+    h.aws_ok(&[
+        "ecs",
+        "put-attributes",
+        "--cluster",
+        "hosts",
+        "--attributes",
+        &format!("name=stack,value=blue,targetType=container-instance,targetId={arn}"),
+    ]);
+    let blue = h.aws_ok(&[
+        "ecs",
+        "list-container-instances",
+        "--cluster",
+        "hosts",
+        "--filter",
+        "attribute:stack == blue",
+    ]);
+    assert_eq!(blue["containerInstanceArns"][0], arn.as_str());
+    let green = h.aws_ok(&[
+        "ecs",
+        "list-container-instances",
+        "--cluster",
+        "hosts",
+        "--filter",
+        "attribute:stack == green",
+    ]);
+    assert_eq!(green["containerInstanceArns"], serde_json::json!([]));
+    let zone = h.aws_ok(&[
+        "ecs",
+        "list-attributes",
+        "--cluster",
+        "hosts",
+        "--target-type",
+        "container-instance",
+        "--attribute-name",
+        "ecs.availability-zone",
+    ]);
+    assert_eq!(zone["attributes"][0]["value"], "us-east-1b");
+    h.aws_err(
+        &[
+            "ecs",
+            "put-attributes",
+            "--cluster",
+            "hosts",
+            "--attributes",
+            "name=x,value=y,targetType=container-instance,targetId=nope",
+        ],
+        "TargetNotFoundException",
+    );
+    let drained = h.aws_ok(&[
+        "ecs",
+        "update-container-instances-state",
+        "--cluster",
+        "hosts",
+        "--container-instances",
+        &arn,
+        "--status",
+        "DRAINING",
+    ]);
+    assert_eq!(drained["containerInstances"][0]["status"], "DRAINING");
+    let poll = h.aws_ok(&[
+        "ecs",
+        "discover-poll-endpoint",
+        "--cluster",
+        "hosts",
+        "--container-instance",
+        &arn,
+    ]);
+    assert_eq!(poll["endpoint"], h.endpoint_url().as_str());
+    h.aws_err(
+        &["ecs", "delete-cluster", "--cluster", "hosts"],
+        "ClusterContainsContainerInstancesException",
+    );
+    let gone = h.aws_ok(&[
+        "ecs",
+        "deregister-container-instance",
+        "--cluster",
+        "hosts",
+        "--container-instance",
+        &arn,
+    ]);
+    assert_eq!(gone["containerInstance"]["status"], "INACTIVE");
+    h.aws_ok(&["ecs", "delete-cluster", "--cluster", "hosts"]);
+}

@@ -561,16 +561,40 @@ async fn the_circuit_breaker_rolls_a_bad_revision_back() {
         "{revisions:?}"
     );
     // The same story in ECS's service deployments: the bad one rolled back, the first one done.
-    let sd = ecs.list_service_deployments().cluster("demo").service("web").send().await.unwrap();
-    let statuses: Vec<&str> = sd.service_deployments().iter().filter_map(|d| d.status()).map(|s| s.as_str()).collect();
+    let sd = ecs
+        .list_service_deployments()
+        .cluster("demo")
+        .service("web")
+        .send()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = sd
+        .service_deployments()
+        .iter()
+        .filter_map(|d| d.status())
+        .map(|s| s.as_str())
+        .collect();
     assert_eq!(statuses, ["ROLLBACK_SUCCESSFUL", "SUCCESSFUL"]);
     let arn = sd.service_deployments()[0].service_deployment_arn().unwrap();
-    let described = ecs.describe_service_deployments().service_deployment_arns(arn).send().await.unwrap();
+    let described = ecs
+        .describe_service_deployments()
+        .service_deployment_arns(arn)
+        .send()
+        .await
+        .unwrap();
     let bad = &described.service_deployments()[0];
     assert!(bad.rollback().is_some(), "{bad:?}");
     let revision = bad.target_service_revision().unwrap().arn().unwrap();
-    let revisions = ecs.describe_service_revisions().service_revision_arns(revision).send().await.unwrap();
-    assert!(revisions.service_revisions()[0].task_definition().unwrap().ends_with("/web:2"));
+    let revisions = ecs
+        .describe_service_revisions()
+        .service_revision_arns(revision)
+        .send()
+        .await
+        .unwrap();
+    assert!(revisions.service_revisions()[0]
+        .task_definition()
+        .unwrap()
+        .ends_with("/web:2"));
     let failed = ecs
         .list_tasks()
         .cluster("demo")
