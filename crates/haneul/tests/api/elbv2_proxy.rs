@@ -352,6 +352,16 @@ async fn rules_route_by_each_condition_and_act() {
     let c = client();
     let base = format!("http://{addr}");
     let r = wait_body(&c, &format!("{base}/api/users"), "api").await;
+    // The rules went in one by one: the snapshot serving /api may predate the last of them.
+    for _ in 0..100 {
+        if get(&c, "GET", &format!("{base}/old/x"), &[])
+            .await
+            .is_ok_and(|r| r.status == 301)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // ALB's forwarding headers reach the target.
     assert_eq!(header(&r, "x-seen-x-forwarded-for"), "127.0.0.1");
     assert_eq!(header(&r, "x-seen-x-forwarded-proto"), "http");
