@@ -167,13 +167,5 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
             }
         }
     }
-    let shown: Vec<&Value> = settings.iter().skip(offset).take(size).collect();
-    let mut out = json!({ "settings": shown });
-    if settings.len() > offset + size {
-        out["nextToken"] = json!(base64::Engine::encode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            (offset + size).to_string()
-        ));
-    }
-    Ok(out)
+    Ok(crate::api::paged("settings", &settings, offset, size))
 }

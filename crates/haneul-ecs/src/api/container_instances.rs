@@ -324,15 +324,7 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
             Ok::<_, EcsError>(out)
         })
         .await?;
-    let shown: Vec<&String> = arns.iter().skip(offset).take(size).collect();
-    let mut out = json!({ "containerInstanceArns": shown });
-    if arns.len() > offset + size {
-        out["nextToken"] = json!(base64::Engine::encode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            (offset + size).to_string()
-        ));
-    }
-    Ok(out)
+    Ok(crate::api::paged("containerInstanceArns", &arns, offset, size))
 }
 
 pub async fn update_state(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
@@ -471,15 +463,7 @@ pub async fn list_attributes(ecs: &Ecs, ctx: &RequestContext, input: Value) -> R
             Ok::<_, EcsError>(out)
         })
         .await?;
-    let shown: Vec<&Value> = all.iter().skip(offset).take(size).collect();
-    let mut out = json!({ "attributes": shown });
-    if all.len() > offset + size {
-        out["nextToken"] = json!(base64::Engine::encode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            (offset + size).to_string()
-        ));
-    }
-    Ok(out)
+    Ok(crate::api::paged("attributes", &all, offset, size))
 }
 
 /// DiscoverPollEndpoint: where an agent talks to (this endpoint), and its heartbeat.

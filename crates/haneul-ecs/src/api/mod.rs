@@ -71,6 +71,19 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
     }
 }
 
+/// `{ "<field>": one page of items, "nextToken": … }`: the page from `offset`, and a token
+/// for the next one when there is more.
+pub(crate) fn paged<T: Serialize>(field: &str, items: &[T], offset: usize, size: usize) -> Value {
+    let shown: Vec<&T> = items.iter().skip(offset).take(size).collect();
+    let mut out = serde_json::json!({ field: shown });
+    if items.len() > offset + size {
+        use base64::Engine as _;
+        out["nextToken"] =
+            serde_json::json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode((offset + size).to_string()));
+    }
+    out
+}
+
 pub(crate) fn output<T: Serialize>(value: &T) -> Result<Value, EcsError> {
     serde_json::to_value(value).map_err(|e| EcsError::Client(format!("cannot render the output: {e}")))
 }

@@ -109,7 +109,7 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
     let s = load(ecs, scope(ctx), cluster, service)
         .await?
         .ok_or(EcsError::ServiceNotFound)?;
-    let mut shown: Vec<&ServiceDeploymentRecord> =
+    let briefs: Vec<Value> =
         s.history
             .iter()
             .rev()
@@ -119,17 +119,9 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
                     c.after.is_none_or(|a| d.created_at >= a) && c.before.is_none_or(|b| d.created_at <= b)
                 })
             })
+            .map(|d| brief(ctx, &s, d))
             .collect();
-    let more = shown.len() > offset + size;
-    shown = shown.into_iter().skip(offset).take(size).collect();
-    let mut out = json!({ "serviceDeployments": shown.iter().map(|d| brief(ctx, &s, d)).collect::<Vec<_>>() });
-    if more {
-        out["nextToken"] = json!(base64::Engine::encode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            (offset + size).to_string()
-        ));
-    }
-    Ok(out)
+    Ok(crate::api::paged("serviceDeployments", &briefs, offset, size))
 }
 
 pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {

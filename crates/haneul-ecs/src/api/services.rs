@@ -2,8 +2,6 @@
 //! writes the service's desired state and deployments; the scheduler (`scheduler/`) starts,
 //! registers, drains and stops its tasks.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use haneul_store::{Scope, Txn};
 use haneul_wire::RequestContext;
 use serde_json::{json, Value};
@@ -219,12 +217,7 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                 .clone()
                 .ok_or_else(|| invalid("TaskDefinition must be specified."))?;
             let def = definition(t, &scope, &given)?;
-            let compatible = ["requiresCompatibilities", "compatibilities"].iter().any(|k| {
-                def.definition
-                    .get(*k)
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| a.iter().any(|v| v == "FARGATE"))
-            });
+            let compatible = crate::api::tasks::fargate_compatible(&def);
             if !compatible {
                 return Err(invalid("Task definition does not support launch_type FARGATE."));
             }
@@ -521,12 +514,7 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
             )
         })
         .await?;
-    let shown: Vec<&String> = arns.iter().skip(offset).take(size).collect();
-    let mut out = json!({ "serviceArns": shown });
-    if arns.len() > offset + size {
-        out["nextToken"] = json!(URL_SAFE_NO_PAD.encode((offset + size).to_string()));
-    }
-    Ok(out)
+    Ok(crate::api::paged("serviceArns", &arns, offset, size))
 }
 
 /// A service as DescribeServices shows it.

@@ -5,7 +5,7 @@
 use haneul_wire::RequestContext;
 use serde_json::{json, Value};
 
-use crate::api::tasks::load_active_cluster;
+use crate::api::tasks::{load_active_cluster, task_id};
 use crate::error::EcsError;
 use crate::generated as api;
 use crate::model::{task_arn, task_key, Task, KIND_TASK};
@@ -14,10 +14,6 @@ use crate::{parse, scope, Ecs};
 /// ECS's default and longest protection (minutes).
 const DEFAULT_EXPIRES_MIN: i64 = 120;
 const MAX_EXPIRES_MIN: i64 = 2880;
-
-fn task_id(given: &str) -> &str {
-    given.rsplit('/').next().unwrap_or(given)
-}
 
 fn protected(t: &Task) -> Value {
     let mut v = json!({ "taskArn": t.arn, "protectionEnabled": t.protection_enabled() });

@@ -2,8 +2,6 @@
 //! desired RUNNING) in one transaction with their addresses; the host's drivers
 //! (`runtime::host`) take them from there.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use haneul_store::{Scope, Txn};
 use haneul_wire::RequestContext;
 use serde_json::{json, Value};
@@ -144,7 +142,7 @@ pub(crate) fn network_choice(
     Ok(Some(NetworkChoice { subnets }))
 }
 
-fn fargate_compatible(d: &TaskDefinition) -> bool {
+pub(crate) fn fargate_compatible(d: &TaskDefinition) -> bool {
     ["requiresCompatibilities", "compatibilities"].iter().any(|k| {
         d.definition
             .get(*k)
@@ -369,7 +367,7 @@ pub async fn run(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value,
 }
 
 /// The id of a task named by id or ARN.
-fn task_id(given: &str) -> &str {
+pub(crate) fn task_id(given: &str) -> &str {
     given.rsplit('/').next().unwrap_or(given)
 }
 
@@ -494,12 +492,7 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
             Ok::<_, EcsError>(tasks.into_iter().map(|task| task.arn).collect())
         })
         .await?;
-    let shown: Vec<&String> = arns.iter().skip(offset).take(size).collect();
-    let mut out = json!({ "taskArns": shown });
-    if arns.len() > offset + size {
-        out["nextToken"] = json!(URL_SAFE_NO_PAD.encode((offset + size).to_string()));
-    }
-    Ok(out)
+    Ok(crate::api::paged("taskArns", &arns, offset, size))
 }
 
 fn detail(name: &str, value: &str) -> Value {
