@@ -262,13 +262,6 @@ pub(crate) fn max_results(given: Option<i64>) -> Result<usize, EcsError> {
     }
 }
 
-/// One page of `items` from the token's offset, and the next token.
-fn page<T: Clone>(items: &[T], offset: usize, size: usize) -> (Vec<T>, Option<String>) {
-    let shown: Vec<T> = items.iter().skip(offset).take(size).cloned().collect();
-    let next = (items.len() > offset + size).then(|| URL_SAFE_NO_PAD.encode((offset + size).to_string()));
-    (shown, next)
-}
-
 async fn all(ecs: &Ecs, ctx: &RequestContext) -> Result<Vec<TaskDefinition>, EcsError> {
     let scope = scope(ctx);
     let list: Vec<(String, TaskDefinition)> = ecs.store.read(move |t| t.list(&scope, KIND_TASK_DEFINITION)).await?;
@@ -295,12 +288,7 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
     if input.sort.as_deref() == Some("DESC") {
         arns.reverse();
     }
-    let (shown, next) = page(&arns, offset, size);
-    let mut out = json!({ "taskDefinitionArns": shown });
-    if let Some(n) = next {
-        out["nextToken"] = json!(n);
-    }
-    Ok(out)
+    Ok(crate::api::paged("taskDefinitionArns", &arns, offset, size))
 }
 
 pub async fn list_families(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
@@ -316,12 +304,7 @@ pub async fn list_families(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Res
         .map(|d| d.family)
         .collect();
     families.dedup();
-    let (shown, next) = page(&families, offset, size);
-    let mut out = json!({ "families": shown });
-    if let Some(n) = next {
-        out["nextToken"] = json!(n);
-    }
-    Ok(out)
+    Ok(crate::api::paged("families", &families, offset, size))
 }
 
 /// Moves one revision to `status` (Deregister: ACTIVE → INACTIVE).
