@@ -36,6 +36,8 @@ pub enum EcsError {
     ClusterContainsTasks,
     #[error("The Cluster cannot be deleted while Container Instances are active or draining.")]
     ClusterContainsContainerInstances,
+    #[error("{0}")]
+    AccessDenied(String),
     #[error("haneul does not implement ECS {0} yet")]
     NotImplemented(String),
     #[error(transparent)]
@@ -58,6 +60,7 @@ impl From<EcsError> for AwsError {
             EcsError::NoUpdateAvailable => ("NoUpdateAvailableException", 400),
             EcsError::ServiceDeploymentNotFound => ("ServiceDeploymentNotFoundException", 400),
             EcsError::Conflict(_) => ("ConflictException", 400),
+            EcsError::AccessDenied(_) => ("AccessDeniedException", 400),
             EcsError::NamespaceNotFound => ("NamespaceNotFoundException", 400),
             EcsError::ServiceNotActive => ("ServiceNotActiveException", 400),
             EcsError::ClusterContainsServices => ("ClusterContainsServicesException", 400),

@@ -1,15 +1,16 @@
 //! # haneul-ecs: Amazon ECS
 //!
-//! ECS's API (json 1.1). Landed so far: clusters, task definitions and tasks ([`api`]),
-//! and the runtime that really runs tasks' containers on the Docker engine ([`runtime`]).
-//! Services, the scheduler (`scheduler/`) and the agent protocol (`agent/`) follow
-//! (issue 15); their operations answer `NotImplemented` until then.
+//! ECS's API (json 1.1): clusters, task definitions, tasks, services, container instances
+//! ([`api`]); the service scheduler and task placement ([`scheduler`]); the runtime that
+//! really runs tasks' containers on the Docker engine ([`runtime`]); and `haneul agent`,
+//! a container instance on another host that talks to the server through the API ([`agent`]).
 //!
 //! # Layout
 //! - [`api`]: the operations, one module per resource family.
 //! - [`model`]: what the resource store keeps.
 //! - [`runtime`]: containers — the engine, one task's lifecycle, this host's tasks, awslogs.
 
+pub mod agent;
 pub mod api;
 pub mod error;
 /// Typed input/output structs, generated from the model (see `codegen.txt`).

@@ -57,6 +57,16 @@ pub struct TaskDefinition {
     pub tags: serde_json::Value,
 }
 
+impl TaskDefinition {
+    /// The definition's networkMode (ECS's default: bridge).
+    pub fn network_mode(&self) -> &str {
+        self.definition
+            .get("networkMode")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("bridge")
+    }
+}
+
 pub fn cluster_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:ecs:{region}:{account}:cluster/{name}")
 }

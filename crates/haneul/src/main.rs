@@ -43,6 +43,9 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Be a container instance of an ECS cluster on this host: register with the server,
+    /// run the tasks it places here on the local Docker engine, report their state.
+    Agent(Box<AgentArgs>),
     /// CloudWatch Logs from the command line.
     Logs {
         #[command(subcommand)]
@@ -74,6 +77,44 @@ enum LogsCommand {
         #[arg(long)]
         endpoint_url: Option<String>,
     },
+}
+
+#[derive(clap::Args)]
+struct AgentArgs {
+    /// The server's API endpoint (`haneul up`'s `api` line).
+    #[arg(long)]
+    server: String,
+    /// The ECS cluster to join.
+    #[arg(long, default_value = "default")]
+    cluster: String,
+    /// The agent's own state (its container instance ARN, its identity on the engine);
+    /// one per agent (default $XDG_DATA_HOME/haneul/agent-<cluster>).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The address this host's bridge and host mode task ports are published on and load
+    /// balancers reach them by (a 127.x address keeps several agents on one machine apart).
+    #[arg(long, default_value = "127.0.0.1")]
+    address: String,
+    /// CPU units offered to tasks (default 1024 per core).
+    #[arg(long)]
+    cpu_units: Option<i64>,
+    /// Memory offered to tasks, MiB (default the machine's memory).
+    #[arg(long)]
+    memory_mib: Option<i64>,
+    /// The instance's availability zone (default the region's `a` zone).
+    #[arg(long)]
+    availability_zone: Option<String>,
+    /// A custom attribute, `name` or `name=value` (repeatable), for placement constraints.
+    #[arg(long = "attribute")]
+    attributes: Vec<String>,
+    /// Seconds between heartbeats (the server counts an agent lost after 30 s of silence).
+    #[arg(long, default_value_t = 10)]
+    heartbeat_s: u64,
+    /// Milliseconds between looks at the tasks placed here.
+    #[arg(long, default_value_t = 1000)]
+    poll_ms: u64,
+    #[arg(long, env = "AWS_REGION", default_value = config::DEFAULT_REGION)]
+    region: String,
 }
 
 #[derive(clap::Args)]
@@ -164,6 +205,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Up(args) => up(*args),
+        Command::Agent(args) => agent(*args),
         Command::Env { data_dir } => env(data_dir),
         Command::Ca { data_dir } => ca(data_dir),
         Command::Logs {
@@ -267,6 +309,78 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
             tracing::info!("SIGTERM: finishing in-flight requests");
             running.shutdown().await;
         }
+        Ok(())
+    })
+}
+
+/// The machine's memory in MiB (/proc/meminfo), or 2048 when unreadable.
+fn machine_memory_mib() -> i64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: i64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib / 1024)
+        })
+        .unwrap_or(2048)
+}
+
+fn agent(args: AgentArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let var = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.to_string());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get() as i64)
+        .unwrap_or(1);
+    let attributes = args
+        .attributes
+        .iter()
+        .map(|a| match a.split_once('=') {
+            Some((name, value)) => (name.to_string(), Some(value.to_string())),
+            None => (a.clone(), None),
+        })
+        .collect();
+    let config = haneul_ecs::agent::AgentConfig {
+        server: args.server,
+        data_dir: args
+            .data_dir
+            .unwrap_or_else(|| config::default_data_dir().join(format!("agent-{}", args.cluster))),
+        cluster: args.cluster,
+        region: args.region,
+        credentials: haneul_ecs::agent::client::Credentials {
+            access_key_id: var("AWS_ACCESS_KEY_ID", "000000000000"),
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY", "haneul-dev"),
+        },
+        host_address: args.address,
+        cpu_units: args.cpu_units.unwrap_or(cores * 1024),
+        memory_mib: args.memory_mib.unwrap_or_else(machine_memory_mib),
+        availability_zone: args.availability_zone,
+        attributes,
+        heartbeat_s: args.heartbeat_s,
+        poll_ms: args.poll_ms,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let engine = haneul_ecs::runtime::docker::DockerRuntime::connect_local()
+            .map_err(|e| anyhow::anyhow!("the agent needs the local Docker engine: {e}"))?;
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let agent = haneul_ecs::agent::Agent::start(config, std::sync::Arc::new(engine), cancel.child_token()).await?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "haneul agent {} registered", env!("CARGO_PKG_VERSION"))?;
+            writeln!(out, "container-instance {}", agent.container_instance_arn())?;
+            out.flush()?;
+        }
+        let running = tokio::spawn(agent.run(cancel.clone()));
+        wait_for_signal().await?;
+        tracing::info!("stopping; the tasks' containers keep running and are adopted on the next start");
+        cancel.cancel();
+        let _ = running.await;
         Ok(())
     })
 }

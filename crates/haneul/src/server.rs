@@ -420,7 +420,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ),
     };
     let ecs_host = haneul_ecs::runtime::host::Host::new(
-        store.clone(),
+        Arc::new(haneul_ecs::runtime::records::StoreRecords(store.clone())),
         ecs_runtime,
         logs.clone(),
         Arc::new(haneul_ecs::runtime::host::EcrCredentials(ecr.clone())),
@@ -428,10 +428,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             instance_id: haneul_ecs::runtime::host::instance_id(&data_dir)
                 .map_err(|e| StartError::Ecs(e.to_string()))?,
             endpoint_url: None,
+            host_address: "127.0.0.1".into(),
         },
         cancel.clone(),
     );
-    let ecs_host_task = tokio::spawn(ecs_host.clone().run());
+    let ecs_host_task = tokio::spawn(ecs_host.clone().run(store.clone()));
     let scheduler_task = tokio::spawn(scheduler.clone().run(cancel.clone()));
     announce_runtime(&config, api_addr, dns_addr, &data_dir);
     let runtime_files = config.runtime_files.clone();

@@ -16,6 +16,8 @@ use crate::api::tasks::load_active_cluster;
 use crate::error::EcsError;
 use crate::generated as api;
 use crate::model::{Task, KIND_TASK, SEP};
+use crate::scheduler::expression::{self, Subject};
+use crate::scheduler::placement::{used_on_instances, Need};
 use crate::{parse, scope, Ecs};
 
 /// A container instance, keyed `cluster␁id`.
@@ -57,8 +59,9 @@ fn key(cluster: &str, id: &str) -> String {
 /// How long an agent may stay silent before it counts as disconnected.
 pub const AGENT_HEARTBEAT_TIMEOUT_S: f64 = 30.0;
 
-/// The instance as DescribeContainerInstances shows it; `tasks`: (running, pending) on it.
-fn view(ci: &ContainerInstance, tasks: (i64, i64), with_tags: bool) -> Value {
+/// The instance as DescribeContainerInstances shows it; `tasks`: (running, pending) on it;
+/// `used`: what its live tasks take.
+fn view(ci: &ContainerInstance, tasks: (i64, i64), used: &[Need], with_tags: bool) -> Value {
     let now = haneul_wire::value::now_epoch_s();
     let attributes: Vec<Value> = ci
         .attributes
@@ -74,7 +77,7 @@ fn view(ci: &ContainerInstance, tasks: (i64, i64), with_tags: bool) -> Value {
         "version": ci.version,
         "versionInfo": ci.version_info,
         "registeredResources": ci.resources,
-        "remainingResources": ci.resources,
+        "remainingResources": crate::scheduler::placement::remaining(&ci.resources, used),
         "status": ci.status,
         "agentConnected": ci.status != "INACTIVE" && now - ci.last_seen_s < AGENT_HEARTBEAT_TIMEOUT_S,
         "runningTasksCount": tasks.0,
@@ -211,7 +214,7 @@ pub async fn register(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
             Ok::<_, EcsError>(ci)
         })
         .await?;
-    Ok(json!({ "containerInstance": view(&ci, (0, 0), false) }))
+    Ok(json!({ "containerInstance": view(&ci, (0, 0), &[], false) }))
 }
 
 pub async fn deregister(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
@@ -238,7 +241,7 @@ pub async fn deregister(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result
             Ok::<_, EcsError>((ci, counts))
         })
         .await?;
-    Ok(json!({ "containerInstance": view(&ci.0, ci.1, false) }))
+    Ok(json!({ "containerInstance": view(&ci.0, ci.1, &[], false) }))
 }
 
 pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
@@ -252,6 +255,7 @@ pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
     ecs.store
         .read(move |t| {
             let cluster = load_active_cluster(t, &scope, input.cluster.as_deref())?;
+            let used = used_on_instances(t, &scope, &cluster.name)?;
             let mut found = Vec::new();
             let mut failures = Vec::new();
             for given in &input.container_instances {
@@ -259,7 +263,8 @@ pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
                 match t.get::<ContainerInstance>(&scope, KIND_CONTAINER_INSTANCE, &key(&cluster.name, id))? {
                     Some(ci) => {
                         let counts = task_counts(t, &scope, &cluster.name, &ci.arn)?;
-                        found.push(view(&ci, counts, tags));
+                        let mine = used.get(&ci.arn).map(Vec::as_slice).unwrap_or(&[]);
+                        found.push(view(&ci, counts, mine, tags));
                     }
                     None => failures.push(json!({
                         "arn": format!("arn:aws:ecs:{region}:{account}:container-instance/{}/{id}", cluster.name),
@@ -272,28 +277,16 @@ pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
         .await
 }
 
-/// A ListContainerInstances filter: `attribute:NAME == VALUE` / `attribute:NAME exists`
-/// clauses joined by `and` (the cluster query language's common subset).
+/// A ListContainerInstances filter: the cluster query language (see [`expression`]).
 fn matches_filter(ci: &ContainerInstance, filter: &str) -> Result<bool, EcsError> {
-    for clause in filter.split(" and ") {
-        let clause = clause.trim();
-        let Some(rest) = clause.strip_prefix("attribute:") else {
-            return Err(invalid(format!("Unsupported filter expression: {clause}")));
-        };
-        let ok = if let Some((name, value)) = rest.split_once("==") {
-            ci.attributes.get(name.trim()).and_then(|v| v.as_deref()) == Some(value.trim())
-        } else if let Some((name, value)) = rest.split_once("!=") {
-            ci.attributes.get(name.trim()).and_then(|v| v.as_deref()) != Some(value.trim())
-        } else if let Some(name) = rest.strip_suffix(" exists") {
-            ci.attributes.contains_key(name.trim())
-        } else {
-            ci.attributes.contains_key(rest.trim())
-        };
-        if !ok {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    let subject = Subject {
+        attributes: &ci.attributes,
+        ec2_instance_id: &ci.ec2_instance_id,
+        agent_connected: haneul_wire::value::now_epoch_s() - ci.last_seen_s < AGENT_HEARTBEAT_TIMEOUT_S,
+        running_tasks: 0,
+        task_groups: &[],
+    };
+    expression::matches(filter, &subject).map_err(|e| invalid(e.0))
 }
 
 pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
@@ -351,7 +344,7 @@ pub async fn update_state(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Resu
                             t.put(&scope, KIND_CONTAINER_INSTANCE, &k, &ci)?;
                         }
                         let counts = task_counts(t, &scope, &cluster.name, &ci.arn)?;
-                        found.push(view(&ci, counts, false));
+                        found.push(view(&ci, counts, &[], false));
                     }
                     None => failures.push(json!({ "arn": given, "reason": "MISSING" })),
                 }

@@ -6,6 +6,7 @@ pub mod clusters;
 pub mod container_instances;
 pub mod service_deployments;
 pub mod services;
+pub mod state_changes;
 pub mod tags;
 pub mod task_definitions;
 pub mod task_protection;
@@ -67,6 +68,10 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
         "TagResource" => tags::tag(ecs, ctx, input).await,
         "UntagResource" => tags::untag(ecs, ctx, input).await,
         "ListTagsForResource" => tags::list(ecs, ctx, input).await,
+        "StartTask" => state_changes::start_task(ecs, ctx, input).await,
+        "SubmitTaskStateChange" => state_changes::submit_task(ecs, ctx, input).await,
+        "SubmitContainerStateChange" => state_changes::submit_container(ecs, ctx, input).await,
+        "SubmitAttachmentStateChanges" => state_changes::submit_attachments(ecs, ctx, input).await,
         other => Err(EcsError::NotImplemented(other.to_string())),
     }
 }

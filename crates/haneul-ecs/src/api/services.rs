@@ -185,8 +185,15 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
             "The daemon scheduling strategy does not support the FARGATE launch type.",
         ));
     }
-    if !fargate {
-        return Err(invalid("No Container Instances were found in your cluster."));
+    {
+        let constraints = crate::api::tasks::to_values(&input.placement_constraints)?;
+        let strategy = crate::api::tasks::to_values(&input.placement_strategy)?;
+        if fargate && !(constraints.is_empty() && strategy.is_empty()) {
+            return Err(invalid(
+                "Placement constraints and strategies are not supported with the FARGATE launch type.",
+            ));
+        }
+        crate::scheduler::placement::validate(&constraints, &strategy)?;
     }
     if input.health_check_grace_period_seconds.is_some() && input.load_balancers.is_empty() {
         return Err(invalid(
@@ -217,16 +224,11 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                 .clone()
                 .ok_or_else(|| invalid("TaskDefinition must be specified."))?;
             let def = definition(t, &scope, &given)?;
-            let compatible = crate::api::tasks::fargate_compatible(&def);
+            let compatible = !fargate || crate::api::tasks::fargate_compatible(&def);
             if !compatible {
                 return Err(invalid("Task definition does not support launch_type FARGATE."));
             }
-            let mode = def
-                .definition
-                .get("networkMode")
-                .and_then(Value::as_str)
-                .unwrap_or("bridge")
-                .to_string();
+            let mode = def.network_mode().to_string();
             network_choice(t, &scope, &mode, input.network_configuration.as_ref())?;
             let lbs = load_balancers(t, &scope, &input.load_balancers, &def)?;
             let now = haneul_wire::value::now_epoch_s();
@@ -351,12 +353,7 @@ pub async fn update(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                 })?,
             };
             if let Some(n) = &input.network_configuration {
-                let mode = def
-                    .definition
-                    .get("networkMode")
-                    .and_then(Value::as_str)
-                    .unwrap_or("bridge")
-                    .to_string();
+                let mode = def.network_mode().to_string();
                 network_choice(t, &scope, &mode, Some(n))?;
                 s.network_configuration = to_value(n)?;
                 new_deployment_needed = true;
@@ -385,6 +382,18 @@ pub async fn update(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
             }
             if let Some(p) = &input.propagate_tags {
                 s.propagate_tags = Some(p.clone());
+            }
+            if !input.placement_constraints.is_empty() || !input.placement_strategy.is_empty() {
+                let constraints = crate::api::tasks::to_values(&input.placement_constraints)?;
+                let strategy = crate::api::tasks::to_values(&input.placement_strategy)?;
+                crate::scheduler::placement::validate(&constraints, &strategy)?;
+                if !input.placement_constraints.is_empty() {
+                    s.placement_constraints = Value::Array(constraints);
+                }
+                if !input.placement_strategy.is_empty() {
+                    s.placement_strategy = Value::Array(strategy);
+                }
+                new_deployment_needed = true;
             }
             if new_deployment_needed {
                 let td = definition_arn(&def);

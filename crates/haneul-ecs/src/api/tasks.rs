@@ -172,6 +172,8 @@ pub(crate) struct Launch<'a> {
     pub enable_execute_command: bool,
     /// (service name, deployment id) for service tasks.
     pub service: Option<(String, String)>,
+    /// Where it runs: [`HOST_LOCAL`] or a container instance's ARN.
+    pub host: String,
 }
 
 /// Writes a new task (PROVISIONING, desired RUNNING) with its address, in `t`.
@@ -276,7 +278,7 @@ pub(crate) fn create_task(
         containers,
         network,
         availability_zone,
-        host: HOST_LOCAL.into(),
+        host: launch.host.clone(),
         cpu: sized("cpu"),
         memory: sized("memory"),
         enable_execute_command: launch.enable_execute_command,
@@ -312,58 +314,110 @@ pub async fn run(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value,
         .store
         .write(move |t| {
             let cluster = load_active_cluster(t, &scope, input.cluster.as_deref())?;
-            let def = crate::api::task_definitions::find_in(t, &scope, &input.task_definition)?
-                .ok_or_else(|| invalid("TaskDefinition not found."))?;
-            if def.status != "ACTIVE" {
-                return Err(invalid("TaskDefinition is inactive"));
-            }
+            let def = active_definition(t, &scope, &input.task_definition)?;
             let (launch_type, provider) = placement_kind(&input, &cluster)?;
             let fargate = launch_type.as_deref() == Some("FARGATE")
                 || provider.as_deref().is_some_and(|p| p.starts_with("FARGATE"));
-            if !fargate {
-                return Err(invalid("No Container Instances were found in your cluster."));
-            }
-            if !fargate_compatible(&def) {
+            if fargate && !fargate_compatible(&def) {
                 return Err(invalid("Task definition does not support launch_type FARGATE."));
             }
-            let mode = def
-                .definition
-                .get("networkMode")
-                .and_then(Value::as_str)
-                .unwrap_or("bridge")
-                .to_string();
+            let constraints = to_values(&input.placement_constraints)?;
+            let strategy = to_values(&input.placement_strategy)?;
+            if fargate && !(constraints.is_empty() && strategy.is_empty()) {
+                return Err(invalid(
+                    "Placement constraints and strategies are not supported with the FARGATE launch type.",
+                ));
+            }
+            crate::scheduler::placement::validate(&constraints, &strategy)?;
+            let mode = def.network_mode().to_string();
             let network = network_choice(t, &scope, &mode, input.network_configuration.as_ref())?;
             let overrides = input
                 .overrides
                 .as_ref()
                 .map(serde_json::to_value)
                 .transpose()
-                .map_err(|e| invalid(e.to_string()))?;
+                .map_err(|e| invalid(e.to_string()))?
+                .unwrap_or_else(|| json!({}));
             let tags = serde_json::to_value(&input.tags).map_err(|e| invalid(e.to_string()))?;
+            let group = input.group.clone().unwrap_or_else(|| format!("family:{}", def.family));
+            let mut candidates = if fargate {
+                Vec::new()
+            } else {
+                let c = crate::scheduler::placement::candidates(t, &scope, &cluster.name)?;
+                if c.is_empty() {
+                    return Err(invalid("No Container Instances were found in your cluster."));
+                }
+                c
+            };
+            let need = crate::scheduler::placement::need_of(
+                &def.definition,
+                overrides
+                    .get("cpu")
+                    .and_then(Value::as_str)
+                    .or_else(|| def.definition.get("cpu").and_then(Value::as_str)),
+                overrides
+                    .get("memory")
+                    .and_then(Value::as_str)
+                    .or_else(|| def.definition.get("memory").and_then(Value::as_str)),
+                &group,
+            );
             let mut created = Vec::new();
+            let mut failures = Vec::new();
             for i in 0..count as usize {
+                let host = if fargate {
+                    HOST_LOCAL.to_string()
+                } else {
+                    match crate::scheduler::placement::place(&mut candidates, &need, &constraints, &strategy) {
+                        Ok(at) => candidates[at].arn.clone(),
+                        Err(unplaced) => {
+                            failures.push(json!({
+                                "arn": unplaced.instance_arn.unwrap_or_else(|| cluster.arn.clone()),
+                                "reason": unplaced.reason,
+                            }));
+                            continue;
+                        }
+                    }
+                };
                 let launch = Launch {
                     cluster: &cluster.name,
                     def: &def,
                     launch_type: launch_type.clone(),
                     capacity_provider: provider.clone(),
                     subnet: network.as_ref().map(|n| n.subnets[i % n.subnets.len()].clone()),
-                    group: input.group.clone().unwrap_or_else(|| format!("family:{}", def.family)),
+                    group: group.clone(),
                     started_by: input.started_by.clone(),
-                    overrides: overrides.clone().unwrap_or_else(|| json!({})),
+                    overrides: overrides.clone(),
                     tags: tags.clone(),
                     platform_version: input.platform_version.clone(),
                     enable_execute_command: input.enable_execute_command.unwrap_or(false),
                     service: None,
+                    host,
                 };
                 created.push(create_task(t, &scope, &cidr, &launch)?);
             }
-            Ok::<_, EcsError>(created)
+            Ok::<_, EcsError>((created, failures))
         })
         .await?;
     let (region, account) = (ctx.region.as_str(), ctx.account_id.as_str());
-    let views: Vec<Value> = tasks.iter().map(|t| view(t, region, account, false)).collect();
-    Ok(json!({ "tasks": views, "failures": [] }))
+    let views: Vec<Value> = tasks.0.iter().map(|t| view(t, region, account, false)).collect();
+    Ok(json!({ "tasks": views, "failures": tasks.1 }))
+}
+
+/// The ACTIVE task definition a RunTask or StartTask names.
+pub(crate) fn active_definition(t: &Txn<'_>, scope: &Scope, given: &str) -> Result<TaskDefinition, EcsError> {
+    let def =
+        crate::api::task_definitions::find_in(t, scope, given)?.ok_or_else(|| invalid("TaskDefinition not found."))?;
+    if def.status != "ACTIVE" {
+        return Err(invalid("TaskDefinition is inactive"));
+    }
+    Ok(def)
+}
+
+pub(crate) fn to_values<T: serde::Serialize>(items: &[T]) -> Result<Vec<Value>, EcsError> {
+    items
+        .iter()
+        .map(|i| serde_json::to_value(i).map_err(|e| invalid(e.to_string())))
+        .collect()
 }
 
 /// The id of a task named by id or ARN.
@@ -613,6 +667,9 @@ pub fn view(task: &Task, region: &str, account: &str, with_tags: bool) -> Value 
         if let Some(value) = value {
             v[k] = value;
         }
+    }
+    if task.host != HOST_LOCAL {
+        v["containerInstanceArn"] = json!(task.host);
     }
     if with_tags {
         v["tags"] = task.tags.clone();

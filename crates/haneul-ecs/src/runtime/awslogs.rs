@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use haneul_logs::Logs;
 use haneul_store::events::NewEvent;
 use haneul_store::Scope;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::records::LogWriter;
 use super::{LogLine, Runtime, LOG_CHANNEL_LINES};
 
 /// Lines are written in batches of at most this many, or every [`FLUSH_MS`].
@@ -57,7 +57,7 @@ pub fn destination(
 }
 
 /// Checks (or creates) the group before the container starts; ECS's message when it is missing.
-pub async fn prepare(logs: &Logs, d: &Destination) -> Result<(), String> {
+pub async fn prepare(logs: &dyn LogWriter, d: &Destination) -> Result<(), String> {
     match logs.ensure_group(&d.scope, &d.group, d.create_group).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(format!(
@@ -69,7 +69,13 @@ pub async fn prepare(logs: &Logs, d: &Destination) -> Result<(), String> {
 }
 
 /// Follows `container` until it exits, writing what it prints.
-pub async fn follow(runtime: Arc<dyn Runtime>, logs: Arc<Logs>, container: String, since_s: i64, d: Destination) {
+pub async fn follow(
+    runtime: Arc<dyn Runtime>,
+    logs: Arc<dyn LogWriter>,
+    container: String,
+    since_s: i64,
+    d: Destination,
+) {
     let (tx, mut rx) = mpsc::channel::<LogLine>(LOG_CHANNEL_LINES);
     let reader = {
         let runtime = runtime.clone();

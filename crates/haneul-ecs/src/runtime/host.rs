@@ -8,13 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use haneul_logs::Logs;
 use haneul_store::{Scope, Store, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::awslogs::{self, Destination};
+use super::records::{LogWriter, TaskRecords};
 use super::{RegistryAuth, Runtime, LABEL_INSTANCE, LABEL_TASK_ARN};
 use crate::model::{Task, HOST_LOCAL, KIND_TASK};
 
@@ -30,6 +30,19 @@ pub trait Credentials: Send + Sync + 'static {
     fn for_image(&self, image: &str, scope: &Scope) -> (String, Option<RegistryAuth>);
 }
 
+/// The image as haneul's registry at `host` serves it, and whether it is in that registry:
+/// `<account>.dkr.ecr.<region>.amazonaws.com/<repo>` names an ECR repository, which is ours.
+pub fn resolve_image(image: &str, host: &str) -> (String, bool) {
+    let resolved = match image.split_once('/') {
+        Some((registry, rest)) if registry.contains(".dkr.ecr.") && registry.ends_with(".amazonaws.com") => {
+            format!("{host}/{rest}")
+        }
+        _ => image.to_string(),
+    };
+    let ours = resolved.strip_prefix(host).is_some_and(|rest| rest.starts_with('/'));
+    (resolved, ours)
+}
+
 /// Credentials from haneul's ECR.
 pub struct EcrCredentials(pub Arc<haneul_ecr::Ecr>);
 
@@ -39,14 +52,7 @@ const PULL_PASSWORD_S: u64 = 12 * 3600;
 impl Credentials for EcrCredentials {
     fn for_image(&self, image: &str, scope: &Scope) -> (String, Option<RegistryAuth>) {
         let host = self.0.registry_host();
-        // `<account>.dkr.ecr.<region>.amazonaws.com/<repo>` names an ECR repository: ours.
-        let resolved = match image.split_once('/') {
-            Some((registry, rest)) if registry.contains(".dkr.ecr.") && registry.ends_with(".amazonaws.com") => {
-                format!("{host}/{rest}")
-            }
-            _ => image.to_string(),
-        };
-        let ours = resolved.strip_prefix(&host).is_some_and(|rest| rest.starts_with('/'));
+        let (resolved, ours) = resolve_image(image, &host);
         if !ours {
             return (resolved, None);
         }
@@ -65,6 +71,8 @@ pub struct HostConfig {
     pub instance_id: String,
     /// Given to containers as `AWS_ENDPOINT_URL` when set.
     pub endpoint_url: Option<String>,
+    /// Where bridge and host mode containers' ports are published.
+    pub host_address: String,
 }
 
 struct Driver {
@@ -73,12 +81,13 @@ struct Driver {
 }
 
 pub struct Host {
-    pub store: Store,
+    pub records: Arc<dyn TaskRecords>,
     pub runtime: Arc<dyn Runtime>,
-    pub logs: Arc<Logs>,
+    pub logs: Arc<dyn LogWriter>,
     pub credentials: Arc<dyn Credentials>,
     pub instance_id: String,
     pub endpoint_url: Option<String>,
+    pub host_address: String,
     drivers: Mutex<HashMap<(Scope, String), Driver>>,
     followers: Mutex<HashMap<String, JoinHandle<()>>>,
     cancel: CancellationToken,
@@ -86,20 +95,21 @@ pub struct Host {
 
 impl Host {
     pub fn new(
-        store: Store,
+        records: Arc<dyn TaskRecords>,
         runtime: Arc<dyn Runtime>,
-        logs: Arc<Logs>,
+        logs: Arc<dyn LogWriter>,
         credentials: Arc<dyn Credentials>,
         config: HostConfig,
         cancel: CancellationToken,
     ) -> Arc<Host> {
         Arc::new(Host {
-            store,
+            records,
             runtime,
             logs,
             credentials,
             instance_id: config.instance_id,
             endpoint_url: config.endpoint_url,
+            host_address: config.host_address,
             drivers: Mutex::new(HashMap::new()),
             followers: Mutex::new(HashMap::new()),
             cancel,
@@ -137,24 +147,25 @@ impl Host {
     /// Runs until cancelled: drivers for this host's tasks, woken by `ecs.task` commits.
     /// The commits since the last look say which tasks changed; a full pass (at start, every
     /// [`RESYNC_INTERVAL_S`], or when the change log has a gap) looks at every task.
-    pub async fn run(self: Arc<Host>) {
-        let mut changes = self.store.subscribe_kinds(&[KIND_TASK]);
-        if let Err(e) = self.adopt_or_clean().await {
-            tracing::warn!(error = %e, "cannot look for containers a previous run left");
+    pub async fn run(self: Arc<Host>, store: Store) {
+        let mut changes = store.subscribe_kinds(&[KIND_TASK]);
+        match live_tasks(&store).await {
+            Ok((live, _, _)) => self.adopt_or_clean(&live).await,
+            Err(e) => tracing::warn!(error = %e, "cannot look for containers a previous run left"),
         }
         let mut seen: Option<u64> = None;
         let mut last_full = tokio::time::Instant::now();
         loop {
             let full_due = seen.is_none() || last_full.elapsed() >= Duration::from_secs(RESYNC_INTERVAL_S);
             let outcome = match seen {
-                Some(revision) if !full_due => self.incremental(revision).await,
+                Some(revision) if !full_due => self.incremental(&store, revision).await,
                 _ => Ok(None),
             };
             let next = match outcome {
                 Ok(Some(revision)) => Ok(revision),
                 Ok(None) => {
                     last_full = tokio::time::Instant::now();
-                    self.pass().await
+                    self.pass(&store).await
                 }
                 Err(e) => Err(e),
             };
@@ -171,6 +182,11 @@ impl Host {
                 () = tokio::time::sleep(Duration::from_secs(RESYNC_INTERVAL_S)) => {}
             }
         }
+        self.wind_down().await;
+    }
+
+    /// Waits for the (cancelled) drivers to let go and stops the log followers.
+    pub async fn wind_down(&self) {
         let drivers: Vec<Driver> = {
             let mut d = self.drivers.lock().unwrap_or_else(|p| p.into_inner());
             d.drain().map(|(_, v)| v).collect()
@@ -187,8 +203,8 @@ impl Host {
 
     /// The tasks that changed after `revision`: drivers for new ones, a wake for the rest.
     /// None: a full pass is needed (a gap, or more changes than worth following one by one).
-    async fn incremental(self: &Arc<Host>, revision: u64) -> Result<Option<u64>, StoreError> {
-        let changes = self.store.changes_since(revision, MAX_FOLLOWED_CHANGES + 1).await?;
+    async fn incremental(self: &Arc<Host>, store: &Store, revision: u64) -> Result<Option<u64>, StoreError> {
+        let changes = store.changes_since(revision, MAX_FOLLOWED_CHANGES + 1).await?;
         let Some(last) = changes.last().map(|c| c.revision) else {
             return Ok(Some(revision));
         };
@@ -202,8 +218,7 @@ impl Host {
             .collect();
         touched.sort_by(|a, b| (&a.0.account_id, &a.0.region, &a.1).cmp(&(&b.0.account_id, &b.0.region, &b.1)));
         touched.dedup();
-        let found: Vec<(Scope, String, Option<Task>)> = self
-            .store
+        let found: Vec<(Scope, String, Option<Task>)> = store
             .read(move |t| {
                 touched
                     .into_iter()
@@ -229,6 +244,21 @@ impl Host {
             }
         }
         Ok(Some(last))
+    }
+
+    /// Drives `key` (a driver is started unless one runs); `wake` tells a running one to
+    /// look at its task again.
+    pub fn drive(self: &Arc<Host>, scope: Scope, key: String, wake: bool) {
+        let mut drivers = self.drivers.lock().unwrap_or_else(|p| p.into_inner());
+        drivers.retain(|_, d| !d.handle.is_finished());
+        self.ensure_driver(&mut drivers, scope, key, wake);
+    }
+
+    /// The tasks whose drivers still run.
+    pub fn driven(&self) -> Vec<(Scope, String)> {
+        let mut drivers = self.drivers.lock().unwrap_or_else(|p| p.into_inner());
+        drivers.retain(|_, d| !d.handle.is_finished());
+        drivers.keys().cloned().collect()
     }
 
     fn ensure_driver(
@@ -259,39 +289,13 @@ impl Host {
         }
     }
 
-    /// The tasks of this host that are not STOPPED, how many STOPPED tasks (of any host)
-    /// are past the hour ECS keeps them for, and the revision the read saw.
-    async fn live_tasks(&self) -> Result<(Vec<(Scope, String, Task)>, usize, u64), StoreError> {
-        let now_s = haneul_wire::value::now_epoch_s();
-        self.store
-            .read(move |t| {
-                let mut out = Vec::new();
-                let mut expired = 0;
-                t.for_each_all_scopes::<Task>(KIND_TASK, |scope, id, task| {
-                    if task.is_stopped() {
-                        if task
-                            .stopped_at
-                            .is_some_and(|s| now_s - s > crate::api::tasks::STOPPED_TASK_KEEP_S)
-                        {
-                            expired += 1;
-                        }
-                    } else if task.host == HOST_LOCAL {
-                        out.push((scope.clone(), id.to_string(), task));
-                    }
-                    Ok(())
-                })?;
-                Ok((out, expired, t.seen_revision()?))
-            })
-            .await
-    }
-
     /// A full pass: a driver for every live task of this host; drivers of tasks asked to
     /// stop are woken (in case their change was missed). Returns the revision it reflects.
-    async fn pass(self: &Arc<Host>) -> Result<u64, StoreError> {
-        let (live, expired, revision) = self.live_tasks().await?;
+    async fn pass(self: &Arc<Host>, store: &Store) -> Result<u64, StoreError> {
+        let (live, expired, revision) = live_tasks(store).await?;
         if expired > 0 {
             let now_s = haneul_wire::value::now_epoch_s();
-            self.store
+            store
                 .write(move |t| crate::api::tasks::expire_stopped(t, now_s))
                 .await?;
         }
@@ -304,20 +308,19 @@ impl Host {
         Ok(revision)
     }
 
-    /// At start: containers of this haneul whose task is gone or STOPPED are removed; the
-    /// live ones' log followers resume (their drivers adopt them in the first pass).
-    async fn adopt_or_clean(self: &Arc<Host>) -> Result<(), StoreError> {
+    /// At start: containers of this host whose task is not among `live` (gone or STOPPED)
+    /// are removed; the live ones' log followers resume (their drivers adopt them).
+    pub async fn adopt_or_clean(self: &Arc<Host>, live: &[(Scope, String, Task)]) {
         let containers = match self.runtime.list(LABEL_INSTANCE, &self.instance_id).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::info!(error = %e, "the container engine is not available; tasks will fail to start until it is");
-                return Ok(());
+                return;
             }
         };
         if containers.is_empty() {
-            return Ok(());
+            return;
         }
-        let (live, _, _) = self.live_tasks().await?;
         let by_arn: HashMap<&str, &(Scope, String, Task)> = live.iter().map(|l| (l.2.arn.as_str(), l)).collect();
         for c in containers {
             let arn = c.labels.get(LABEL_TASK_ARN).cloned().unwrap_or_default();
@@ -342,7 +345,6 @@ impl Host {
                 self.follow_logs(&c.id, dest, haneul_wire::value::now_epoch_s() as i64 - 1);
             }
         }
-        Ok(())
     }
 
     /// Removes every container this haneul started (a dev instance on temp state, whose
@@ -359,6 +361,32 @@ impl Host {
             Err(e) => tracing::debug!(error = %e, "no container engine to clean up"),
         }
     }
+}
+
+/// The tasks of this host that are not STOPPED, how many STOPPED tasks (of any host) are past
+/// the hour ECS keeps them for, and the revision the read saw.
+async fn live_tasks(store: &Store) -> Result<(Vec<(Scope, String, Task)>, usize, u64), StoreError> {
+    let now_s = haneul_wire::value::now_epoch_s();
+    store
+        .read(move |t| {
+            let mut out = Vec::new();
+            let mut expired = 0;
+            t.for_each_all_scopes::<Task>(KIND_TASK, |scope, id, task| {
+                if task.is_stopped() {
+                    if task
+                        .stopped_at
+                        .is_some_and(|s| now_s - s > crate::api::tasks::STOPPED_TASK_KEEP_S)
+                    {
+                        expired += 1;
+                    }
+                } else if task.host == HOST_LOCAL {
+                    out.push((scope.clone(), id.to_string(), task));
+                }
+                Ok(())
+            })?;
+            Ok((out, expired, t.seen_revision()?))
+        })
+        .await
 }
 
 /// This data dir's identity on the container engine (`ecs/instance-id`, made on first use).

@@ -9,6 +9,7 @@ pub mod addresses;
 pub mod awslogs;
 pub mod docker;
 pub mod host;
+pub mod records;
 pub mod simulated;
 pub mod spec;
 pub mod task;

@@ -19,6 +19,8 @@ pub struct HostFacts<'a> {
     pub region: &'a str,
     /// `--endpoint` for SDKs in the container, when it can reach haneul.
     pub endpoint_url: Option<&'a str>,
+    /// Where bridge and host mode ports are published.
+    pub host_address: &'a str,
 }
 
 fn strings(v: &Value) -> Option<Vec<String>> {
@@ -108,14 +110,14 @@ pub fn container_spec(task: &Task, definition: &Value, def: &Value, host: &HostF
             "bridge" => ports.push(PortBinding {
                 container_port,
                 protocol,
-                host_ip: "127.0.0.1".into(),
+                host_ip: host.host_address.to_string(),
                 host_port,
             }),
             // host mode: the container binds the host's ports itself.
             "host" => ports.push(PortBinding {
                 container_port,
                 protocol,
-                host_ip: "127.0.0.1".into(),
+                host_ip: host.host_address.to_string(),
                 host_port: container_port,
             }),
             _ => {}

@@ -7,16 +7,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use haneul_store::{Scope, Store, StoreError};
+use haneul_store::Scope;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::host::Host;
+use super::records::RecordsError;
 use super::spec::{self, HostFacts};
 use super::{awslogs, ContainerInfo, RuntimeError, LABEL_CONTAINER_NAME, LABEL_TASK_ARN};
-use crate::model::{NetworkBinding, Task, KIND_TASK};
+use crate::model::{NetworkBinding, Task};
 
 /// How often running containers' health checks are read.
 const HEALTH_POLL_MS: u64 = 1000;
@@ -29,35 +30,6 @@ const LOG_DRAIN_TIMEOUT_S: u64 = 5;
 
 pub fn now_s() -> f64 {
     haneul_wire::value::now_epoch_s()
-}
-
-/// Reads the task inside one write, changes it, bumps its version and stores it.
-pub async fn update<F>(store: &Store, scope: &Scope, key: &str, change: F) -> Result<Option<Task>, StoreError>
-where
-    F: FnOnce(&mut Task) + Send + 'static,
-{
-    let (scope, key) = (scope.clone(), key.to_string());
-    store
-        .write(move |t| {
-            let Some(mut task) = t.get::<Task>(&scope, KIND_TASK, &key)? else {
-                return Ok(None);
-            };
-            change(&mut task);
-            task.version += 1;
-            if task.is_stopped() {
-                if let Some(n) = &task.network {
-                    super::addresses::release(t, &n.private_ip, &task.arn)?;
-                }
-            }
-            t.put(&scope, KIND_TASK, &key, &task)?;
-            Ok(Some(task))
-        })
-        .await
-}
-
-async fn load(store: &Store, scope: &Scope, key: &str) -> Result<Option<Task>, StoreError> {
-    let (scope, key) = (scope.clone(), key.to_string());
-    store.read(move |t| t.get::<Task>(&scope, KIND_TASK, &key)).await
 }
 
 /// Why a task stops, as ECS words it.
@@ -96,21 +68,21 @@ pub async fn drive(
 ) {
     // Cancellation is honoured between engine calls and during waits, never inside a
     // create or start: a container the engine made is always one this run knows of.
-    if let Err(Halt::Store(e)) = lifecycle(&host, &scope, &key, &mut wake, &cancel).await {
+    if let Err(Halt::Records(e)) = lifecycle(&host, &scope, &key, &mut wake, &cancel).await {
         tracing::warn!(task = %key, error = %e, "task lifecycle failed; will retry on the next pass");
     }
 }
 
 /// Why a lifecycle ended early.
 enum Halt {
-    Store(StoreError),
+    Records(RecordsError),
     /// The host is stopping: the task's containers are left for the next run to adopt.
     Detached,
 }
 
-impl From<StoreError> for Halt {
-    fn from(e: StoreError) -> Halt {
-        Halt::Store(e)
+impl From<RecordsError> for Halt {
+    fn from(e: RecordsError) -> Halt {
+        Halt::Records(e)
     }
 }
 
@@ -121,7 +93,7 @@ async fn lifecycle(
     wake: &mut watch::Receiver<()>,
     cancel: &CancellationToken,
 ) -> Result<(), Halt> {
-    let Some(task) = load(&host.store, scope, key).await? else {
+    let Some(task) = host.records.load(scope, key).await? else {
         return Ok(());
     };
     if task.is_stopped() {
@@ -204,14 +176,19 @@ async fn start(
     task: &Task,
     cancel: &CancellationToken,
 ) -> Result<Result<Vec<Running>, StartFailure>, Halt> {
-    update(&host.store, scope, key, |t| {
-        t.last_status = "PENDING".into();
-        t.pull_started_at = Some(now_s());
-        if let Some(n) = &mut t.network {
-            n.status = "ATTACHED".into();
-        }
-    })
-    .await?;
+    host.records
+        .update(
+            scope,
+            key,
+            Box::new(|t| {
+                t.last_status = "PENDING".into();
+                t.pull_started_at = Some(now_s());
+                if let Some(n) = &mut t.network {
+                    n.status = "ATTACHED".into();
+                }
+            }),
+        )
+        .await?;
     let definition = task.definition();
     let defs = spec::containers_of(&definition);
     let mut digests: HashMap<String, Option<String>> = HashMap::new();
@@ -244,6 +221,7 @@ async fn start(
         instance_id: &host.instance_id,
         region: &scope.region,
         endpoint_url: host.endpoint_url.as_deref(),
+        host_address: &host.host_address,
     };
     let mut running: Vec<Running> = Vec::new();
     let order = start_order(&defs);
@@ -280,7 +258,7 @@ async fn start(
         });
         let logs = awslogs::destination(def, &scope.account_id, &scope.region, &name, &task.id, &id);
         if let Some(dest) = &logs {
-            if let Err(reason) = awslogs::prepare(&host.logs, dest).await {
+            if let Err(reason) = awslogs::prepare(host.logs.as_ref(), dest).await {
                 return Ok(Err((running, StopCause::failed_to_start(reason))));
             }
         }
@@ -302,28 +280,34 @@ async fn start(
         }
     }
     let ids: HashMap<String, String> = running.iter().map(|r| (r.name.clone(), r.runtime_id.clone())).collect();
-    let updated = update(&host.store, scope, key, move |t| {
-        let now = now_s();
-        if t.last_status != "STOPPED" {
-            t.last_status = "RUNNING".into();
-        }
-        t.pull_stopped_at = Some(pull_stopped_at);
-        t.started_at = Some(now);
-        t.connectivity_at = Some(now);
-        for c in &mut t.containers {
-            c.last_status = "RUNNING".into();
-            if let Some(d) = digests.get(&c.image) {
-                c.image_digest = d.clone();
-            }
-            if let Some(id) = ids.get(&c.name) {
-                c.runtime_id = Some(id.clone());
-            }
-            if let Some(b) = bindings.remove(&c.name) {
-                c.network_bindings = b;
-            }
-        }
-    })
-    .await?;
+    let updated = host
+        .records
+        .update(
+            scope,
+            key,
+            Box::new(move |t| {
+                let now = now_s();
+                if t.last_status != "STOPPED" {
+                    t.last_status = "RUNNING".into();
+                }
+                t.pull_stopped_at = Some(pull_stopped_at);
+                t.started_at = Some(now);
+                t.connectivity_at = Some(now);
+                for c in &mut t.containers {
+                    c.last_status = "RUNNING".into();
+                    if let Some(d) = digests.get(&c.image) {
+                        c.image_digest = d.clone();
+                    }
+                    if let Some(id) = ids.get(&c.name) {
+                        c.runtime_id = Some(id.clone());
+                    }
+                    if let Some(b) = bindings.remove(&c.name) {
+                        c.network_bindings = b;
+                    }
+                }
+            }),
+        )
+        .await?;
     tracing::debug!(task = %key, found = updated.is_some(), "task running");
     Ok(Ok(running))
 }
@@ -457,19 +441,19 @@ async fn monitor(
                     }));
                 }
                 let n = name.clone();
-                update(&host.store, scope, key, move |t| {
+                host.records.update(scope, key, Box::new(move |t| {
                     if let Some(c) = t.containers.iter_mut().find(|c| c.name == n) {
                         c.last_status = "STOPPED".into();
                         c.exit_code = exit_code;
                     }
-                }).await?;
+                })).await?;
             }
             changed = wake.changed() => {
                 if changed.is_err() {
                     // The host is going away; cancellation follows.
                     std::future::pending::<()>().await;
                 }
-                match load(&host.store, scope, key).await? {
+                match host.records.load(scope, key).await? {
                     None => return Ok(None),
                     Some(t) if t.desired_status == "STOPPED" => return Ok(None),
                     Some(_) => {}
@@ -490,7 +474,7 @@ async fn monitor(
                 if now != last_health {
                     last_health = now.clone();
                     let essential: Vec<String> = running.iter().filter(|r| r.essential && r.has_health_check).map(|r| r.name.clone()).collect();
-                    update(&host.store, scope, key, move |t| {
+                    host.records.update(scope, key, Box::new(move |t| {
                         for c in &mut t.containers {
                             if let Some(s) = now.get(&c.name) {
                                 c.health_status = s.clone();
@@ -504,7 +488,7 @@ async fn monitor(
                         } else {
                             "UNKNOWN"
                         }.into();
-                    }).await?;
+                    })).await?;
                 }
             }
         }
@@ -520,25 +504,30 @@ async fn finish(
     key: &str,
     running: &[Running],
     cause: Option<StopCause>,
-) -> Result<(), StoreError> {
+) -> Result<(), RecordsError> {
     let stopping_cause = cause.clone();
-    update(&host.store, scope, key, move |t| {
-        t.desired_status = "STOPPED".into();
-        if t.last_status != "STOPPED" {
-            t.last_status = "STOPPING".into();
-        }
-        t.stopping_at.get_or_insert_with(now_s);
-        if let Some(c) = stopping_cause {
-            if t.stop_code.is_none() {
-                t.stop_code = Some(c.code);
-                t.stopped_reason = Some(c.reason);
-            }
-        }
-        if let Some(n) = &mut t.network {
-            n.status = "DETACHING".into();
-        }
-    })
-    .await?;
+    host.records
+        .update(
+            scope,
+            key,
+            Box::new(move |t| {
+                t.desired_status = "STOPPED".into();
+                if t.last_status != "STOPPED" {
+                    t.last_status = "STOPPING".into();
+                }
+                t.stopping_at.get_or_insert_with(now_s);
+                if let Some(c) = stopping_cause {
+                    if t.stop_code.is_none() {
+                        t.stop_code = Some(c.code);
+                        t.stopped_reason = Some(c.reason);
+                    }
+                }
+                if let Some(n) = &mut t.network {
+                    n.status = "DETACHING".into();
+                }
+            }),
+        )
+        .await?;
     let mut stops = JoinSet::new();
     for r in running {
         let (runtime, id, timeout_s) = (host.runtime.clone(), r.runtime_id.clone(), r.stop_timeout_s);
@@ -557,33 +546,38 @@ async fn finish(
     let ids: Vec<String> = running.iter().map(|r| r.runtime_id.clone()).collect();
     host.drain_logs(&ids, Duration::from_secs(LOG_DRAIN_TIMEOUT_S)).await;
     let failure = cause.filter(|c| c.code == "TaskFailedToStart").map(|c| c.reason);
-    update(&host.store, scope, key, move |t| {
-        let now = now_s();
-        t.last_status = "STOPPED".into();
-        t.execution_stopped_at.get_or_insert(now);
-        t.stopped_at = Some(now);
-        if t.stop_code.is_none() {
-            t.stop_code = Some("UserInitiated".into());
-        }
-        for c in &mut t.containers {
-            if let Some((code, reason)) = exits.remove(&c.name) {
-                c.exit_code = code.or(c.exit_code);
-                if reason.is_some() {
-                    c.reason = reason;
+    host.records
+        .update(
+            scope,
+            key,
+            Box::new(move |t| {
+                let now = now_s();
+                t.last_status = "STOPPED".into();
+                t.execution_stopped_at.get_or_insert(now);
+                t.stopped_at = Some(now);
+                if t.stop_code.is_none() {
+                    t.stop_code = Some("UserInitiated".into());
                 }
-            } else if c.runtime_id.is_none() {
-                if let Some(f) = &failure {
-                    c.reason.get_or_insert_with(|| f.clone());
+                for c in &mut t.containers {
+                    if let Some((code, reason)) = exits.remove(&c.name) {
+                        c.exit_code = code.or(c.exit_code);
+                        if reason.is_some() {
+                            c.reason = reason;
+                        }
+                    } else if c.runtime_id.is_none() {
+                        if let Some(f) = &failure {
+                            c.reason.get_or_insert_with(|| f.clone());
+                        }
+                    }
+                    // The bindings stay: the scheduler deregisters a bridge task's target by them.
+                    c.last_status = "STOPPED".into();
                 }
-            }
-            c.last_status = "STOPPED".into();
-            c.network_bindings.clear();
-        }
-        if let Some(n) = &mut t.network {
-            n.status = "DELETED".into();
-        }
-    })
-    .await?;
+                if let Some(n) = &mut t.network {
+                    n.status = "DELETED".into();
+                }
+            }),
+        )
+        .await?;
     remove_all(host, &ids).await;
     Ok(())
 }

@@ -5,6 +5,8 @@
 //! carried out in that same transaction. Level-triggered and idempotent: a restart
 //! continues from the store.
 
+pub mod expression;
+pub mod placement;
 pub mod plan;
 
 use std::collections::HashMap;
@@ -16,6 +18,7 @@ use haneul_store::{Scope, Store, Txn};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::container_instances::{ContainerInstance, AGENT_HEARTBEAT_TIMEOUT_S, KIND_CONTAINER_INSTANCE};
 use crate::api::tasks::{create_task, network_choice, Launch};
 use crate::error::EcsError;
 use crate::model::{Service, Task, KIND_SERVICE, KIND_TASK};
@@ -26,6 +29,9 @@ use plan::{Effect, GroupFacts, World};
 const PASS_INTERVAL_MS: u64 = 1000;
 /// And at most this often, however busy the change feed is.
 const MIN_PASS_GAP_MS: u64 = 100;
+
+/// How often container instances are checked for a lost agent.
+const LOST_AGENT_CHECK_S: u64 = 5;
 
 /// More changes than this since the last look: the cache is read again whole.
 const MAX_FOLLOWED_CHANGES: usize = 10_000;
@@ -145,7 +151,19 @@ impl Scheduler {
 
     pub async fn run(self: Arc<Scheduler>, cancel: CancellationToken) {
         let mut changes = self.store.subscribe_kinds(&["ecs."]);
+        let mut agents_checked = tokio::time::Instant::now();
         loop {
+            if agents_checked.elapsed() >= Duration::from_secs(LOST_AGENT_CHECK_S) {
+                agents_checked = tokio::time::Instant::now();
+                match self.stop_tasks_of_lost_agents().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        tasks = n,
+                        "stopped the tasks of container instances whose agent was lost"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "cannot look for lost agents"),
+                }
+            }
             if let Err(e) = self.pass().await {
                 tracing::warn!(error = %e, "ECS scheduler pass failed");
             }
@@ -159,6 +177,56 @@ impl Scheduler {
                 () = tokio::time::sleep(Duration::from_millis(MIN_PASS_GAP_MS)) => {}
             }
         }
+    }
+
+    /// Tasks on container instances whose agent has not been heard from for
+    /// [`AGENT_HEARTBEAT_TIMEOUT_S`] are STOPPED (the agent cannot say so itself); services
+    /// replace them on the instances still connected. Returns how many it stopped.
+    pub async fn stop_tasks_of_lost_agents(&self) -> Result<usize, EcsError> {
+        self.store
+            .write(|t| {
+                let now = haneul_wire::value::now_epoch_s();
+                let mut lost: Vec<(Scope, ContainerInstance)> = Vec::new();
+                t.for_each_all_scopes::<ContainerInstance>(KIND_CONTAINER_INSTANCE, |scope, _, ci| {
+                    if ci.status != "INACTIVE" && now - ci.last_seen_s >= AGENT_HEARTBEAT_TIMEOUT_S {
+                        lost.push((scope.clone(), ci));
+                    }
+                    Ok(())
+                })?;
+                let mut stopped = 0;
+                for (scope, ci) in lost {
+                    let prefix = format!("{}{}", ci.cluster, crate::model::SEP);
+                    for (key, mut task) in t.list_prefix::<Task>(&scope, KIND_TASK, &prefix)? {
+                        if task.host != ci.arn || task.is_stopped() {
+                            continue;
+                        }
+                        task.desired_status = "STOPPED".into();
+                        task.last_status = "STOPPED".into();
+                        if task.stop_code.is_none() {
+                            task.stop_code = Some("TerminationNotice".into());
+                            task.stopped_reason = Some(format!(
+                                "Host EC2 (instance {}) lost: its agent has not been heard from in {} s.",
+                                ci.ec2_instance_id, AGENT_HEARTBEAT_TIMEOUT_S as i64
+                            ));
+                        }
+                        task.stopping_at.get_or_insert(now);
+                        task.execution_stopped_at.get_or_insert(now);
+                        task.stopped_at = Some(now);
+                        for c in &mut task.containers {
+                            c.last_status = "STOPPED".into();
+                        }
+                        if let Some(n) = &mut task.network {
+                            crate::runtime::addresses::release(t, &n.private_ip, &task.arn)?;
+                            n.status = "DELETED".into();
+                        }
+                        task.version += 1;
+                        t.put(&scope, KIND_TASK, &key, &task)?;
+                        stopped += 1;
+                    }
+                }
+                Ok::<_, EcsError>(stopped)
+            })
+            .await
     }
 
     /// One pass over every service that needs the scheduler: planned in memory on the
@@ -396,12 +464,7 @@ fn launch(
         );
         return Ok(Vec::new());
     };
-    let mode = def
-        .definition
-        .get("networkMode")
-        .and_then(Value::as_str)
-        .unwrap_or("bridge")
-        .to_string();
+    let mode = def.network_mode().to_string();
     let network: Option<crate::generated::NetworkConfiguration> =
         serde_json::from_value(service.network_configuration.clone()).ok();
     let choice = network_choice(t, scope, &mode, network.as_ref())?;
@@ -414,8 +477,55 @@ fn launch(
             *per_subnet.entry(n.subnet_id.clone()).or_default() += 1;
         }
     }
+    let fargate = service.launch_type.as_deref() == Some("FARGATE")
+        || service.capacity_provider_strategy.as_array().is_some_and(|a| {
+            a.iter().any(|c| {
+                c.get("capacityProvider")
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| p.starts_with("FARGATE"))
+            })
+        });
+    let group = format!("service:{}", service.name);
+    let constraints: Vec<Value> = service.placement_constraints.as_array().cloned().unwrap_or_default();
+    let strategy: Vec<Value> = service.placement_strategy.as_array().cloned().unwrap_or_default();
+    let mut candidates = if fargate {
+        Vec::new()
+    } else {
+        placement::candidates(t, scope, &service.cluster)?
+    };
+    let need = placement::need_of(
+        &def.definition,
+        def.definition.get("cpu").and_then(Value::as_str),
+        def.definition.get("memory").and_then(Value::as_str),
+        &group,
+    );
     let mut started = Vec::new();
     for _ in 0..count {
+        let host = if fargate {
+            crate::model::HOST_LOCAL.to_string()
+        } else {
+            match placement::place(&mut candidates, &need, &constraints, &strategy) {
+                Ok(at) => candidates[at].arn.clone(),
+                Err(unplaced) => {
+                    let message = format!(
+                        "(service {}) was unable to place a task because no container instance met all of its requirements. {} For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.",
+                        service.name, unplaced.detail
+                    );
+                    // Said once, not on every pass while it stays so.
+                    if service.events.first().map(|e| &e.message) != Some(&message) {
+                        plan::push_event(service, haneul_wire::value::now_epoch_s(), message);
+                        service.revision += 1;
+                        t.put(
+                            scope,
+                            KIND_SERVICE,
+                            &crate::model::service_key(&service.cluster, &service.name),
+                            &*service,
+                        )?;
+                    }
+                    break;
+                }
+            }
+        };
         let subnet = choice.as_ref().map(|c| {
             let pick = c
                 .subnets
@@ -438,7 +548,7 @@ fn launch(
                 .and_then(Value::as_str)
                 .map(str::to_string),
             subnet,
-            group: format!("service:{}", service.name),
+            group: group.clone(),
             started_by: Some(deployment.to_string()),
             overrides: serde_json::json!({}),
             tags: if service.propagate_tags.as_deref() == Some("SERVICE") {
@@ -449,6 +559,7 @@ fn launch(
             platform_version: service.platform_version.clone(),
             enable_execute_command: service.enable_execute_command,
             service: Some((service.name.clone(), deployment.to_string())),
+            host,
         };
         started.push(create_task(t, scope, cidr, &l)?.id);
     }

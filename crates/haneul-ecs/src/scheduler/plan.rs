@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Deployment, Service, ServiceEvent, Task, MAX_SERVICE_EVENTS};
+use crate::model::{Deployment, LoadBalancerRef, Service, ServiceEvent, Task, MAX_SERVICE_EVENTS};
 
 /// The circuit breaker's threshold: max(3, min(200, ⌈0.5 × desired⌉)) failed launches.
 pub fn circuit_breaker_threshold(desired: i64) -> i64 {
@@ -251,9 +251,20 @@ pub fn push_event(s: &mut Service, now_s: f64, message: String) {
     s.events.truncate(MAX_SERVICE_EVENTS);
 }
 
-/// The address a task's target is registered under: its ENI's (awsvpc).
-fn target_ip(t: &Task) -> Option<&str> {
-    t.network.as_ref().map(|n| n.private_ip.as_str())
+/// The address and port a task is registered under in `lb`'s target group: its ENI's
+/// address and the container port (awsvpc), or the host address and port the container
+/// port is published on (bridge and host modes).
+fn target_of(t: &Task, lb: &LoadBalancerRef) -> Option<(String, i64)> {
+    if let Some(n) = &t.network {
+        return Some((n.private_ip.clone(), i64::from(lb.container_port)));
+    }
+    t.containers
+        .iter()
+        .find(|c| c.name == lb.container_name)?
+        .network_bindings
+        .iter()
+        .find(|b| b.container_port == lb.container_port && b.host_port != 0)
+        .map(|b| (b.bind_ip.clone(), i64::from(b.host_port)))
 }
 
 fn is_live(t: &Task) -> bool {
@@ -306,12 +317,12 @@ pub fn step(s: &mut Service, tasks: &mut [Task], w: &World<'_>) -> Step {
         out.changed_tasks.push(i);
         if t.registered {
             t.registered = false;
-            if let Some(ip) = target_ip(t).map(str::to_string) {
-                for lb in &s.load_balancers {
+            for lb in &s.load_balancers {
+                if let Some((ip, port)) = target_of(t, lb) {
                     out.effects.push(Effect::Deregister {
                         target_group: lb.target_group_arn.clone(),
-                        ip: ip.clone(),
-                        port: i64::from(lb.container_port),
+                        ip,
+                        port,
                     });
                 }
             }
@@ -336,35 +347,30 @@ pub fn step(s: &mut Service, tasks: &mut [Task], w: &World<'_>) -> Step {
         if !counts(t) || t.last_status != "RUNNING" {
             continue;
         }
-        let ip = target_ip(t).map(str::to_string);
-        if !s.load_balancers.is_empty() && !t.registered {
-            if let Some(ip) = &ip {
-                for lb in &s.load_balancers {
-                    out.effects.push(Effect::Register {
-                        task_index: i,
-                        target_group: lb.target_group_arn.clone(),
-                        ip: ip.clone(),
-                        port: i64::from(lb.container_port),
-                        zone: t.availability_zone.clone(),
-                    });
-                    *registered_per_group.entry(lb.target_group_arn.clone()).or_default() += 1;
-                }
-                t.registered = true;
-                out.changed_tasks.push(i);
+        let targets: Vec<(String, i64)> = s.load_balancers.iter().filter_map(|lb| target_of(t, lb)).collect();
+        let reachable = targets.len() == s.load_balancers.len();
+        if !s.load_balancers.is_empty() && !t.registered && reachable {
+            for (lb, (ip, port)) in s.load_balancers.iter().zip(&targets) {
+                out.effects.push(Effect::Register {
+                    task_index: i,
+                    target_group: lb.target_group_arn.clone(),
+                    ip: ip.clone(),
+                    port: *port,
+                    zone: t.availability_zone.clone(),
+                });
+                *registered_per_group.entry(lb.target_group_arn.clone()).or_default() += 1;
             }
+            t.registered = true;
+            out.changed_tasks.push(i);
         }
-        let verdicts: Vec<(String, String)> = match (&ip, t.registered) {
-            (Some(ip), true) => s
-                .load_balancers
+        let verdicts: Vec<(String, String)> = if reachable && t.registered {
+            s.load_balancers
                 .iter()
-                .map(|lb| {
-                    (
-                        lb.target_group_arn.clone(),
-                        (w.health)(&lb.target_group_arn, ip, i64::from(lb.container_port)),
-                    )
-                })
-                .collect(),
-            _ => Vec::new(),
+                .zip(&targets)
+                .map(|(lb, (ip, port))| (lb.target_group_arn.clone(), (w.health)(&lb.target_group_arn, ip, *port)))
+                .collect()
+        } else {
+            Vec::new()
         };
         let lb_ok = s.load_balancers.is_empty() || (t.registered && verdicts.iter().all(|(_, v)| v == "healthy"));
         let container_ok = t.health_status != "UNHEALTHY";
@@ -543,19 +549,18 @@ fn begin_stop(s: &Service, t: &mut Task, i: usize, now: f64, w: &World<'_>, reas
     if t.registered {
         t.registered = false;
         let mut delay = 0.0f64;
-        if let Some(ip) = target_ip(t).map(str::to_string) {
-            for lb in &s.load_balancers {
-                out.effects.push(Effect::Deregister {
-                    target_group: lb.target_group_arn.clone(),
-                    ip: ip.clone(),
-                    port: i64::from(lb.container_port),
-                });
-                let d = w
-                    .groups
-                    .get(&lb.target_group_arn)
-                    .map_or(0.0, |g| g.deregistration_delay_s);
-                delay = delay.max(d);
-            }
+        for lb in &s.load_balancers {
+            let Some((ip, port)) = target_of(t, lb) else { continue };
+            out.effects.push(Effect::Deregister {
+                target_group: lb.target_group_arn.clone(),
+                ip,
+                port,
+            });
+            let d = w
+                .groups
+                .get(&lb.target_group_arn)
+                .map_or(0.0, |g| g.deregistration_delay_s);
+            delay = delay.max(d);
         }
         if delay > 0.0 {
             t.draining_until_s = Some(now + delay);

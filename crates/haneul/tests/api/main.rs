@@ -13,6 +13,7 @@ mod ecr;
 mod ecr_docker;
 mod ecr_pull_through;
 mod ecr_registry;
+mod ecs_agents;
 mod ecs_cli;
 mod ecs_services;
 mod ecs_tasks;
