@@ -38,6 +38,10 @@ pub enum EcsError {
     ClusterContainsContainerInstances,
     #[error("{0}")]
     AccessDenied(String),
+    #[error("{0}")]
+    UnsupportedFeature(String),
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("haneul does not implement ECS {0} yet")]
     NotImplemented(String),
     #[error(transparent)]
@@ -61,6 +65,8 @@ impl From<EcsError> for AwsError {
             EcsError::ServiceDeploymentNotFound => ("ServiceDeploymentNotFoundException", 400),
             EcsError::Conflict(_) => ("ConflictException", 400),
             EcsError::AccessDenied(_) => ("AccessDeniedException", 400),
+            EcsError::UnsupportedFeature(_) => ("UnsupportedFeatureException", 400),
+            EcsError::LimitExceeded(_) => ("LimitExceededException", 400),
             EcsError::NamespaceNotFound => ("NamespaceNotFoundException", 400),
             EcsError::ServiceNotActive => ("ServiceNotActiveException", 400),
             EcsError::ClusterContainsServices => ("ClusterContainsServicesException", 400),

@@ -107,6 +107,10 @@ struct AgentArgs {
     /// A custom attribute, `name` or `name=value` (repeatable), for placement constraints.
     #[arg(long = "attribute")]
     attributes: Vec<String>,
+    /// Join this capacity provider (CreateCapacityProvider): tasks launched through it are
+    /// placed only on its agents.
+    #[arg(long)]
+    capacity_provider: Option<String>,
     /// Seconds between heartbeats (the server counts an agent lost after 30 s of silence).
     #[arg(long, default_value_t = 10)]
     heartbeat_s: u64,
@@ -334,7 +338,7 @@ fn agent(args: AgentArgs) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get() as i64)
         .unwrap_or(1);
-    let attributes = args
+    let mut attributes: Vec<(String, Option<String>)> = args
         .attributes
         .iter()
         .map(|a| match a.split_once('=') {
@@ -342,6 +346,12 @@ fn agent(args: AgentArgs) -> anyhow::Result<()> {
             None => (a.clone(), None),
         })
         .collect();
+    if let Some(p) = &args.capacity_provider {
+        attributes.push((
+            haneul_ecs::api::capacity_providers::PROVIDER_ATTRIBUTE.to_string(),
+            Some(p.clone()),
+        ));
+    }
     let config = haneul_ecs::agent::AgentConfig {
         server: args.server,
         data_dir: args

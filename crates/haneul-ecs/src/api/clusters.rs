@@ -3,6 +3,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use haneul_store::{Scope, Txn};
 use haneul_wire::RequestContext;
 use serde_json::{json, Value};
 
@@ -135,15 +136,22 @@ fn checked_settings(given: &[api::ClusterSetting]) -> Result<Vec<(String, String
         .collect()
 }
 
+/// Every provider named exists (FARGATE, FARGATE_SPOT, or an ACTIVE one of the account's).
+fn providers_exist(t: &Txn<'_>, scope: &Scope, providers: &[String]) -> Result<(), EcsError> {
+    for p in providers {
+        if !crate::api::capacity_providers::exists(t, scope, p)? {
+            return Err(EcsError::InvalidParameter(format!(
+                "The specified capacity provider '{p}' does not exist. Specify a valid capacity provider and try again."
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn checked_providers(
     providers: &[String],
     strategy: &[api::CapacityProviderStrategyItem],
 ) -> Result<(Vec<String>, Vec<StrategyItem>), EcsError> {
-    if let Some(p) = providers.iter().find(|p| !FARGATE_PROVIDERS.contains(&p.as_str())) {
-        return Err(EcsError::InvalidParameter(format!(
-            "The specified capacity provider '{p}' does not exist. Specify a valid capacity provider and try again."
-        )));
-    }
     let mut out = Vec::new();
     for item in strategy {
         if !providers.contains(&item.capacity_provider) {
@@ -221,6 +229,7 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
     let stored = ecs
         .store
         .write(move |t| {
+            providers_exist(t, &scope, &cluster.capacity_providers)?;
             // Creating an ACTIVE cluster again answers with it, as ECS does.
             if let Some(existing) = t.get::<Cluster>(&scope, KIND_CLUSTER, &cluster.name)? {
                 if existing.status == "ACTIVE" {
@@ -341,7 +350,7 @@ async fn change(
     ctx: &RequestContext,
     given: &str,
     include: Include,
-    f: impl FnOnce(&mut Cluster) -> Result<(), EcsError> + Send + 'static,
+    f: impl FnOnce(&Txn<'_>, &mut Cluster) -> Result<(), EcsError> + Send + 'static,
 ) -> Result<api::Cluster, EcsError> {
     let scope = scope(ctx);
     let name = cluster_name(Some(given)).to_string();
@@ -352,7 +361,7 @@ async fn change(
                 .get(&scope, KIND_CLUSTER, &name)?
                 .filter(|c: &Cluster| c.status == "ACTIVE")
                 .ok_or(EcsError::ClusterNotFound)?;
-            f(&mut c)?;
+            f(t, &mut c)?;
             t.put(&scope, KIND_CLUSTER, &name, &c)?;
             Ok::<_, EcsError>(c)
         })
@@ -405,7 +414,7 @@ pub async fn update(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
         settings: true,
         configurations: true,
     };
-    let c = change(ecs, ctx, &input.cluster, include, move |c| {
+    let c = change(ecs, ctx, &input.cluster, include, move |_, c| {
         merge_settings(c, settings);
         if configuration.is_some() {
             c.configuration = configuration;
@@ -435,7 +444,7 @@ pub async fn update_settings(ecs: &Ecs, ctx: &RequestContext, input: Value) -> R
         settings: true,
         ..Include::default()
     };
-    let c = change(ecs, ctx, &input.cluster, include, move |c| {
+    let c = change(ecs, ctx, &input.cluster, include, move |_, c| {
         merge_settings(c, settings);
         Ok(())
     })
@@ -447,7 +456,9 @@ pub async fn put_capacity_providers(ecs: &Ecs, ctx: &RequestContext, input: Valu
     let input: api::PutClusterCapacityProvidersRequest = parse(input)?;
     let (providers, strategy) =
         checked_providers(&input.capacity_providers, &input.default_capacity_provider_strategy)?;
-    let c = change(ecs, ctx, &input.cluster, Include::default(), move |c| {
+    let account = scope(ctx);
+    let c = change(ecs, ctx, &input.cluster, Include::default(), move |t, c| {
+        providers_exist(t, &account, &providers)?;
         c.capacity_providers = providers;
         c.default_strategy = strategy;
         Ok(())

@@ -86,6 +86,9 @@ fn view(ci: &ContainerInstance, tasks: (i64, i64), used: &[Need], with_tags: boo
         "registeredAt": ci.registered_at,
         "attachments": [],
     });
+    if let Some(Some(p)) = ci.attributes.get(crate::api::capacity_providers::PROVIDER_ATTRIBUTE) {
+        v["capacityProviderName"] = json!(p);
+    }
     if with_tags {
         v["tags"] = ci.tags.clone();
     }
@@ -209,6 +212,13 @@ pub async fn register(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
             }
             for (name, value) in given_attributes {
                 ci.attributes.insert(name, value);
+            }
+            if let Some(Some(p)) = ci.attributes.get(crate::api::capacity_providers::PROVIDER_ATTRIBUTE) {
+                if p.starts_with("FARGATE") || !crate::api::capacity_providers::exists(t, &scope, p)? {
+                    return Err(invalid(format!(
+                        "The specified capacity provider '{p}' does not exist. Specify a valid capacity provider and try again."
+                    )));
+                }
             }
             t.put(&scope, KIND_CONTAINER_INSTANCE, &key(&ci.cluster, &ci.id), &ci)?;
             Ok::<_, EcsError>(ci)

@@ -2,6 +2,7 @@
 //! in one `Store::write`.
 
 pub mod account_settings;
+pub mod capacity_providers;
 pub mod clusters;
 pub mod container_instances;
 pub mod service_deployments;
@@ -68,6 +69,10 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
         "TagResource" => tags::tag(ecs, ctx, input).await,
         "UntagResource" => tags::untag(ecs, ctx, input).await,
         "ListTagsForResource" => tags::list(ecs, ctx, input).await,
+        "CreateCapacityProvider" => capacity_providers::create(ecs, ctx, input).await,
+        "UpdateCapacityProvider" => capacity_providers::update(ecs, ctx, input).await,
+        "DeleteCapacityProvider" => capacity_providers::delete(ecs, ctx, input).await,
+        "DescribeCapacityProviders" => capacity_providers::describe(ecs, ctx, input).await,
         "StartTask" => state_changes::start_task(ecs, ctx, input).await,
         "SubmitTaskStateChange" => state_changes::submit_task(ecs, ctx, input).await,
         "SubmitContainerStateChange" => state_changes::submit_container(ecs, ctx, input).await,

@@ -349,7 +349,7 @@ pub async fn run(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value,
                 }
                 c
             };
-            let need = crate::scheduler::placement::need_of(
+            let mut need = crate::scheduler::placement::need_of(
                 &def.definition,
                 overrides
                     .get("cpu")
@@ -361,6 +361,7 @@ pub async fn run(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value,
                     .or_else(|| def.definition.get("memory").and_then(Value::as_str)),
                 &group,
             );
+            need.capacity_provider = provider.clone().filter(|p| !p.starts_with("FARGATE"));
             let mut created = Vec::new();
             let mut failures = Vec::new();
             for i in 0..count as usize {

@@ -493,12 +493,20 @@ fn launch(
     } else {
         placement::candidates(t, scope, &service.cluster)?
     };
-    let need = placement::need_of(
+    let mut need = placement::need_of(
         &def.definition,
         def.definition.get("cpu").and_then(Value::as_str),
         def.definition.get("memory").and_then(Value::as_str),
         &group,
     );
+    need.capacity_provider = service
+        .capacity_provider_strategy
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|c| c.get("capacityProvider"))
+        .and_then(Value::as_str)
+        .filter(|p| !p.starts_with("FARGATE"))
+        .map(str::to_string);
     let mut started = Vec::new();
     for _ in 0..count {
         let host = if fargate {

@@ -28,6 +28,8 @@ pub struct Candidate {
     pub ports_used: Vec<u16>,
     /// The groups of the live tasks on it (one entry per task).
     pub task_groups: Vec<String>,
+    /// The capacity provider its agent joined.
+    pub capacity_provider: Option<String>,
 }
 
 /// What one task needs from an instance.
@@ -37,6 +39,8 @@ pub struct Need {
     pub memory: i64,
     pub host_ports: Vec<u16>,
     pub group: String,
+    /// Only instances that joined this capacity provider (a task launched through one).
+    pub capacity_provider: Option<String>,
 }
 
 /// Why no instance took a task: ECS's RunTask failure reason, and the words of a service
@@ -119,6 +123,7 @@ pub fn need_of(definition: &Value, cpu: Option<&str>, memory: Option<&str>, grou
         }),
         host_ports,
         group: group.to_string(),
+        capacity_provider: None,
     }
 }
 
@@ -142,6 +147,11 @@ pub fn candidates(t: &Txn<'_>, scope: &Scope, cluster: &str) -> Result<Vec<Candi
             cpu_left: registered(&ci.resources, "CPU"),
             memory_left: registered(&ci.resources, "MEMORY"),
             ports_used: reserved_ports(&ci.resources),
+            capacity_provider: ci
+                .attributes
+                .get(crate::api::capacity_providers::PROVIDER_ATTRIBUTE)
+                .cloned()
+                .flatten(),
             arn: ci.arn,
             ec2_instance_id: ci.ec2_instance_id,
             zone,
@@ -301,6 +311,9 @@ pub fn place(
     let mut closest: Option<Unplaced> = None;
     let mut fits: Vec<usize> = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
+        if need.capacity_provider.is_some() && c.capacity_provider != need.capacity_provider {
+            continue;
+        }
         let short = |r: &str, what: &str| Unplaced {
             instance_arn: Some(c.arn.clone()),
             ..Unplaced::new(
@@ -360,7 +373,13 @@ pub fn place(
         }
     }
     if fits.is_empty() {
-        return Err(closest.unwrap_or_else(|| Unplaced::new("MISSING", "No container instance fits.".into())));
+        return Err(closest.unwrap_or_else(|| match &need.capacity_provider {
+            Some(p) => Unplaced::new(
+                "MISSING",
+                format!("No Container Instances were found in capacity provider {p}."),
+            ),
+            None => Unplaced::new("MISSING", "No container instance fits.".into()),
+        }));
     }
     let chosen = rank(candidates, &fits, need, strategy);
     take(&mut candidates[chosen], need);
@@ -428,6 +447,7 @@ mod tests {
             memory_left: memory,
             ports_used: vec![22],
             task_groups: Vec::new(),
+            capacity_provider: None,
         }
     }
 
@@ -437,6 +457,7 @@ mod tests {
             memory,
             host_ports: ports,
             group: "service:web".into(),
+            capacity_provider: None,
         }
     }
 

@@ -70,6 +70,7 @@ fn start_agent<'d>(
     dir: &std::path::Path,
     address: &str,
     zone: &str,
+    extra: &[&str],
 ) -> AgentProcess<'d> {
     std::fs::create_dir_all(dir).unwrap();
     let log = std::fs::File::create(dir.join("agent.log")).unwrap();
@@ -86,6 +87,7 @@ fn start_agent<'d>(
             "1024",
         ])
         .args(["--heartbeat-s", "1", "--poll-ms", "250", "--attribute", "role=web"])
+        .args(extra)
         .env("AWS_ACCESS_KEY_ID", key)
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_REGION", "us-east-1")
@@ -240,8 +242,36 @@ async fn a_service_runs_on_two_agents_and_moves_off_a_lost_one() {
         )
     );
 
-    let mut a = start_agent(&docker, &h, &dirs.path().join("a"), &addr_a, "us-east-1a");
-    let b = start_agent(&docker, &h, &dirs.path().join("b"), &addr_b, "us-east-1b");
+    // B's agent is the capacity of a capacity provider.
+    ecs.create_capacity_provider()
+        .name("fleet-b")
+        .auto_scaling_group_provider(
+            aws_sdk_ecs::types::AutoScalingGroupProvider::builder()
+                .auto_scaling_group_arn(
+                    "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/fleet-b",
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ecs.put_cluster_capacity_providers()
+        .cluster("fleet")
+        .capacity_providers("fleet-b")
+        .set_default_capacity_provider_strategy(Some(Vec::new()))
+        .send()
+        .await
+        .unwrap();
+    let mut a = start_agent(&docker, &h, &dirs.path().join("a"), &addr_a, "us-east-1a", &[]);
+    let b = start_agent(
+        &docker,
+        &h,
+        &dirs.path().join("b"),
+        &addr_b,
+        "us-east-1b",
+        &["--capacity-provider", "fleet-b"],
+    );
     assert_ne!(a.arn, b.arn);
     let described = ecs
         .describe_container_instances()
@@ -274,6 +304,32 @@ async fn a_service_runs_on_two_agents_and_moves_off_a_lost_one() {
         .unwrap();
     assert!(refused.tasks().is_empty());
     assert_eq!(refused.failures()[0].reason(), Some("ATTRIBUTE"));
+    // Through the capacity provider: only on B.
+    for _ in 0..2 {
+        let run = ecs
+            .run_task()
+            .cluster("fleet")
+            .task_definition("fleet-web")
+            .capacity_provider_strategy(
+                aws_sdk_ecs::types::CapacityProviderStrategyItem::builder()
+                    .capacity_provider("fleet-b")
+                    .weight(1)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let task = &run.tasks()[0];
+        assert_eq!(task.container_instance_arn(), Some(b.arn.as_str()));
+        assert_eq!(task.capacity_provider_name(), Some("fleet-b"));
+        ecs.stop_task()
+            .cluster("fleet")
+            .task(task.task_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
 
     // The service behind the ALB, spread over the instances.
     let lb = create_lb(&h, "fleet-lb").await;
@@ -430,7 +486,7 @@ async fn a_service_runs_on_two_agents_and_moves_off_a_lost_one() {
     );
     a.clean = false;
     drop(a);
-    let a = start_agent(&docker, &h, &a_dir, &addr_a, "us-east-1a");
+    let a = start_agent(&docker, &h, &a_dir, &addr_a, "us-east-1a", &[]);
     assert_eq!(a.arn, a_arn);
     assert_eq!(a.instance_id(), a_id);
     let end = Instant::now() + Duration::from_secs(20);

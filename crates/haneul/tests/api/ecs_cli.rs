@@ -600,3 +600,202 @@ fn container_instances_register_carry_attributes_drain_and_deregister() {
     assert_eq!(gone["containerInstance"]["status"], "INACTIVE");
     h.aws_ok(&["ecs", "delete-cluster", "--cluster", "hosts"]);
 }
+
+#[test]
+fn capacity_providers_are_created_associated_updated_and_deleted() {
+    let h = Haneul::start();
+    let group = "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/web-asg";
+    let asg = |arn: &str| format!("autoScalingGroupArn={arn},managedScaling={{status=ENABLED,targetCapacity=90}}");
+    // ECS's name rules and its one-of rule, before anything is stored.
+    let e = h.aws_err(
+        &[
+            "ecs",
+            "create-capacity-provider",
+            "--name",
+            "fargate-x",
+            "--auto-scaling-group-provider",
+            &asg(group),
+        ],
+        "InvalidParameterException",
+    );
+    assert!(e.contains("cannot be prefixed"), "{e}");
+    h.aws_err(
+        &[
+            "ecs",
+            "create-capacity-provider",
+            "--name",
+            "web",
+            "--auto-scaling-group-provider",
+            "autoScalingGroupArn=nope",
+        ],
+        "InvalidParameterException",
+    );
+    let made = h.aws_ok(&[
+        "ecs",
+        "create-capacity-provider",
+        "--name",
+        "web",
+        "--auto-scaling-group-provider",
+        &asg(group),
+        "--tags",
+        "key=team,value=edge",
+    ]);
+    let p = &made["capacityProvider"];
+    assert_eq!(
+        p["capacityProviderArn"],
+        "arn:aws:ecs:us-east-1:000000000000:capacity-provider/web"
+    );
+    assert_eq!(p["status"], "ACTIVE");
+    assert_eq!(p["type"], "EC2_AUTOSCALING");
+    assert_eq!(p["autoScalingGroupProvider"]["managedScaling"]["targetCapacity"], 90);
+    assert_eq!(
+        p["autoScalingGroupProvider"]["managedScaling"]["maximumScalingStepSize"],
+        10000
+    );
+    assert_eq!(
+        p["autoScalingGroupProvider"]["managedTerminationProtection"],
+        "DISABLED"
+    );
+    let e = h.aws_err(
+        &[
+            "ecs",
+            "create-capacity-provider",
+            "--name",
+            "web",
+            "--auto-scaling-group-provider",
+            &asg(group),
+        ],
+        "ClientException",
+    );
+    assert!(e.contains("already exists"), "{e}");
+    let e = h.aws_err(
+        &[
+            "ecs",
+            "create-capacity-provider",
+            "--name",
+            "web2",
+            "--auto-scaling-group-provider",
+            &asg(group),
+        ],
+        "ClientException",
+    );
+    assert!(e.contains("already being used"), "{e}");
+
+    // Described with FARGATE and FARGATE_SPOT; a missing name is a failure.
+    let all = h.aws_ok(&["ecs", "describe-capacity-providers"]);
+    let names: Vec<&str> = all["capacityProviders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["FARGATE", "FARGATE_SPOT", "web"]);
+    let some = h.aws_ok(&[
+        "ecs",
+        "describe-capacity-providers",
+        "--capacity-providers",
+        "web",
+        "nope",
+        "--include",
+        "TAGS",
+    ]);
+    assert_eq!(some["capacityProviders"][0]["tags"][0]["value"], "edge");
+    assert_eq!(some["failures"][0]["reason"], "MISSING");
+
+    // Associated with a cluster, it can be in its strategy and cannot be deleted.
+    h.aws_ok(&["ecs", "create-cluster", "--cluster-name", "cp"]);
+    h.aws_err(
+        &[
+            "ecs",
+            "put-cluster-capacity-providers",
+            "--cluster",
+            "cp",
+            "--capacity-providers",
+            "nope",
+            "--default-capacity-provider-strategy",
+            "capacityProvider=nope,weight=1",
+        ],
+        "InvalidParameterException",
+    );
+    let put = h.aws_ok(&[
+        "ecs",
+        "put-cluster-capacity-providers",
+        "--cluster",
+        "cp",
+        "--capacity-providers",
+        "web",
+        "FARGATE",
+        "--default-capacity-provider-strategy",
+        "capacityProvider=web,weight=1,base=1",
+    ]);
+    assert_eq!(
+        put["cluster"]["capacityProviders"],
+        serde_json::json!(["web", "FARGATE"])
+    );
+    let e = h.aws_err(
+        &["ecs", "delete-capacity-provider", "--capacity-provider", "web"],
+        "ClientException",
+    );
+    assert!(e.contains("in use"), "{e}");
+    // A task through it needs its agents: there are none.
+    h.aws_err(
+        &[
+            "ecs",
+            "register-container-instance",
+            "--cluster",
+            "cp",
+            "--attributes",
+            "name=haneul.capacity-provider,value=nope",
+            "--total-resources",
+            "name=CPU,type=INTEGER,integerValue=1024",
+        ],
+        "InvalidParameterException",
+    );
+
+    let updated = h.aws_ok(&[
+        "ecs",
+        "update-capacity-provider",
+        "--name",
+        "web",
+        "--auto-scaling-group-provider",
+        "managedScaling={targetCapacity=50},managedDraining=DISABLED",
+    ]);
+    let p = &updated["capacityProvider"];
+    assert_eq!(p["updateStatus"], "UPDATE_COMPLETE");
+    assert_eq!(p["autoScalingGroupProvider"]["managedScaling"]["targetCapacity"], 50);
+    assert_eq!(p["autoScalingGroupProvider"]["managedScaling"]["status"], "ENABLED");
+    assert_eq!(p["autoScalingGroupProvider"]["managedDraining"], "DISABLED");
+
+    h.aws_ok(&[
+        "ecs",
+        "put-cluster-capacity-providers",
+        "--cluster",
+        "cp",
+        "--capacity-providers",
+        "FARGATE",
+        "--default-capacity-provider-strategy",
+        "capacityProvider=FARGATE,weight=1",
+    ]);
+    let gone = h.aws_ok(&[
+        "ecs",
+        "delete-capacity-provider",
+        "--capacity-provider",
+        "arn:aws:ecs:us-east-1:000000000000:capacity-provider/web",
+    ]);
+    assert_eq!(gone["capacityProvider"]["status"], "INACTIVE");
+    assert_eq!(gone["capacityProvider"]["updateStatus"], "DELETE_COMPLETE");
+    let all = h.aws_ok(&["ecs", "describe-capacity-providers"]);
+    assert_eq!(all["capacityProviders"].as_array().unwrap().len(), 2);
+    let e = h.aws_err(
+        &[
+            "ecs",
+            "update-capacity-provider",
+            "--name",
+            "web",
+            "--auto-scaling-group-provider",
+            "managedDraining=ENABLED",
+        ],
+        "InvalidParameterException",
+    );
+    assert!(e.contains("does not exist"), "{e}");
+}
