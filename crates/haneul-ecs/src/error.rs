@@ -40,6 +40,12 @@ pub enum EcsError {
     AccessDenied(String),
     #[error("{0}")]
     UnsupportedFeature(String),
+    #[error("The specified task set does not exist.")]
+    TaskSetNotFound,
+    #[error("The specified daemon does not exist.")]
+    DaemonNotFound,
+    #[error("The specified daemon is not active.")]
+    DaemonNotActive,
     #[error("{0}")]
     LimitExceeded(String),
     #[error("haneul does not implement ECS {0} yet")]
@@ -66,6 +72,9 @@ impl From<EcsError> for AwsError {
             EcsError::Conflict(_) => ("ConflictException", 400),
             EcsError::AccessDenied(_) => ("AccessDeniedException", 400),
             EcsError::UnsupportedFeature(_) => ("UnsupportedFeatureException", 400),
+            EcsError::TaskSetNotFound => ("TaskSetNotFoundException", 400),
+            EcsError::DaemonNotFound => ("DaemonNotFoundException", 400),
+            EcsError::DaemonNotActive => ("DaemonNotActiveException", 400),
             EcsError::LimitExceeded(_) => ("LimitExceededException", 400),
             EcsError::NamespaceNotFound => ("NamespaceNotFoundException", 400),
             EcsError::ServiceNotActive => ("ServiceNotActiveException", 400),

@@ -331,6 +331,51 @@ pub struct Service {
     /// The service revision of the last deployment that completed.
     #[serde(default)]
     pub last_completed_revision: Option<String>,
+    /// ECS (rolling deployments) or EXTERNAL (task sets).
+    #[serde(default = "ecs_controller")]
+    pub deployment_controller: String,
+    /// An EXTERNAL service's task sets, the PRIMARY one first.
+    #[serde(default)]
+    pub task_sets: Vec<TaskSetRecord>,
+}
+
+fn ecs_controller() -> String {
+    "ECS".into()
+}
+
+/// One task set of an EXTERNAL service: its tasks are scheduled as a deployment of their own
+/// (`deployment`, whose id is the task set's) sized to the task set's scale.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskSetRecord {
+    pub id: String,
+    pub arn: String,
+    pub external_id: Option<String>,
+    /// PRIMARY, ACTIVE or DRAINING.
+    pub status: String,
+    pub task_definition: String,
+    pub launch_type: Option<String>,
+    pub capacity_provider_strategy: serde_json::Value,
+    pub platform_version: Option<String>,
+    pub network_configuration: serde_json::Value,
+    pub load_balancers: Vec<LoadBalancerRef>,
+    /// Percent of the service's desired count.
+    pub scale_percent: f64,
+    pub created_at: f64,
+    pub updated_at: f64,
+    /// STEADY_STATE or STABILIZING.
+    pub stability_status: String,
+    pub stability_status_at: f64,
+    pub tags: serde_json::Value,
+    pub deployment: Deployment,
+}
+
+impl TaskSetRecord {
+    /// ⌈scale × desired / 100⌉, as ECS computes it.
+    pub fn computed_desired_count(&self, service_desired: i64) -> i64 {
+        (self.scale_percent * service_desired as f64 / 100.0 - 1e-9)
+            .ceil()
+            .max(0.0) as i64
+    }
 }
 
 /// Service deployments and revisions kept per service.

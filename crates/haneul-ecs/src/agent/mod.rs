@@ -228,11 +228,24 @@ impl Agent {
         if let Some(d) = self.definitions.get(arn) {
             return Ok(d.clone());
         }
-        let answer = self
-            .client
-            .call(Api::Ecs, "DescribeTaskDefinition", &json!({ "taskDefinition": arn }))
-            .await?;
-        let d = answer["taskDefinition"].clone();
+        // A daemon's task runs its daemon task definition.
+        let d = if arn.contains(":daemon-task-definition/") {
+            let answer = self
+                .client
+                .call(
+                    Api::Ecs,
+                    "DescribeDaemonTaskDefinition",
+                    &json!({ "daemonTaskDefinition": arn }),
+                )
+                .await?;
+            crate::api::daemons::as_task_definition(&answer["daemonTaskDefinition"])
+        } else {
+            let answer = self
+                .client
+                .call(Api::Ecs, "DescribeTaskDefinition", &json!({ "taskDefinition": arn }))
+                .await?;
+            answer["taskDefinition"].clone()
+        };
         self.definitions.insert(arn.to_string(), d.clone());
         Ok(d)
     }

@@ -5,12 +5,14 @@ pub mod account_settings;
 pub mod capacity_providers;
 pub mod clusters;
 pub mod container_instances;
+pub mod daemons;
 pub mod service_deployments;
 pub mod services;
 pub mod state_changes;
 pub mod tags;
 pub mod task_definitions;
 pub mod task_protection;
+pub mod task_sets;
 pub mod tasks;
 
 use haneul_wire::RequestContext;
@@ -73,6 +75,23 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
         "UpdateCapacityProvider" => capacity_providers::update(ecs, ctx, input).await,
         "DeleteCapacityProvider" => capacity_providers::delete(ecs, ctx, input).await,
         "DescribeCapacityProviders" => capacity_providers::describe(ecs, ctx, input).await,
+        "CreateTaskSet" => task_sets::create(ecs, ctx, input).await,
+        "UpdateTaskSet" => task_sets::update(ecs, ctx, input).await,
+        "DeleteTaskSet" => task_sets::delete(ecs, ctx, input).await,
+        "DescribeTaskSets" => task_sets::describe(ecs, ctx, input).await,
+        "UpdateServicePrimaryTaskSet" => task_sets::update_primary(ecs, ctx, input).await,
+        "RegisterDaemonTaskDefinition" => daemons::register_definition(ecs, ctx, input).await,
+        "DescribeDaemonTaskDefinition" => daemons::describe_definition(ecs, ctx, input).await,
+        "ListDaemonTaskDefinitions" => daemons::list_definitions(ecs, ctx, input).await,
+        "DeleteDaemonTaskDefinition" => daemons::delete_definition(ecs, ctx, input).await,
+        "CreateDaemon" => daemons::create(ecs, ctx, input).await,
+        "UpdateDaemon" => daemons::update(ecs, ctx, input).await,
+        "DeleteDaemon" => daemons::delete(ecs, ctx, input).await,
+        "DescribeDaemon" => daemons::describe(ecs, ctx, input).await,
+        "ListDaemons" => daemons::list(ecs, ctx, input).await,
+        "ListDaemonDeployments" => daemons::list_deployments(ecs, ctx, input).await,
+        "DescribeDaemonDeployments" => daemons::describe_deployments(ecs, ctx, input).await,
+        "DescribeDaemonRevisions" => daemons::describe_revisions(ecs, ctx, input).await,
         "StartTask" => state_changes::start_task(ecs, ctx, input).await,
         "SubmitTaskStateChange" => state_changes::submit_task(ecs, ctx, input).await,
         "SubmitContainerStateChange" => state_changes::submit_container(ecs, ctx, input).await,

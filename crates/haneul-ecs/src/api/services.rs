@@ -21,7 +21,7 @@ fn invalid(msg: impl Into<String>) -> EcsError {
 }
 
 /// The task definition a service names, which must be ACTIVE.
-fn definition(t: &Txn<'_>, scope: &Scope, given: &str) -> Result<TaskDefinition, EcsError> {
+pub(crate) fn definition(t: &Txn<'_>, scope: &Scope, given: &str) -> Result<TaskDefinition, EcsError> {
     let d =
         crate::api::task_definitions::find_in(t, scope, given)?.ok_or_else(|| invalid("TaskDefinition not found."))?;
     if d.status != "ACTIVE" {
@@ -30,7 +30,7 @@ fn definition(t: &Txn<'_>, scope: &Scope, given: &str) -> Result<TaskDefinition,
     Ok(d)
 }
 
-fn definition_arn(d: &TaskDefinition) -> String {
+pub(crate) fn definition_arn(d: &TaskDefinition) -> String {
     d.definition["taskDefinitionArn"]
         .as_str()
         .unwrap_or_default()
@@ -49,7 +49,7 @@ fn images(d: &TaskDefinition) -> Vec<(String, String)> {
 }
 
 /// The service's load balancers, checked against the target groups and the definition.
-fn load_balancers(
+pub(crate) fn load_balancers(
     t: &Txn<'_>,
     scope: &Scope,
     given: &[api::LoadBalancer],
@@ -166,6 +166,21 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
         ));
     }
     let strategy = input.scheduling_strategy.clone().unwrap_or_else(|| "REPLICA".into());
+    let controller = input
+        .deployment_controller
+        .as_ref()
+        .map(|c| c.r#type.clone())
+        .unwrap_or_else(|| "ECS".into());
+    match controller.as_str() {
+        "ECS" | "EXTERNAL" => {}
+        "CODE_DEPLOY" => {
+            return Err(EcsError::UnsupportedFeature(
+                "The CODE_DEPLOY deployment controller needs CodeDeploy, which haneul does not have; use ECS, or EXTERNAL with task sets.".into(),
+            ))
+        }
+        other => return Err(invalid(format!("Invalid deployment controller type: {other}"))),
+    }
+    let external = controller == "EXTERNAL";
     let desired = input.desired_count.unwrap_or(0);
     if desired < 0 {
         return Err(invalid("desiredCount must be 0 or more."));
@@ -219,20 +234,25 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                     return Err(invalid("Creation of service was not idempotent."));
                 }
             }
-            let given = input
-                .task_definition
-                .clone()
-                .ok_or_else(|| invalid("TaskDefinition must be specified."))?;
-            let def = definition(t, &scope, &given)?;
-            let compatible = !fargate || crate::api::tasks::fargate_compatible(&def);
-            if !compatible {
-                return Err(invalid("Task definition does not support launch_type FARGATE."));
-            }
-            let mode = def.network_mode().to_string();
-            network_choice(t, &scope, &mode, input.network_configuration.as_ref())?;
-            let lbs = load_balancers(t, &scope, &input.load_balancers, &def)?;
+            // An EXTERNAL service's definition, network and load balancers are its task sets'.
+            let (td, lbs, def) = if external {
+                (String::new(), Vec::new(), None)
+            } else {
+                let given = input
+                    .task_definition
+                    .clone()
+                    .ok_or_else(|| invalid("TaskDefinition must be specified."))?;
+                let def = definition(t, &scope, &given)?;
+                let compatible = !fargate || crate::api::tasks::fargate_compatible(&def);
+                if !compatible {
+                    return Err(invalid("Task definition does not support launch_type FARGATE."));
+                }
+                let mode = def.network_mode().to_string();
+                network_choice(t, &scope, &mode, input.network_configuration.as_ref())?;
+                let lbs = load_balancers(t, &scope, &input.load_balancers, &def)?;
+                (definition_arn(&def), lbs, Some(def))
+            };
             let now = haneul_wire::value::now_epoch_s();
-            let td = definition_arn(&def);
             let mut service = Service {
                 name: input.service_name.clone(),
                 arn: service_arn(&region, &account, &cluster.name, &input.service_name),
@@ -271,7 +291,11 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                 tags: to_value(&input.tags)?,
                 created_at: now,
                 created_by: format!("arn:aws:iam::{account}:root"),
-                deployments: vec![new_deployment(&td, desired, input.launch_type.clone(), now)],
+                deployments: if external {
+                    Vec::new()
+                } else {
+                    vec![new_deployment(&td, desired, input.launch_type.clone(), now)]
+                },
                 events: Vec::new(),
                 last_completed_task_definition: None,
                 consecutive_failures: 0,
@@ -281,11 +305,13 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                 history: Vec::new(),
                 revisions: Vec::new(),
                 last_completed_revision: None,
+                deployment_controller: controller.clone(),
+                task_sets: Vec::new(),
             };
-            if let Some(first) = service.deployments.first().cloned() {
-                record_deployment(&mut service, &first, images(&def), now);
+            if let (Some(first), Some(def)) = (service.deployments.first().cloned(), &def) {
+                record_deployment(&mut service, &first, images(def), now);
             }
-            if desired == 0 {
+            if desired == 0 && !external {
                 // Nothing to roll out: the first deployment is complete at once.
                 if let Some(d) = service.deployments.first_mut() {
                     d.rollout_state = "COMPLETED".into();
@@ -309,7 +335,12 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
     Ok(json!({ "service": view(&service, &ctx.region, &ctx.account_id, false) }))
 }
 
-fn load_service(t: &Txn<'_>, scope: &Scope, cluster: Option<&str>, given: &str) -> Result<Service, EcsError> {
+pub(crate) fn load_service(
+    t: &Txn<'_>,
+    scope: &Scope,
+    cluster: Option<&str>,
+    given: &str,
+) -> Result<Service, EcsError> {
     let cluster = load_active_cluster(t, scope, cluster)?;
     let name = given.rsplit('/').next().unwrap_or(given);
     t.get::<Service>(scope, KIND_SERVICE, &service_key(&cluster.name, name))?
@@ -328,6 +359,31 @@ pub async fn update(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
             let mut s = load_service(t, &scope, input.cluster.as_deref(), &input.service)?;
             if s.status != "ACTIVE" {
                 return Err(EcsError::ServiceNotActive);
+            }
+            if s.deployment_controller == "EXTERNAL" {
+                let set_by_task_sets = input.task_definition.is_some()
+                    || input.network_configuration.is_some()
+                    || !input.load_balancers.is_empty()
+                    || input.platform_version.is_some()
+                    || !input.capacity_provider_strategy.is_empty()
+                    || input.force_new_deployment == Some(true);
+                if set_by_task_sets {
+                    return Err(invalid(
+                        "The service uses the EXTERNAL deployment controller: its task definition, network configuration, load balancers, capacity provider strategy and platform version are its task sets' (CreateTaskSet, UpdateTaskSet).",
+                    ));
+                }
+                if let Some(d) = input.desired_count {
+                    s.desired_count = d;
+                }
+                if let Some(e) = input.enable_execute_command {
+                    s.enable_execute_command = e;
+                }
+                if let Some(p) = &input.propagate_tags {
+                    s.propagate_tags = Some(p.clone());
+                }
+                s.revision += 1;
+                t.put(&scope, KIND_SERVICE, &service_key(&s.cluster, &s.name), &s)?;
+                return Ok(s);
             }
             let now = haneul_wire::value::now_epoch_s();
             let roll = rollout(input.deployment_configuration.as_ref(), Some(&s))?;
@@ -528,8 +584,10 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
 
 /// A service as DescribeServices shows it.
 pub fn view(s: &Service, region: &str, account: &str, with_tags: bool) -> Value {
-    let running: i64 = s.deployments.iter().map(|d| d.running_count).sum();
-    let pending: i64 = s.deployments.iter().map(|d| d.pending_count).sum();
+    let running: i64 = s.deployments.iter().map(|d| d.running_count).sum::<i64>()
+        + s.task_sets.iter().map(|ts| ts.deployment.running_count).sum::<i64>();
+    let pending: i64 = s.deployments.iter().map(|d| d.pending_count).sum::<i64>()
+        + s.task_sets.iter().map(|ts| ts.deployment.pending_count).sum::<i64>();
     let mut deployment_configuration = if s.deployment_configuration.is_object() {
         s.deployment_configuration.clone()
     } else {
@@ -588,13 +646,21 @@ pub fn view(s: &Service, region: &str, account: &str, with_tags: bool) -> Value 
         "placementConstraints": s.placement_constraints,
         "placementStrategy": s.placement_strategy,
         "schedulingStrategy": s.scheduling_strategy,
-        "deploymentController": { "type": "ECS" },
+        "deploymentController": { "type": s.deployment_controller },
         "enableECSManagedTags": s.enable_ecs_managed_tags,
         "enableExecuteCommand": s.enable_execute_command,
         "propagateTags": s.propagate_tags.clone().unwrap_or_else(|| "NONE".into()),
         "platformFamily": "Linux",
         "availabilityZoneRebalancing": "DISABLED",
     });
+    if s.deployment_controller == "EXTERNAL" {
+        v["taskSets"] = Value::Array(
+            s.task_sets
+                .iter()
+                .map(|ts| crate::api::task_sets::view(s, ts, region, account, false))
+                .collect(),
+        );
+    }
     let optional = [
         ("launchType", s.launch_type.clone().map(Value::from)),
         ("platformVersion", s.platform_version.clone().map(Value::from)),

@@ -5,6 +5,7 @@
 //! carried out in that same transaction. Level-triggered and idempotent: a restart
 //! continues from the store.
 
+pub mod daemons;
 pub mod expression;
 pub mod placement;
 pub mod plan;
@@ -167,6 +168,9 @@ impl Scheduler {
             if let Err(e) = self.pass().await {
                 tracing::warn!(error = %e, "ECS scheduler pass failed");
             }
+            if let Err(e) = self.reconcile_daemons().await {
+                tracing::warn!(error = %e, "ECS daemon pass failed");
+            }
             tokio::select! {
                 () = cancel.cancelled() => return,
                 r = changes.changed() => if r.is_err() { return },
@@ -229,6 +233,15 @@ impl Scheduler {
             .await
     }
 
+    /// One pass over every daemon (a write only when there are daemons).
+    pub async fn reconcile_daemons(&self) -> Result<usize, EcsError> {
+        if !self.store.read(daemons::any).await? {
+            return Ok(0);
+        }
+        let cidr = self.task_cidr.clone();
+        self.store.write(move |t| daemons::reconcile(t, &cidr)).await
+    }
+
     /// One pass over every service that needs the scheduler: planned in memory on the
     /// cache; only the services whose step changes something get a write.
     pub async fn pass(&self) -> Result<PassStats, EcsError> {
@@ -255,7 +268,7 @@ impl Scheduler {
             drop(cache);
             let with_groups: Vec<(Scope, Service)> = live
                 .iter()
-                .filter(|(_, s)| !s.load_balancers.is_empty())
+                .filter(|(_, s)| !load_balancers_of(s).is_empty())
                 .map(|((scope, _), s)| (scope.clone(), s.clone()))
                 .collect();
             let groups: HashMap<String, HashMap<String, GroupFacts>> = self
@@ -276,6 +289,17 @@ impl Scheduler {
                     .remove(&(scope.clone(), service.cluster.clone(), service.name.clone()))
                     .unwrap_or_default();
                 let facts = groups.get(&service.arn).unwrap_or(&none);
+                if service.deployment_controller == "EXTERNAL" {
+                    let steps = task_set_steps(&self.health, &service, &mine, facts);
+                    if fold_task_sets(&mut service, &mine, &steps) || steps.iter().any(|s| s.step.touches()) {
+                        let keys = mine
+                            .iter()
+                            .map(|task| crate::model::task_key(&task.cluster, &task.id))
+                            .collect();
+                        due.push((scope, key, keys));
+                    }
+                    continue;
+                }
                 let step = step(&self.health, &mut service, &mut mine, facts);
                 if step.service_changed || !step.changed_tasks.is_empty() || !step.effects.is_empty() {
                     let keys = mine
@@ -320,8 +344,25 @@ impl Scheduler {
                     }
                 }
                 let groups = group_facts(t, &s, &service);
+                if service.deployment_controller == "EXTERNAL" {
+                    let steps = task_set_steps(&health, &service, &tasks, &groups);
+                    let mut changed = fold_task_sets(&mut service, &tasks, &steps);
+                    for mut ts in steps {
+                        changed |= apply(t, &s, &cidr, &mut ts.pseudo, &mut ts.tasks, ts.step)?;
+                        // What apply added (launch events) goes to the service too.
+                        changed |= fold_events(&mut service, &ts.pseudo);
+                    }
+                    if changed {
+                        service.revision += 1;
+                        t.put(&s, KIND_SERVICE, &k, &service)?;
+                    }
+                    return Ok(());
+                }
                 let step = step(&health, &mut service, &mut tasks, &groups);
-                apply(t, &s, &cidr, &mut service, &mut tasks, step)?;
+                if apply(t, &s, &cidr, &mut service, &mut tasks, step)? {
+                    service.revision += 1;
+                    t.put(&s, KIND_SERVICE, &k, &service)?;
+                }
                 Ok(())
             })
             .await
@@ -344,7 +385,7 @@ pub struct PassStats {
 /// The deregistration delays of a service's target groups.
 fn group_facts(t: &Txn<'_>, scope: &Scope, service: &Service) -> HashMap<String, GroupFacts> {
     let mut groups = HashMap::new();
-    for lb in &service.load_balancers {
+    for lb in &load_balancers_of(service) {
         if let Ok(tg) = haneul_elbv2::targets::internal::target_group(t, scope, &lb.target_group_arn) {
             groups.insert(
                 lb.target_group_arn.clone(),
@@ -355,6 +396,140 @@ fn group_facts(t: &Txn<'_>, scope: &Scope, service: &Service) -> HashMap<String,
         }
     }
     groups
+}
+
+/// The target groups a service's tasks go to (an EXTERNAL service's: its task sets').
+fn load_balancers_of(service: &Service) -> Vec<crate::model::LoadBalancerRef> {
+    if service.deployment_controller == "EXTERNAL" {
+        service
+            .task_sets
+            .iter()
+            .flat_map(|ts| ts.load_balancers.iter().cloned())
+            .collect()
+    } else {
+        service.load_balancers.clone()
+    }
+}
+
+/// One task set of an EXTERNAL service, stepped as a service of its own: its definition,
+/// network and load balancers, ⌈scale × desired⌉ tasks, one deployment (the task set's id).
+struct TaskSetStep {
+    pseudo: Service,
+    tasks: Vec<Task>,
+    step: plan::Step,
+}
+
+fn pseudo_service(service: &Service, ts: &crate::model::TaskSetRecord) -> Service {
+    let mut p = service.clone();
+    let desired = ts.computed_desired_count(service.desired_count);
+    p.task_sets = Vec::new();
+    p.deployment_controller = "ECS".into();
+    p.task_definition = ts.task_definition.clone();
+    p.launch_type = ts.launch_type.clone();
+    p.capacity_provider_strategy = ts.capacity_provider_strategy.clone();
+    p.platform_version = ts.platform_version.clone();
+    p.network_configuration = ts.network_configuration.clone();
+    p.load_balancers = ts.load_balancers.clone();
+    p.desired_count = desired;
+    let mut d = ts.deployment.clone();
+    d.status = "PRIMARY".into();
+    d.desired_count = desired;
+    p.deployments = vec![d];
+    p.events = Vec::new();
+    p.history = Vec::new();
+    p.revisions = Vec::new();
+    p.circuit_breaker_enable = false;
+    // Task sets report stability in stabilityStatus, not in steady-state events.
+    p.steady_reported_at = Some(0.0);
+    if p.status == "DRAINING" {
+        p.status = "ACTIVE".into();
+    }
+    p
+}
+
+fn task_set_steps(
+    health: &HealthTable,
+    service: &Service,
+    tasks: &[Task],
+    groups: &HashMap<String, GroupFacts>,
+) -> Vec<TaskSetStep> {
+    service
+        .task_sets
+        .iter()
+        .map(|ts| {
+            let mut pseudo = pseudo_service(service, ts);
+            let mut mine: Vec<Task> = tasks
+                .iter()
+                .filter(|t| t.deployment_id.as_deref() == Some(ts.id.as_str()))
+                .cloned()
+                .collect();
+            let step = step(health, &mut pseudo, &mut mine, groups);
+            TaskSetStep {
+                pseudo,
+                tasks: mine,
+                step,
+            }
+        })
+        .collect()
+}
+
+/// The events a task set's step said, onto the service (oldest first). True when any.
+fn fold_events(service: &mut Service, pseudo: &Service) -> bool {
+    let fresh: Vec<&crate::model::ServiceEvent> = pseudo
+        .events
+        .iter()
+        .filter(|e| {
+            !service
+                .events
+                .iter()
+                .any(|x| x.created_at == e.created_at && x.message == e.message)
+        })
+        .collect();
+    for e in fresh.iter().rev() {
+        plan::push_event(service, e.created_at, e.message.clone());
+    }
+    !fresh.is_empty()
+}
+
+/// What the task sets' steps did, folded back into the service: each task set's deployment
+/// counts and stability, their events, DRAINING task sets with no tasks left removed, a
+/// deleted service with no tasks left INACTIVE. True when the service changed.
+fn fold_task_sets(service: &mut Service, tasks: &[Task], steps: &[TaskSetStep]) -> bool {
+    let before = serde_json::to_string(&(&service.task_sets, service.status.as_str())).unwrap_or_default();
+    let now = haneul_wire::value::now_epoch_s();
+    let mut events = false;
+    for (i, st) in steps.iter().enumerate() {
+        events |= fold_events(service, &st.pseudo);
+        let desired = service.task_sets[i].computed_desired_count(service.desired_count);
+        let ts = &mut service.task_sets[i];
+        if let Some(d) = st.pseudo.deployments.first() {
+            let mut d = d.clone();
+            d.status = ts.deployment.status.clone();
+            d.updated_at = ts.deployment.updated_at;
+            ts.deployment = d;
+        }
+        let live = tasks
+            .iter()
+            .filter(|t| t.deployment_id.as_deref() == Some(ts.id.as_str()) && !t.is_stopped())
+            .count() as i64;
+        let stable = live == desired && ts.deployment.running_count == desired && ts.deployment.pending_count == 0;
+        let status = if stable { "STEADY_STATE" } else { "STABILIZING" };
+        if ts.stability_status != status {
+            ts.stability_status = status.into();
+            ts.stability_status_at = now;
+        }
+    }
+    service.task_sets.retain(|ts| {
+        ts.status != "DRAINING"
+            || tasks
+                .iter()
+                .any(|t| t.deployment_id.as_deref() == Some(ts.id.as_str()) && !t.is_stopped())
+    });
+    if service.status == "DRAINING" && !tasks.iter().any(|t| !t.is_stopped()) {
+        service.status = "INACTIVE".into();
+    }
+    let after = serde_json::to_string(&(&service.task_sets, service.status.as_str())).unwrap_or_default();
+    events || before != after
 }
 
 /// Runs one step of `service` against the probes' verdicts and the clock.
@@ -382,7 +557,7 @@ fn apply(
     service: &mut Service,
     tasks: &mut [Task],
     step: plan::Step,
-) -> Result<(), EcsError> {
+) -> Result<bool, EcsError> {
     let now = haneul_wire::value::now_epoch_s();
     let mut service_changed = step.service_changed;
     for effect in &step.effects {
@@ -408,7 +583,10 @@ fn apply(
                 task_definition,
                 count,
             } => {
+                let newest_event = service.events.first().map(|e| e.id.clone());
                 let started = launch(t, scope, cidr, service, tasks, deployment, task_definition, *count)?;
+                // launch() says why it could not (an event) without writing the service.
+                service_changed |= service.events.first().map(|e| &e.id) != newest_event.as_ref();
                 if !started.is_empty() {
                     let list: Vec<String> = started.iter().map(|id| format!("(task {id})")).collect();
                     plan::push_event(
@@ -430,16 +608,7 @@ fn apply(
         let task = &tasks[i];
         t.put(scope, KIND_TASK, &crate::model::task_key(&task.cluster, &task.id), task)?;
     }
-    if service_changed {
-        service.revision += 1;
-        t.put(
-            scope,
-            KIND_SERVICE,
-            &crate::model::service_key(&service.cluster, &service.name),
-            service,
-        )?;
-    }
-    Ok(())
+    Ok(service_changed)
 }
 
 /// Starts `count` tasks of a deployment, each in the zone with the fewest of the
@@ -522,13 +691,6 @@ fn launch(
                     // Said once, not on every pass while it stays so.
                     if service.events.first().map(|e| &e.message) != Some(&message) {
                         plan::push_event(service, haneul_wire::value::now_epoch_s(), message);
-                        service.revision += 1;
-                        t.put(
-                            scope,
-                            KIND_SERVICE,
-                            &crate::model::service_key(&service.cluster, &service.name),
-                            &*service,
-                        )?;
                     }
                     break;
                 }

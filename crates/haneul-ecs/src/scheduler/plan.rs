@@ -103,6 +103,13 @@ pub struct Step {
     pub service_changed: bool,
 }
 
+impl Step {
+    /// Whether carrying it out writes anything.
+    pub fn touches(&self) -> bool {
+        self.service_changed || !self.changed_tasks.is_empty() || !self.effects.is_empty()
+    }
+}
+
 fn deployment_id() -> String {
     let digits: String = (0..19).map(|_| char::from(b'0' + rand::random::<u8>() % 10)).collect();
     format!("ecs-svc/{digits}")

@@ -500,3 +500,228 @@ async fn a_service_runs_on_two_agents_and_moves_off_a_lost_one() {
     }
     drop((a, b));
 }
+
+async fn daemon_counts(ecs: &Client, arn: &str) -> Option<(String, Vec<(String, i32)>)> {
+    let out = ecs.describe_daemon().daemon_arn(arn).send().await.ok()?;
+    let d = out.daemon()?.clone();
+    let latest = d.deployment_arn().unwrap_or_default().to_string();
+    let counts = d
+        .current_revisions()
+        .iter()
+        .map(|r| (r.arn().unwrap_or_default().to_string(), r.total_running_count()))
+        .collect();
+    Some((latest, counts))
+}
+
+async fn deployment_status(ecs: &Client, arn: &str) -> String {
+    let out = ecs
+        .describe_daemon_deployments()
+        .daemon_deployment_arns(arn)
+        .send()
+        .await
+        .unwrap();
+    out.daemon_deployments()[0]
+        .status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
+}
+
+/// Waits until the daemon's newest revision runs on `count` instances and nothing else runs.
+async fn wait_daemon(ecs: &Client, arn: &str, count: i32, within: Duration) -> String {
+    let end = Instant::now() + within;
+    loop {
+        if let Some((deployment, counts)) = daemon_counts(ecs, arn).await {
+            let newest_only = counts.len() == 1 && counts[0].1 == count;
+            if newest_only && deployment_status(ecs, &deployment).await == "SUCCESSFUL" {
+                return counts[0].0.clone();
+            }
+            if Instant::now() >= end {
+                let mut seen = Vec::new();
+                for desired in [
+                    aws_sdk_ecs::types::DesiredStatus::Running,
+                    aws_sdk_ecs::types::DesiredStatus::Stopped,
+                ] {
+                    let arns = ecs
+                        .list_tasks()
+                        .cluster("fleet")
+                        .desired_status(desired)
+                        .send()
+                        .await
+                        .unwrap();
+                    if arns.task_arns().is_empty() {
+                        continue;
+                    }
+                    let d = ecs
+                        .describe_tasks()
+                        .cluster("fleet")
+                        .set_tasks(Some(arns.task_arns().to_vec()))
+                        .send()
+                        .await
+                        .unwrap();
+                    for t in d.tasks() {
+                        seen.push(format!(
+                            "{:?} {:?} {:?}",
+                            t.last_status(),
+                            t.stopped_reason(),
+                            t.container_instance_arn()
+                        ));
+                    }
+                }
+                panic!("daemon not on {count} instances within {within:?}: {counts:?}; tasks {seen:?}");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the Docker engine: runs in CI with --include-ignored"]
+async fn a_daemon_runs_one_task_on_every_agent_of_its_capacity_provider() {
+    let docker = Docker::require();
+    let mut images = Vec::new();
+    let h = Haneul::start();
+    let ecs = h.ecs();
+    let dirs = tempfile::tempdir().unwrap();
+    let net = 150 + std::process::id() % 50;
+    let (image, local) = push_script_image(&docker, &h, "fleet/daemon", "v1", WEB_SCRIPT);
+    images.push(local);
+    ecs.create_cluster().cluster_name("fleet").send().await.unwrap();
+    ecs.create_capacity_provider()
+        .name("fleet-d")
+        .auto_scaling_group_provider(
+            aws_sdk_ecs::types::AutoScalingGroupProvider::builder()
+                .auto_scaling_group_arn(
+                    "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/fleet-d",
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ecs.put_cluster_capacity_providers()
+        .cluster("fleet")
+        .capacity_providers("fleet-d")
+        .set_default_capacity_provider_strategy(Some(Vec::new()))
+        .send()
+        .await
+        .unwrap();
+    let register = |family: &str| {
+        ecs.register_daemon_task_definition()
+            .family(family)
+            .container_definitions(
+                aws_sdk_ecs::types::DaemonContainerDefinition::builder()
+                    .name("agent")
+                    .image(&image)
+                    .memory(32)
+                    .stop_timeout(2)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+    };
+    let v1 = register("node-agent")
+        .await
+        .unwrap()
+        .daemon_task_definition_arn()
+        .unwrap()
+        .to_string();
+    assert!(v1.ends_with(":daemon-task-definition/node-agent:1"), "{v1}");
+    let v2 = register("node-agent")
+        .await
+        .unwrap()
+        .daemon_task_definition_arn()
+        .unwrap()
+        .to_string();
+    let listed = ecs
+        .list_daemon_task_definitions()
+        .family_prefix("node")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.daemon_task_definitions().len(), 2);
+
+    // ECS's errors: FARGATE is no daemon capacity; a missing daemon.
+    let e = ecs
+        .create_daemon()
+        .cluster_arn("fleet")
+        .daemon_name("agent")
+        .daemon_task_definition_arn(&v1)
+        .capacity_provider_arns("FARGATE")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).0, "InvalidParameterException");
+    let e = ecs
+        .describe_daemon()
+        .daemon_arn("arn:aws:ecs:us-east-1:000000000000:daemon/fleet/nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).0, "DaemonNotFoundException");
+
+    let _a = start_agent(
+        &docker,
+        &h,
+        &dirs.path().join("a"),
+        &format!("127.{net}.253.1"),
+        "us-east-1a",
+        &["--capacity-provider", "fleet-d"],
+    );
+    let made = ecs
+        .create_daemon()
+        .cluster_arn("fleet")
+        .daemon_name("agent")
+        .daemon_task_definition_arn(&v1)
+        .capacity_provider_arns("arn:aws:ecs:us-east-1:000000000000:capacity-provider/fleet-d")
+        .send()
+        .await
+        .unwrap();
+    let daemon = made.daemon_arn().unwrap().to_string();
+    assert_eq!(daemon, "arn:aws:ecs:us-east-1:000000000000:daemon/fleet/agent");
+    let first = wait_daemon(&ecs, &daemon, 1, Duration::from_secs(60)).await;
+    // A second agent joins: the daemon follows it there.
+    let _b = start_agent(
+        &docker,
+        &h,
+        &dirs.path().join("b"),
+        &format!("127.{net}.253.2"),
+        "us-east-1b",
+        &["--capacity-provider", "fleet-d"],
+    );
+    assert_eq!(wait_daemon(&ecs, &daemon, 2, Duration::from_secs(60)).await, first);
+
+    // A new revision replaces the tasks on both.
+    ecs.update_daemon()
+        .daemon_arn(&daemon)
+        .daemon_task_definition_arn(&v2)
+        .capacity_provider_arns("fleet-d")
+        .send()
+        .await
+        .unwrap();
+    let second = wait_daemon(&ecs, &daemon, 2, Duration::from_secs(90)).await;
+    assert_ne!(second, first);
+    let revisions = ecs
+        .describe_daemon_revisions()
+        .daemon_revision_arns(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        revisions.daemon_revisions()[0].daemon_task_definition_arn(),
+        Some(v2.as_str())
+    );
+    let deployments = ecs.list_daemon_deployments().daemon_arn(&daemon).send().await.unwrap();
+    assert_eq!(deployments.daemon_deployments().len(), 2);
+
+    // Deleted: its tasks stop and it goes.
+    let deleting = ecs.delete_daemon().daemon_arn(&daemon).send().await.unwrap();
+    assert_eq!(deleting.status().map(|s| s.as_str()), Some("DELETE_IN_PROGRESS"));
+    let end = Instant::now() + Duration::from_secs(60);
+    while ecs.describe_daemon().daemon_arn(&daemon).send().await.is_ok() {
+        assert!(Instant::now() < end, "the daemon did not go");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let live = ecs.list_tasks().cluster("fleet").send().await.unwrap();
+    assert!(live.task_arns().is_empty(), "{:?}", live.task_arns());
+}

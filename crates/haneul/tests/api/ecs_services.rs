@@ -674,3 +674,208 @@ async fn a_restarted_haneul_adopts_a_services_tasks() {
         .send()
         .await;
 }
+
+async fn task_set(ecs: &Client, id: &str) -> Option<aws_sdk_ecs::types::TaskSet> {
+    let out = ecs
+        .describe_task_sets()
+        .cluster("demo")
+        .service("ext")
+        .task_sets(id)
+        .send()
+        .await
+        .unwrap();
+    out.task_sets().first().cloned()
+}
+
+async fn wait_task_set(ecs: &Client, id: &str, running: i32, within: Duration) -> aws_sdk_ecs::types::TaskSet {
+    let end = Instant::now() + within;
+    loop {
+        let ts = task_set(ecs, id).await.expect("the task set");
+        if ts.running_count() == running
+            && ts.computed_desired_count() == running
+            && ts.stability_status().map(|s| s.as_str()) == Some("STEADY_STATE")
+        {
+            return ts;
+        }
+        assert!(
+            Instant::now() < end,
+            "task set {id}: not {running} running within {within:?}: {ts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// What the ALB serves over `tries` requests (bodies trimmed).
+async fn served(url: &str, tries: usize) -> HashSet<String> {
+    let c = crate::elbv2_proxy::client();
+    let mut seen = HashSet::new();
+    for _ in 0..tries {
+        if let Ok(r) = get(&c, "GET", url, &[]).await {
+            if r.status == 200 {
+                seen.insert(r.body.trim().split(" on ").next().unwrap_or_default().to_string());
+            }
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+#[ignore = "needs the Docker engine: runs in CI with --include-ignored"]
+async fn task_sets_of_an_external_service_run_scale_and_drain() {
+    let docker = Docker::require();
+    let mut images = Vec::new();
+    let h = Haneul::start();
+    let ecs = h.ecs();
+    let st = stack(&docker, &mut images, &h, &ecs, "demo").await;
+    register_fargate(&ecs, "web", web_container("web", &st.v1, "/ecs/ext")).await;
+    register_fargate(&ecs, "web", web_container("web", &st.v2, "/ecs/ext")).await;
+    let external = aws_sdk_ecs::types::DeploymentController::builder()
+        .r#type(aws_sdk_ecs::types::DeploymentControllerType::External)
+        .build()
+        .unwrap();
+    let created = ecs
+        .create_service()
+        .cluster("demo")
+        .service_name("ext")
+        .desired_count(2)
+        .deployment_controller(external)
+        .send()
+        .await
+        .unwrap();
+    let s = created.service().unwrap();
+    assert_eq!(s.deployment_controller().unwrap().r#type().as_str(), "EXTERNAL");
+    assert!(s.deployments().is_empty());
+    let e = ecs
+        .update_service()
+        .cluster("demo")
+        .service("ext")
+        .task_definition("web:2")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).0, "InvalidParameterException");
+    let lb = LoadBalancer::builder()
+        .target_group_arn(&st.tg)
+        .container_name("web")
+        .container_port(8080)
+        .build();
+    let set = |definition: &str, percent: f64| {
+        ecs.create_task_set()
+            .cluster("demo")
+            .service("ext")
+            .task_definition(definition)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(awsvpc(&h))
+            .load_balancers(lb.clone())
+            .scale(
+                aws_sdk_ecs::types::Scale::builder()
+                    .unit(aws_sdk_ecs::types::ScaleUnit::Percent)
+                    .value(percent)
+                    .build(),
+            )
+    };
+
+    // Blue: the whole desired count, served.
+    let blue = set("web:1", 100.0).external_id("blue").send().await.unwrap();
+    let blue = blue.task_set().unwrap().id().unwrap().to_string();
+    assert!(blue.starts_with("ecs-svc/"), "{blue}");
+    wait_task_set(&ecs, &blue, 2, Duration::from_secs(90)).await;
+    let end = Instant::now() + Duration::from_secs(60);
+    while served(&st.url, 6).await != HashSet::from(["<p>web".to_string()]) {
+        assert!(Instant::now() < end, "blue is not served");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let primary = ecs
+        .update_service_primary_task_set()
+        .cluster("demo")
+        .service("ext")
+        .primary_task_set(&blue)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(primary.task_set().unwrap().status(), Some("PRIMARY"));
+    let e = ecs
+        .delete_task_set()
+        .cluster("demo")
+        .service("ext")
+        .task_set(&blue)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).0, "InvalidParameterException");
+
+    // Green beside it at half the desired count: both are served.
+    let green = set("web:2", 50.0).send().await.unwrap();
+    let green = green.task_set().unwrap().id().unwrap().to_string();
+    wait_task_set(&ecs, &green, 1, Duration::from_secs(90)).await;
+    let end = Instant::now() + Duration::from_secs(60);
+    while served(&st.url, 12).await.len() < 2 {
+        assert!(Instant::now() < end, "blue and green are not both served");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Green takes over; blue drains and goes.
+    ecs.update_service_primary_task_set()
+        .cluster("demo")
+        .service("ext")
+        .primary_task_set(&green)
+        .send()
+        .await
+        .unwrap();
+    ecs.update_task_set()
+        .cluster("demo")
+        .service("ext")
+        .task_set(&green)
+        .scale(
+            aws_sdk_ecs::types::Scale::builder()
+                .unit(aws_sdk_ecs::types::ScaleUnit::Percent)
+                .value(100.0)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_task_set(&ecs, &green, 2, Duration::from_secs(90)).await;
+    let draining = ecs
+        .delete_task_set()
+        .cluster("demo")
+        .service("ext")
+        .task_set(&blue)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(draining.task_set().unwrap().status(), Some("DRAINING"));
+    let end = Instant::now() + Duration::from_secs(60);
+    while task_set(&ecs, &blue).await.is_some() {
+        assert!(Instant::now() < end, "blue did not drain away");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(served(&st.url, 8).await, HashSet::from(["<p>v2".to_string()]));
+    let s = service(&ecs, "demo", "ext").await;
+    assert_eq!((s.running_count(), s.task_sets().len()), (2, 1));
+    let missing = ecs
+        .describe_task_sets()
+        .cluster("demo")
+        .service("ext")
+        .task_sets(&blue)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.failures()[0].reason(), Some("MISSING"));
+    let e = ecs
+        .update_task_set()
+        .cluster("demo")
+        .service("ext")
+        .task_set(&blue)
+        .scale(aws_sdk_ecs::types::Scale::builder().value(10.0).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).0, "TaskSetNotFoundException");
+    let _ = ecs
+        .delete_service()
+        .cluster("demo")
+        .service("ext")
+        .force(true)
+        .send()
+        .await;
+}
