@@ -406,6 +406,12 @@ fn announce(running: &haneul::Running, config: &Config) -> anyhow::Result<()> {
     writeln!(out, "api  http://{}", running.api_addr)?;
     writeln!(out, "dns  udp+tcp {}", running.dns_addr)?;
     writeln!(out, "lb   {}", config.lb_cidr)?;
+    if let Some(addr) = running.task_endpoint_addr {
+        writeln!(
+            out,
+            "task http://{addr} (task containers reach the API and their metadata here)"
+        )?;
+    }
     if let Some(addr) = running.registry_tls_addr {
         writeln!(out, "registry https://{addr} (trust `haneul ca`)")?;
     }

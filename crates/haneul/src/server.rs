@@ -106,6 +106,9 @@ pub struct Running {
     pub api_addr: SocketAddr,
     /// `--registry-tls`: where the HTTPS listener is.
     pub registry_tls_addr: Option<SocketAddr>,
+    /// Where task containers reach the API and their metadata (the Docker bridge's gateway).
+    pub task_endpoint_addr: Option<SocketAddr>,
+    task_endpoint: Option<JoinHandle<()>>,
     pub dns_addr: SocketAddr,
     pub data_dir: PathBuf,
     /// The root key in verified mode, and whether this start created it.
@@ -140,6 +143,9 @@ impl Running {
         if let Some(tls) = self.registry_tls {
             let _ = tls.await;
         }
+        if let Some(t) = self.task_endpoint {
+            let _ = t.await;
+        }
         self.validator.abort();
         self.proxy.abort();
         self.background_tasks.iter().for_each(JoinHandle::abort);
@@ -173,6 +179,9 @@ impl Running {
         self.task.abort();
         if let Some(tls) = &self.registry_tls {
             tls.abort();
+        }
+        if let Some(t) = &self.task_endpoint {
+            t.abort();
         }
         self.validator.abort();
         self.proxy.abort();
@@ -419,6 +428,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             haneul_ecs::runtime::docker::DockerRuntime::connect_local().map_err(|e| StartError::Ecs(e.to_string()))?,
         ),
     };
+    // The task endpoint: the API (and the task metadata endpoint) where task containers can
+    // reach it, on the host's address on their network.
+    let task_listener = match ecs_runtime.host_gateway().await {
+        Some(gateway) => match TcpListener::bind((gateway, 0)).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(address = %gateway, error = %e, "cannot open the task endpoint; task containers will not reach haneul");
+                None
+            }
+        },
+        None => None,
+    };
+    let task_endpoint_addr = task_listener.as_ref().and_then(|l| l.local_addr().ok());
     let ecs_host = haneul_ecs::runtime::host::Host::new(
         Arc::new(haneul_ecs::runtime::records::StoreRecords(store.clone())),
         ecs_runtime,
@@ -427,7 +449,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         haneul_ecs::runtime::host::HostConfig {
             instance_id: haneul_ecs::runtime::host::instance_id(&data_dir)
                 .map_err(|e| StartError::Ecs(e.to_string()))?,
-            endpoint_url: None,
+            endpoint_url: task_endpoint_addr.map(|a| format!("http://{a}")),
             host_address: "127.0.0.1".into(),
         },
         cancel.clone(),
@@ -455,10 +477,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(listener, state.clone(), shutdown_rx.clone(), None));
+    let task_endpoint = task_listener.map(|l| tokio::spawn(serve(l, state.clone(), shutdown_rx.clone(), None)));
     let registry_tls = tls_listener
         .map(|(listener, acceptor, _)| tokio::spawn(serve(listener, state.clone(), shutdown_rx, Some(acceptor))));
     Ok(Running {
         api_addr,
+        task_endpoint_addr,
+        task_endpoint,
         registry_tls_addr,
         registry_tls,
         dns_addr,
@@ -652,6 +677,13 @@ async fn handle(state: &Arc<State>, req: http::Request<Incoming>) -> http::Respo
     let path = request.raw_path.clone();
     let response = if path.starts_with(admin::PREFIX) {
         admin::handle(state, request).await
+    } else if path.starts_with("/v4/") && request.method == "GET" {
+        let (status, body) = haneul_ecs::runtime::metadata::answer(&state.store, &path).await;
+        ApiResponse {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Bytes::from(body.to_string()),
+        }
     } else {
         state.api.handle(request).await
     };

@@ -66,6 +66,18 @@ pub enum AgentError {
     DataDir(#[from] std::io::Error),
 }
 
+/// Whether a container on this host can reach `server` by its URL (not a loopback name).
+fn reachable_from_containers(server: &str) -> bool {
+    let host = server
+        .split("://")
+        .nth(1)
+        .unwrap_or(server)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default();
+    !(host.starts_with("127.") || host == "localhost" || host == "[::1]" || host.is_empty())
+}
+
 /// The agent's container instance ARN, kept across restarts.
 fn arn_file(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("agent").join("container-instance-arn")
@@ -125,7 +137,9 @@ impl Agent {
             credentials.clone(),
             HostConfig {
                 instance_id: crate::runtime::host::instance_id(&config.data_dir)?,
-                endpoint_url: Some(config.server.clone()),
+                // Containers reach the server where the agent does, unless that is this
+                // host's loopback (theirs is their own).
+                endpoint_url: reachable_from_containers(&config.server).then(|| config.server.clone()),
                 host_address: config.host_address.clone(),
             },
             cancel,

@@ -323,6 +323,20 @@ impl Runtime for DockerRuntime {
         })
     }
 
+    fn host_gateway(&self) -> BoxFuture<'_, Option<std::net::IpAddr>> {
+        Box::pin(async move {
+            let network = self.docker.inspect_network("bridge", None).await.ok()?;
+            let config = network.ipam?.config?.into_iter().next()?;
+            if let Some(gateway) = config.gateway.and_then(|g| g.parse().ok()) {
+                return Some(gateway);
+            }
+            // No gateway listed: the bridge's is the subnet's first address.
+            let subnet = config.subnet?;
+            let base: std::net::Ipv4Addr = subnet.split('/').next()?.parse().ok()?;
+            Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(u32::from(base) + 1)))
+        })
+    }
+
     fn follow_logs<'a>(
         &'a self,
         id: &'a str,

@@ -9,6 +9,7 @@ pub mod addresses;
 pub mod awslogs;
 pub mod docker;
 pub mod host;
+pub mod metadata;
 pub mod records;
 pub mod simulated;
 pub mod spec;
@@ -160,4 +161,9 @@ pub trait Runtime: Send + Sync + 'static {
         since_s: i64,
         lines: mpsc::Sender<LogLine>,
     ) -> BoxFuture<'a, Result<(), RuntimeError>>;
+    /// The host's address on the network task containers are attached to (Docker's bridge
+    /// gateway), where they can reach the task endpoint. None: there is none.
+    fn host_gateway(&self) -> BoxFuture<'_, Option<std::net::IpAddr>> {
+        Box::pin(async { None })
+    }
 }

@@ -145,6 +145,12 @@ pub fn container_spec(task: &Task, definition: &Value, def: &Value, host: &HostF
     ];
     if let Some(url) = host.endpoint_url {
         injected.push(("AWS_ENDPOINT_URL".to_string(), url.to_string()));
+        let account = task.arn.split(':').nth(4).unwrap_or_default();
+        let scope = haneul_store::Scope::new(account, host.region);
+        injected.push((
+            "ECS_CONTAINER_METADATA_URI_V4".to_string(),
+            super::metadata::container_uri(url, &scope, task, &name),
+        ));
     }
     for (k, v) in injected {
         if !env.iter().any(|(name, _)| *name == k) {

@@ -442,3 +442,70 @@ async fn a_restarted_haneul_adopts_running_tasks() {
         Some("EssentialContainerExited")
     );
 }
+
+/// Reads its own task metadata and haneul's API from inside the container, then waits.
+const METADATA_SCRIPT: &str = r#"echo "task=$(/bin/busybox wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/task")"
+echo "container=$(/bin/busybox wget -qO- "$ECS_CONTAINER_METADATA_URI_V4")"
+echo "api=$(/bin/busybox wget -qO- "$AWS_ENDPOINT_URL/_haneul/health")"
+exec /bin/busybox sleep 60
+"#;
+
+#[tokio::test]
+#[ignore = "needs the Docker engine: runs in CI with --include-ignored"]
+async fn a_task_reads_its_metadata_and_reaches_the_api() {
+    let docker = Docker::require();
+    let mut images = Vec::new();
+    let h = Haneul::start();
+    let ecs = h.ecs();
+    let (uri, image) = push_script_image(&docker, &h, "meta/probe", "v1", METADATA_SCRIPT);
+    images.push(image);
+    ecs.create_cluster().cluster_name("demo").send().await.unwrap();
+    register_fargate(&ecs, "probe", web_container("probe", &uri, "/ecs/meta")).await;
+    let arn = run_fargate(&ecs, &h, "demo", "probe", 1).await.remove(0);
+    wait_status(&ecs, "demo", &arn, "RUNNING", Duration::from_secs(60)).await;
+    let id = arn.rsplit('/').next().unwrap();
+    let stream = format!("web/probe/{id}");
+    let end = Instant::now() + Duration::from_secs(30);
+    let lines = loop {
+        let lines: Vec<String> = h
+            .logs()
+            .get_log_events()
+            .log_group_name("/ecs/meta")
+            .log_stream_name(&stream)
+            .send()
+            .await
+            .map(|g| {
+                g.events()
+                    .iter()
+                    .filter_map(|e| e.message().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if lines.iter().any(|l| l.starts_with("api=")) {
+            break lines;
+        }
+        assert!(Instant::now() < end, "no probe output in {stream}: {lines:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let field = |prefix: &str| -> serde_json::Value {
+        let line = lines.iter().find(|l| l.starts_with(prefix)).unwrap();
+        serde_json::from_str(&line[prefix.len()..]).unwrap_or_else(|e| panic!("{line}: {e}"))
+    };
+    let task = field("task=");
+    assert_eq!(task["TaskARN"], arn.as_str());
+    assert_eq!(task["Cluster"], "demo");
+    assert_eq!(task["Family"], "probe");
+    assert_eq!(task["LaunchType"], "FARGATE");
+    assert_eq!(task["Containers"][0]["Name"], "probe");
+    let container = field("container=");
+    assert_eq!(container["Name"], "probe");
+    assert_eq!(container["Networks"][0]["NetworkMode"], "awsvpc");
+    assert!(
+        container["DockerId"].as_str().is_some_and(|d| !d.is_empty()),
+        "{container}"
+    );
+    let api = field("api=");
+    assert_eq!(api["status"], "ok");
+    ecs.stop_task().cluster("demo").task(&arn).send().await.unwrap();
+    wait_status(&ecs, "demo", &arn, "STOPPED", Duration::from_secs(30)).await;
+}
