@@ -4,7 +4,11 @@
 //! - the reconcile throughput: full scheduler passes over steady services (services/s),
 //! - after 10 % of the tasks die at once, how long until every service is whole again.
 //!
-//! `cargo run --release -p bench-ecs -- --services 1000 --tasks-per-service 10`
+//! With `--agents N` the tasks run on N in-process `haneul agent`s instead (each its own
+//! simulated engine, talking to the server over its API as a separate host would), as EC2
+//! services spread over them.
+//!
+//! `cargo run --release -p bench-ecs -- --services 1000 --tasks-per-service 10 [--agents 100]`
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +31,12 @@ struct Args {
     /// Longest wait for any phase.
     #[arg(long, default_value_t = 600)]
     timeout_s: u64,
+    /// Run the tasks on this many agents (0: on haneul's own host, FARGATE).
+    #[arg(long, default_value_t = 0)]
+    agents: usize,
+    /// How often each agent looks at its tasks.
+    #[arg(long, default_value_t = 1000)]
+    agent_poll_ms: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -126,6 +136,52 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )
         .send()
         .await?;
+    sdk.register_task_definition()
+        .family("web-ec2")
+        .network_mode(NetworkMode::Bridge)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("web")
+                .image("bench/web:v1")
+                .memory(16)
+                .build(),
+        )
+        .send()
+        .await?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut engines = vec![simulated.clone()];
+    let mut agent_tasks = Vec::new();
+    let agents_started = Instant::now();
+    for i in 0..args.agents {
+        let engine = haneul_ecs::runtime::simulated::SimulatedRuntime::new();
+        engines.push(engine.clone());
+        let config = haneul_ecs::agent::AgentConfig {
+            server: format!("http://{}", running.api_addr),
+            cluster: "bench".into(),
+            region: "us-east-1".into(),
+            credentials: haneul_ecs::agent::client::Credentials {
+                access_key_id: "x".into(),
+                secret_access_key: "x".into(),
+            },
+            data_dir: dir.path().join(format!("agent-{i:03}")),
+            host_address: "127.0.0.1".into(),
+            cpu_units: 1 << 20,
+            memory_mib: 1 << 20,
+            availability_zone: Some(if i % 2 == 0 { "us-east-1a" } else { "us-east-1b" }.into()),
+            attributes: Vec::new(),
+            heartbeat_s: 10,
+            poll_ms: args.agent_poll_ms,
+        };
+        let agent = haneul_ecs::agent::Agent::start(config, engine, cancel.child_token()).await?;
+        agent_tasks.push(tokio::spawn(agent.run(cancel.clone())));
+    }
+    if args.agents > 0 {
+        println!(
+            "agents: {} registered in {:.2} s",
+            args.agents,
+            agents_started.elapsed().as_secs_f64()
+        );
+    }
     let described = default_subnets(&state.store).await?;
     let network = NetworkConfiguration::builder()
         .awsvpc_configuration(AwsVpcConfiguration::builder().set_subnets(Some(described)).build()?)
@@ -133,15 +189,28 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let total = args.services * args.tasks_per_service as usize;
     let t0 = Instant::now();
     for i in 0..args.services {
-        sdk.create_service()
+        let create = sdk
+            .create_service()
             .cluster("bench")
             .service_name(format!("svc-{i:05}"))
-            .task_definition("web")
-            .desired_count(args.tasks_per_service)
-            .launch_type(LaunchType::Fargate)
-            .network_configuration(network.clone())
-            .send()
-            .await?;
+            .desired_count(args.tasks_per_service);
+        let create = if args.agents > 0 {
+            create
+                .task_definition("web-ec2")
+                .launch_type(LaunchType::Ec2)
+                .placement_strategy(
+                    aws_sdk_ecs::types::PlacementStrategy::builder()
+                        .r#type(aws_sdk_ecs::types::PlacementStrategyType::Spread)
+                        .field("instanceId")
+                        .build(),
+                )
+        } else {
+            create
+                .task_definition("web")
+                .launch_type(LaunchType::Fargate)
+                .network_configuration(network.clone())
+        };
+        create.send().await?;
     }
     let create_s = t0.elapsed().as_secs_f64();
     let timeout = Duration::from_secs(args.timeout_s);
@@ -169,14 +238,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
         pass_s * 1000.0,
         args.services as f64 / pass_s
     );
-    let victims: Vec<String> = {
-        let all = simulated.running();
+    let victims: Vec<(usize, String)> = {
+        let all: Vec<(usize, String)> = engines
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| e.running().into_iter().map(move |c| (i, c)))
+            .collect();
         let n = ((all.len() as f64) * args.kill_fraction).round() as usize;
-        all.into_iter().take(n).collect()
+        // Spread over the engines: every n-th container.
+        let step = (all.len() / n.max(1)).max(1);
+        all.into_iter().step_by(step).take(n).collect()
     };
     let t2 = Instant::now();
-    for v in &victims {
-        simulated.kill(v, 137);
+    for (engine, v) in &victims {
+        engines[*engine].kill(v, 137);
     }
     // Converged: every service whole again, with replacements for every killed task.
     let mut seen_drop = false;
@@ -204,6 +279,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         victims.len(),
         t2.elapsed().as_secs_f64()
     );
+    cancel.cancel();
+    for a in agent_tasks {
+        let _ = a.await;
+    }
     running.shutdown().await;
     Ok(())
 }

@@ -14,6 +14,17 @@ use crate::model::{
 };
 use crate::{parse, scope, Ecs};
 
+/// The tasks placed on each container instance (an index for ListTasks by instance, which
+/// every agent calls each poll), keyed `cluster␁instance id␁task id`; kept until the task is.
+pub const KIND_TASK_ON_INSTANCE: &str = "ecs.task_on_instance";
+
+fn on_instance_key(task: &Task) -> Option<String> {
+    (task.host != HOST_LOCAL).then(|| {
+        let instance = task.host.rsplit('/').next().unwrap_or(&task.host);
+        format!("{}{SEP}{instance}{SEP}{}", task.cluster, task.id)
+    })
+}
+
 /// RunTask starts at most this many tasks per call.
 pub const MAX_RUN_COUNT: i64 = 10;
 /// STOPPED tasks stay describable this long, as in ECS.
@@ -291,6 +302,9 @@ pub(crate) fn create_task(
         protection_expires_at: None,
     };
     t.put(scope, KIND_TASK, &task_key(launch.cluster, &id), &task)?;
+    if let Some(index) = on_instance_key(&task) {
+        t.put(scope, KIND_TASK_ON_INSTANCE, &index, &task.id)?;
+    }
     Ok(task)
 }
 
@@ -522,10 +536,27 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
         .store
         .read(move |t| {
             let cluster = load_active_cluster(t, &scope, input.cluster.as_deref())?;
-            let tasks = t.list_prefix::<Task>(&scope, KIND_TASK, &format!("{}{SEP}", cluster.name))?;
+            let tasks: Vec<Task> = match &input.container_instance {
+                // An instance's tasks through the index, not the whole cluster's.
+                Some(c) => {
+                    let instance = c.rsplit('/').next().unwrap_or(c);
+                    let prefix = format!("{}{SEP}{instance}{SEP}", cluster.name);
+                    let mut found = Vec::new();
+                    for (_, id) in t.list_prefix::<String>(&scope, KIND_TASK_ON_INSTANCE, &prefix)? {
+                        if let Some(task) = t.get::<Task>(&scope, KIND_TASK, &task_key(&cluster.name, &id))? {
+                            found.push(task);
+                        }
+                    }
+                    found
+                }
+                None => t
+                    .list_prefix::<Task>(&scope, KIND_TASK, &format!("{}{SEP}", cluster.name))?
+                    .into_iter()
+                    .map(|(_, task)| task)
+                    .collect(),
+            };
             let mut tasks: Vec<Task> = tasks
                 .into_iter()
-                .map(|(_, task)| task)
                 .filter(|task| task.desired_status == desired)
                 .filter(|task| input.family.as_ref().is_none_or(|f| *f == task.family))
                 .filter(|task| input.started_by.is_none() || task.started_by == input.started_by)
@@ -683,12 +714,15 @@ pub fn expire_stopped(t: &mut Txn<'_>, now_s: f64) -> Result<usize, haneul_store
     let mut old = Vec::new();
     t.for_each_all_scopes::<Task>(KIND_TASK, |scope, key, task| {
         if task.is_stopped() && task.stopped_at.is_some_and(|s| now_s - s > STOPPED_TASK_KEEP_S) {
-            old.push((scope.clone(), key.to_string()));
+            old.push((scope.clone(), key.to_string(), on_instance_key(&task)));
         }
         Ok(())
     })?;
-    for (scope, key) in &old {
+    for (scope, key, index) in &old {
         t.delete(scope, KIND_TASK, key)?;
+        if let Some(index) = index {
+            t.delete(scope, KIND_TASK_ON_INSTANCE, index)?;
+        }
     }
     Ok(old.len())
 }
