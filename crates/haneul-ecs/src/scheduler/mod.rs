@@ -31,6 +31,9 @@ const PASS_INTERVAL_MS: u64 = 1000;
 /// And at most this often, however busy the change feed is.
 const MIN_PASS_GAP_MS: u64 = 100;
 
+/// Service writes a pass keeps in flight at once (the store's group commit takes up to 128).
+const CONCURRENT_RECONCILES: usize = 64;
+
 /// How often container instances are checked for a lost agent.
 const LOST_AGENT_CHECK_S: u64 = 5;
 
@@ -315,10 +318,24 @@ impl Scheduler {
             written: due.len(),
             ..PassStats::default()
         };
-        for (scope, key, task_keys) in due {
-            if let Err(e) = self.reconcile(&scope, &key, task_keys).await {
-                stats.failed += 1;
-                tracing::warn!(service = %key, error = %e, "cannot reconcile a service");
+        // Services' writes are independent: in flight together, so the store commits them in
+        // groups instead of one commit (and fsync) after another.
+        let mut due = due.into_iter();
+        loop {
+            let chunk: Vec<(Scope, String, Vec<String>)> = due.by_ref().take(CONCURRENT_RECONCILES).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let results =
+                futures_util::future::join_all(chunk.into_iter().map(|(scope, key, task_keys)| async move {
+                    (self.reconcile(&scope, &key, task_keys).await, key)
+                }))
+                .await;
+            for (result, key) in results {
+                if let Err(e) = result {
+                    stats.failed += 1;
+                    tracing::warn!(service = %key, error = %e, "cannot reconcile a service");
+                }
             }
         }
         Ok(stats)
