@@ -36,6 +36,8 @@ pub struct Ecs {
     pub task_cidr: runtime::addresses::TaskCidr,
     /// The endpoint agents are sent to (DiscoverPollEndpoint); set once the API is bound.
     endpoint_url: std::sync::RwLock<String>,
+    /// ELBv2, which express gateway services make their load balancers with.
+    elbv2: std::sync::OnceLock<std::sync::Arc<dyn Service>>,
 }
 
 impl Ecs {
@@ -44,7 +46,17 @@ impl Ecs {
             store,
             task_cidr,
             endpoint_url: std::sync::RwLock::new(String::new()),
+            elbv2: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Hands ECS the ELBv2 service (once, when the API is built).
+    pub fn set_elbv2(&self, elbv2: std::sync::Arc<dyn Service>) {
+        let _ = self.elbv2.set(elbv2);
+    }
+
+    pub fn elbv2(&self) -> Option<std::sync::Arc<dyn Service>> {
+        self.elbv2.get().cloned()
     }
 
     pub fn set_endpoint_url(&self, url: &str) {

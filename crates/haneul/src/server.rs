@@ -241,8 +241,12 @@ fn build_api(
     let route53 = haneul_route53::Route53::new(store.clone(), dns_plane);
     api.register("route53", haneul_route53::MODEL, Some(Arc::new(route53)))?;
     api.register("acm", haneul_acm::MODEL, Some(acm))?;
-    let elbv2 = haneul_elbv2::Elbv2::new(store.clone(), config.lb_cidr.clone(), lb_health);
-    api.register("elbv2", haneul_elbv2::MODEL, Some(Arc::new(elbv2)))?;
+    let elbv2 = Arc::new(haneul_elbv2::Elbv2::new(
+        store.clone(),
+        config.lb_cidr.clone(),
+        lb_health,
+    ));
+    api.register("elbv2", haneul_elbv2::MODEL, Some(elbv2.clone()))?;
     let domains = haneul_route53domains::Route53Domains::new(store.clone());
     api.register("route53domains", haneul_route53domains::MODEL, Some(Arc::new(domains)))?;
     let ContainerServices { ecr, logs, task_cidr } = containers;
@@ -252,8 +256,8 @@ fn build_api(
         haneul_logs::MODEL,
         Some(Arc::new(haneul_logs::LogsService(logs))),
     )?;
-    // ECS: what issue 15 has landed so far; the rest answers `NotImplemented`.
     let ecs = Arc::new(haneul_ecs::Ecs::new(store.clone(), task_cidr));
+    ecs.set_elbv2(elbv2);
     api.register("ecs", haneul_ecs::MODEL, Some(ecs.clone()))?;
     Ok((api, ecs))
 }

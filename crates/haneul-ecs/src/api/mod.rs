@@ -6,6 +6,7 @@ pub mod capacity_providers;
 pub mod clusters;
 pub mod container_instances;
 pub mod daemons;
+pub mod express;
 pub mod service_deployments;
 pub mod services;
 pub mod state_changes;
@@ -92,6 +93,10 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
         "ListDaemonDeployments" => daemons::list_deployments(ecs, ctx, input).await,
         "DescribeDaemonDeployments" => daemons::describe_deployments(ecs, ctx, input).await,
         "DescribeDaemonRevisions" => daemons::describe_revisions(ecs, ctx, input).await,
+        "CreateExpressGatewayService" => express::create(ecs, ctx, input).await,
+        "UpdateExpressGatewayService" => express::update(ecs, ctx, input).await,
+        "DeleteExpressGatewayService" => express::delete(ecs, ctx, input).await,
+        "DescribeExpressGatewayService" => express::describe(ecs, ctx, input).await,
         "StartTask" => state_changes::start_task(ecs, ctx, input).await,
         "SubmitTaskStateChange" => state_changes::submit_task(ecs, ctx, input).await,
         "SubmitContainerStateChange" => state_changes::submit_container(ecs, ctx, input).await,

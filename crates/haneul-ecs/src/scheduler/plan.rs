@@ -433,9 +433,13 @@ pub fn step(s: &mut Service, tasks: &mut [Task], w: &World<'_>) -> Step {
         );
     }
 
-    // 3. Drained tasks stop.
+    // 3. Drained tasks stop: the delay is over, or no target group is left to drain from.
+    let groups_gone = !s.load_balancers.is_empty()
+        && s.load_balancers
+            .iter()
+            .all(|lb| !w.groups.contains_key(&lb.target_group_arn));
     for (i, t) in tasks.iter_mut().enumerate() {
-        if is_live(t) && t.draining_until_s.is_some_and(|until| now >= until) {
+        if is_live(t) && t.draining_until_s.is_some_and(|until| now >= until || groups_gone) {
             let reason = t.stopped_reason.clone().unwrap_or_default();
             stop(t, now, reason);
             out.changed_tasks.push(i);

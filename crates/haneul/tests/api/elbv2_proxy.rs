@@ -66,7 +66,7 @@ pub async fn create_lb(h: &Haneul, name: &str) -> Lb {
     }
 }
 
-async fn dns_a(h: &Haneul, name: &str) -> IpAddr {
+pub async fn dns_a(h: &Haneul, name: &str) -> IpAddr {
     use hickory_proto::rr::RecordType;
     for _ in 0..100 {
         let m = crate::support::dns_udp(h.dns_addr, &format!("{name}."), RecordType::A, None).await;
