@@ -190,6 +190,22 @@ impl Scheduler {
     /// [`AGENT_HEARTBEAT_TIMEOUT_S`] are STOPPED (the agent cannot say so itself); services
     /// replace them on the instances still connected. Returns how many it stopped.
     pub async fn stop_tasks_of_lost_agents(&self) -> Result<usize, EcsError> {
+        // Most passes find none: a read decides whether a write is needed.
+        let any_lost = self
+            .store
+            .read(|t| {
+                let now = haneul_wire::value::now_epoch_s();
+                let mut lost = false;
+                t.for_each_all_scopes::<ContainerInstance>(KIND_CONTAINER_INSTANCE, |_, _, ci| {
+                    lost |= ci.status != "INACTIVE" && now - ci.last_seen_s >= AGENT_HEARTBEAT_TIMEOUT_S;
+                    Ok(())
+                })?;
+                Ok::<_, EcsError>(lost)
+            })
+            .await?;
+        if !any_lost {
+            return Ok(0);
+        }
         self.store
             .write(|t| {
                 let now = haneul_wire::value::now_epoch_s();
