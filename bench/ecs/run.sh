@@ -5,12 +5,12 @@
 #     (present locally), N times each, medians (goal: ≤ docker run + 150 ms);
 #   - a 20-task service: create-service → runningCount 20, and → "has reached a steady state.";
 #   - then the scheduler benchmark on the simulated engine (bench-ecs: 1,000 services,
-#     10,000 tasks, 10 % killed at once).
-# Usage: bench/ecs/run.sh   (env: RUNS=10 SERVICE_TASKS=20 SERVICES=1000 TASKS_PER_SERVICE=10)
+#     10,000 tasks, 10 % killed at once), on haneul's own host and on AGENTS agents.
+# Usage: bench/ecs/run.sh   (env: RUNS=10 SERVICE_TASKS=20 SERVICES=1000 TASKS_PER_SERVICE=10 AGENTS=100)
 # Prints one line per figure; copy them into BENCHMARKS.md. Leaves no container or image.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-RUNS=${RUNS:-10}; SERVICE_TASKS=${SERVICE_TASKS:-20}; SERVICES=${SERVICES:-1000}; TASKS_PER_SERVICE=${TASKS_PER_SERVICE:-10}
+RUNS=${RUNS:-10}; SERVICE_TASKS=${SERVICE_TASKS:-20}; SERVICES=${SERVICES:-1000}; TASKS_PER_SERVICE=${TASKS_PER_SERVICE:-10}; AGENTS=${AGENTS:-100}
 docker info >/dev/null 2>&1 || { echo "bench/ecs needs a running Docker engine" >&2; exit 1; }
 [ -x /bin/busybox ] || { echo "bench/ecs builds its image from a static /bin/busybox (apt-get install busybox-static)" >&2; exit 1; }
 cargo build --release -q -p haneul -p bench-ecs
@@ -84,3 +84,5 @@ ecs.delete_service(cluster="bench", service="svc", force=True)
 PY
 kill -TERM "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
 target/release/bench-ecs --services "$SERVICES" --tasks-per-service "$TASKS_PER_SERVICE"
+# The same over AGENTS in-process `haneul agent`s (EC2 services spread over them).
+target/release/bench-ecs --services "$SERVICES" --tasks-per-service "$TASKS_PER_SERVICE" --agents "$AGENTS"
