@@ -773,10 +773,18 @@ fn owner(arn: &str) -> Option<(String, String)> {
     Some((cluster.to_string(), name.to_string()))
 }
 
-pub async fn describe_deployments(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
-    let input: api::DescribeDaemonDeploymentsRequest = parse(input)?;
-    if input.daemon_deployment_arns.is_empty() || input.daemon_deployment_arns.len() > 20 {
-        return Err(invalid("daemonDeploymentArns must name between 1 and 20 deployments."));
+/// Describes up to 20 things a daemon holds (deployments, revisions), each named by an ARN
+/// that names its daemon: `view` finds one in its daemon; the rest are MISSING failures.
+async fn describe_in_daemons(
+    ecs: &Ecs,
+    ctx: &RequestContext,
+    arns: Vec<String>,
+    (what, noun): (&'static str, &'static str),
+    field: &'static str,
+    view: fn(&Daemon, &str, &str, &str) -> Option<Value>,
+) -> Result<Value, EcsError> {
+    if arns.is_empty() || arns.len() > 20 {
+        return Err(invalid(format!("{what} must name between 1 and 20 {noun}.")));
     }
     let scope = scope(ctx);
     let (region, account) = (ctx.region.clone(), ctx.account_id.clone());
@@ -784,16 +792,11 @@ pub async fn describe_deployments(ecs: &Ecs, ctx: &RequestContext, input: Value)
         .read(move |t| {
             let mut found = Vec::new();
             let mut failures = Vec::new();
-            for arn in &input.daemon_deployment_arns {
+            for arn in &arns {
                 let hit = match owner(arn) {
                     Some((cluster, name)) => t
                         .get::<Daemon>(&scope, KIND_DAEMON, &daemon_key(&cluster, &name))?
-                        .and_then(|d| {
-                            d.deployments
-                                .iter()
-                                .find(|x| x.arn == *arn)
-                                .map(|x| deployment_view(&d, x, &region, &account))
-                        }),
+                        .and_then(|d| view(&d, arn, &region, &account)),
                     None => None,
                 };
                 match hit {
@@ -801,51 +804,54 @@ pub async fn describe_deployments(ecs: &Ecs, ctx: &RequestContext, input: Value)
                     None => failures.push(json!({ "arn": arn, "reason": "MISSING" })),
                 }
             }
-            Ok::<_, EcsError>(json!({ "daemonDeployments": found, "failures": failures }))
+            Ok::<_, EcsError>(json!({ field: found, "failures": failures }))
         })
         .await
 }
 
+pub async fn describe_deployments(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
+    let input: api::DescribeDaemonDeploymentsRequest = parse(input)?;
+    describe_in_daemons(
+        ecs,
+        ctx,
+        input.daemon_deployment_arns,
+        ("daemonDeploymentArns", "deployments"),
+        "daemonDeployments",
+        |d, arn, region, account| {
+            d.deployments
+                .iter()
+                .find(|x| x.arn == arn)
+                .map(|x| deployment_view(d, x, region, account))
+        },
+    )
+    .await
+}
+
 pub async fn describe_revisions(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
     let input: api::DescribeDaemonRevisionsRequest = parse(input)?;
-    if input.daemon_revision_arns.is_empty() || input.daemon_revision_arns.len() > 20 {
-        return Err(invalid("daemonRevisionArns must name between 1 and 20 revisions."));
-    }
-    let scope = scope(ctx);
-    let (region, account) = (ctx.region.clone(), ctx.account_id.clone());
-    ecs.store
-        .read(move |t| {
-            let mut found = Vec::new();
-            let mut failures = Vec::new();
-            for arn in &input.daemon_revision_arns {
-                let hit = match owner(arn) {
-                    Some((cluster, name)) => t
-                        .get::<Daemon>(&scope, KIND_DAEMON, &daemon_key(&cluster, &name))?
-                        .and_then(|d| {
-                            d.revisions.iter().find(|r| r.arn == *arn).map(|r| {
-                                json!({
-                                    "daemonRevisionArn": r.arn,
-                                    "daemonArn": d.arn,
-                                    "clusterArn": cluster_arn(&region, &account, &d.cluster),
-                                    "daemonTaskDefinitionArn": r.daemon_task_definition,
-                                    "createdAt": r.created_at,
-                                    "containerImages": r.images.iter().map(|(n, i)| json!({ "containerName": n, "image": i })).collect::<Vec<_>>(),
-                                    "enableECSManagedTags": r.enable_ecs_managed_tags,
-                                    "enableExecuteCommand": r.enable_execute_command,
-                                    "propagateTags": r.propagate_tags,
-                                })
-                            })
-                        }),
-                    None => None,
-                };
-                match hit {
-                    Some(v) => found.push(v),
-                    None => failures.push(json!({ "arn": arn, "reason": "MISSING" })),
-                }
-            }
-            Ok::<_, EcsError>(json!({ "daemonRevisions": found, "failures": failures }))
-        })
-        .await
+    describe_in_daemons(
+        ecs,
+        ctx,
+        input.daemon_revision_arns,
+        ("daemonRevisionArns", "revisions"),
+        "daemonRevisions",
+        |d, arn, region, account| {
+            d.revisions.iter().find(|r| r.arn == arn).map(|r| {
+                json!({
+                    "daemonRevisionArn": r.arn,
+                    "daemonArn": d.arn,
+                    "clusterArn": cluster_arn(region, account, &d.cluster),
+                    "daemonTaskDefinitionArn": r.daemon_task_definition,
+                    "createdAt": r.created_at,
+                    "containerImages": r.images.iter().map(|(n, i)| json!({ "containerName": n, "image": i })).collect::<Vec<_>>(),
+                    "enableECSManagedTags": r.enable_ecs_managed_tags,
+                    "enableExecuteCommand": r.enable_execute_command,
+                    "propagateTags": r.propagate_tags,
+                })
+            })
+        },
+    )
+    .await
 }
 
 /// The definition a revision runs, as the task driver reads a task definition.
