@@ -268,11 +268,8 @@ impl Agent {
     /// theirs, ones the server forgot are let go.
     async fn poll(&mut self, full: bool) -> Result<(), ClientError> {
         let running: HashSet<String> = self.list("RUNNING").await?.into_iter().collect();
-        let known: HashSet<(Scope, String)> = self.records.known().into_iter().collect();
-        let known_arns: HashMap<String, (Scope, String)> = known
-            .iter()
-            .filter_map(|(scope, key)| Some((self.records.get(scope, key)?.arn, (scope.clone(), key.clone()))))
-            .collect();
+        let known_arns: HashMap<String, (Scope, String)> = self.records.known_arns().into_iter().collect();
+        let known: HashSet<(Scope, String)> = known_arns.values().cloned().collect();
         let mut wanted: Vec<String> = running
             .iter()
             .filter(|a| !known_arns.contains_key(*a))

@@ -76,6 +76,11 @@ impl RemoteRecords {
         self.tasks().keys().cloned().collect()
     }
 
+    /// The tasks it drives by ARN (no task is copied).
+    pub fn known_arns(&self) -> Vec<(String, TaskId)> {
+        self.tasks().iter().map(|(id, t)| (t.arn.clone(), id.clone())).collect()
+    }
+
     pub fn get(&self, scope: &Scope, key: &str) -> Option<Task> {
         self.tasks().get(&(scope.clone(), key.to_string())).cloned()
     }
