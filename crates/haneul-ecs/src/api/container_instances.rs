@@ -1,7 +1,7 @@
 //! Container instances — the hosts of the EC2 and EXTERNAL launch types, registered by an
-//! agent (`haneul agent`, coming with the agent protocol): RegisterContainerInstance (again
+//! agent (`haneul agent`, `crate::agent`): RegisterContainerInstance (again
 //! with its ARN: the same instance), DeregisterContainerInstance, DescribeContainerInstances,
-//! ListContainerInstances (status and attribute filters), UpdateContainerInstancesState
+//! ListContainerInstances (status and cluster query language filters), UpdateContainerInstancesState
 //! (ACTIVE/DRAINING), Put/Delete/ListAttributes, DiscoverPollEndpoint (also the agent's
 //! heartbeat), UpdateContainerAgent.
 
