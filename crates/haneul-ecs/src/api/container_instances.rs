@@ -59,6 +59,14 @@ fn key(cluster: &str, id: &str) -> String {
 /// How long an agent may stay silent before it counts as disconnected.
 pub const AGENT_HEARTBEAT_TIMEOUT_S: f64 = 30.0;
 
+impl ContainerInstance {
+    /// Whether its agent has been heard from within [`AGENT_HEARTBEAT_TIMEOUT_S`] of `now_s`
+    /// (a deregistered instance has none).
+    pub fn agent_connected(&self, now_s: f64) -> bool {
+        self.status != "INACTIVE" && now_s - self.last_seen_s < AGENT_HEARTBEAT_TIMEOUT_S
+    }
+}
+
 /// The instance as DescribeContainerInstances shows it; `tasks`: (running, pending) on it;
 /// `used`: what its live tasks take.
 fn view(ci: &ContainerInstance, tasks: (i64, i64), used: &[Need], with_tags: bool) -> Value {
@@ -79,7 +87,7 @@ fn view(ci: &ContainerInstance, tasks: (i64, i64), used: &[Need], with_tags: boo
         "registeredResources": ci.resources,
         "remainingResources": crate::scheduler::placement::remaining(&ci.resources, used),
         "status": ci.status,
-        "agentConnected": ci.status != "INACTIVE" && now - ci.last_seen_s < AGENT_HEARTBEAT_TIMEOUT_S,
+        "agentConnected": ci.agent_connected(now),
         "runningTasksCount": tasks.0,
         "pendingTasksCount": tasks.1,
         "attributes": attributes,
@@ -292,7 +300,7 @@ fn matches_filter(ci: &ContainerInstance, filter: &str) -> Result<bool, EcsError
     let subject = Subject {
         attributes: &ci.attributes,
         ec2_instance_id: &ci.ec2_instance_id,
-        agent_connected: haneul_wire::value::now_epoch_s() - ci.last_seen_s < AGENT_HEARTBEAT_TIMEOUT_S,
+        agent_connected: ci.agent_connected(haneul_wire::value::now_epoch_s()),
         running_tasks: 0,
         task_groups: &[],
     };

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use haneul_store::{Scope, Txn};
 
 use crate::api::capacity_providers::PROVIDER_ATTRIBUTE;
-use crate::api::container_instances::{ContainerInstance, AGENT_HEARTBEAT_TIMEOUT_S, KIND_CONTAINER_INSTANCE};
+use crate::api::container_instances::{ContainerInstance, KIND_CONTAINER_INSTANCE};
 use crate::api::daemons::{task_definition_of, Daemon, KIND_DAEMON};
 use crate::api::tasks::{create_task, Launch};
 use crate::error::EcsError;
@@ -50,7 +50,7 @@ fn reconcile_one(t: &mut Txn<'_>, cidr: &TaskCidr, scope: &Scope, key: &str, mut
     let eligible: HashMap<String, String> = if d.status == "ACTIVE" {
         t.list_prefix::<ContainerInstance>(scope, KIND_CONTAINER_INSTANCE, &prefix)?
             .into_iter()
-            .filter(|(_, ci)| ci.status == "ACTIVE" && now - ci.last_seen_s < AGENT_HEARTBEAT_TIMEOUT_S)
+            .filter(|(_, ci)| ci.status == "ACTIVE" && ci.agent_connected(now))
             .filter_map(|(_, ci)| {
                 let provider = ci.attributes.get(PROVIDER_ATTRIBUTE).cloned().flatten()?;
                 d.capacity_providers.contains(&provider).then_some((ci.arn, provider))

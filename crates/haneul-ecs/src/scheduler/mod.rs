@@ -197,7 +197,7 @@ impl Scheduler {
                 let now = haneul_wire::value::now_epoch_s();
                 let mut lost = false;
                 t.for_each_all_scopes::<ContainerInstance>(KIND_CONTAINER_INSTANCE, |_, _, ci| {
-                    lost |= ci.status != "INACTIVE" && now - ci.last_seen_s >= AGENT_HEARTBEAT_TIMEOUT_S;
+                    lost |= ci.status != "INACTIVE" && !ci.agent_connected(now);
                     Ok(())
                 })?;
                 Ok::<_, EcsError>(lost)
@@ -211,7 +211,7 @@ impl Scheduler {
                 let now = haneul_wire::value::now_epoch_s();
                 let mut lost: Vec<(Scope, ContainerInstance)> = Vec::new();
                 t.for_each_all_scopes::<ContainerInstance>(KIND_CONTAINER_INSTANCE, |scope, _, ci| {
-                    if ci.status != "INACTIVE" && now - ci.last_seen_s >= AGENT_HEARTBEAT_TIMEOUT_S {
+                    if ci.status != "INACTIVE" && !ci.agent_connected(now) {
                         lost.push((scope.clone(), ci));
                     }
                     Ok(())

@@ -11,7 +11,7 @@ use haneul_store::{Scope, Txn};
 use serde_json::Value;
 
 use super::expression::{self, Subject};
-use crate::api::container_instances::{ContainerInstance, AGENT_HEARTBEAT_TIMEOUT_S, KIND_CONTAINER_INSTANCE};
+use crate::api::container_instances::{ContainerInstance, KIND_CONTAINER_INSTANCE};
 use crate::error::EcsError;
 use crate::model::{Task, KIND_TASK, SEP};
 
@@ -143,7 +143,7 @@ pub fn candidates(t: &Txn<'_>, scope: &Scope, cluster: &str) -> Result<Vec<Candi
             .flatten()
             .unwrap_or_default();
         out.push(Candidate {
-            agent_connected: now - ci.last_seen_s < AGENT_HEARTBEAT_TIMEOUT_S,
+            agent_connected: ci.agent_connected(now),
             cpu_left: registered(&ci.resources, "CPU"),
             memory_left: registered(&ci.resources, "MEMORY"),
             ports_used: reserved_ports(&ci.resources),

@@ -124,6 +124,31 @@ fn start_agent<'d>(
     }
 }
 
+/// A capacity provider (its Auto Scaling group named as given, there is none) that agents
+/// join, associated with cluster `fleet`.
+async fn agent_capacity_provider(ecs: &Client, name: &str) {
+    ecs.create_capacity_provider()
+        .name(name)
+        .auto_scaling_group_provider(
+            aws_sdk_ecs::types::AutoScalingGroupProvider::builder()
+                .auto_scaling_group_arn(format!(
+                    "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/{name}"
+                ))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ecs.put_cluster_capacity_providers()
+        .cluster("fleet")
+        .capacity_providers(name)
+        .set_default_capacity_provider_strategy(Some(Vec::new()))
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn service_tasks(ecs: &Client, name: &str) -> Vec<aws_sdk_ecs::types::Task> {
     let arns = ecs
         .list_tasks()
@@ -243,26 +268,7 @@ async fn a_service_runs_on_two_agents_and_moves_off_a_lost_one() {
     );
 
     // B's agent is the capacity of a capacity provider.
-    ecs.create_capacity_provider()
-        .name("fleet-b")
-        .auto_scaling_group_provider(
-            aws_sdk_ecs::types::AutoScalingGroupProvider::builder()
-                .auto_scaling_group_arn(
-                    "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/fleet-b",
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    ecs.put_cluster_capacity_providers()
-        .cluster("fleet")
-        .capacity_providers("fleet-b")
-        .set_default_capacity_provider_strategy(Some(Vec::new()))
-        .send()
-        .await
-        .unwrap();
+    agent_capacity_provider(&ecs, "fleet-b").await;
     let mut a = start_agent(&docker, &h, &dirs.path().join("a"), &addr_a, "us-east-1a", &[]);
     let b = start_agent(
         &docker,
@@ -586,26 +592,7 @@ async fn a_daemon_runs_one_task_on_every_agent_of_its_capacity_provider() {
     let (image, local) = push_script_image(&docker, &h, "fleet/daemon", "v1", WEB_SCRIPT);
     images.push(local);
     ecs.create_cluster().cluster_name("fleet").send().await.unwrap();
-    ecs.create_capacity_provider()
-        .name("fleet-d")
-        .auto_scaling_group_provider(
-            aws_sdk_ecs::types::AutoScalingGroupProvider::builder()
-                .auto_scaling_group_arn(
-                    "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/fleet-d",
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    ecs.put_cluster_capacity_providers()
-        .cluster("fleet")
-        .capacity_providers("fleet-d")
-        .set_default_capacity_provider_strategy(Some(Vec::new()))
-        .send()
-        .await
-        .unwrap();
+    agent_capacity_provider(&ecs, "fleet-d").await;
     let register = |family: &str| {
         ecs.register_daemon_task_definition()
             .family(family)
