@@ -682,7 +682,8 @@ async fn handle(state: &Arc<State>, req: http::Request<Incoming>) -> http::Respo
     let response = if path.starts_with(admin::PREFIX) {
         admin::handle(state, request).await
     } else if path.starts_with("/v4/") && request.method == "GET" {
-        let (status, body) = haneul_ecs::runtime::metadata::answer(&state.store, &path).await;
+        let (status, body) =
+            haneul_ecs::runtime::metadata::answer(&state.store, state.ecs_host.runtime.as_ref(), &path).await;
         ApiResponse {
             status,
             headers: vec![("content-type".into(), "application/json".into())],

@@ -106,8 +106,11 @@ fn task_view(task: &Task, definition: &Value) -> Value {
     })
 }
 
-/// Answers a metadata request (`path` under `/v4/`): status and JSON body.
-pub async fn answer(store: &Store, path: &str) -> (u16, Value) {
+/// Answers a metadata request (`path` under `/v4/`): status and JSON body. A container
+/// reads its metadata as soon as it starts, before its task's RUNNING write lands: what the
+/// store does not have yet (its Docker id and state) is asked of `runtime`, the engine that
+/// runs it.
+pub async fn answer(store: &Store, runtime: &dyn super::Runtime, path: &str) -> (u16, Value) {
     let not_found = |m: &str| (404, json!({ "message": m }));
     let Some(rest) = path.strip_prefix("/v4/") else {
         return not_found("not a task metadata path");
@@ -122,11 +125,29 @@ pub async fn answer(store: &Store, path: &str) -> (u16, Value) {
     };
     let scope = Scope::new(account, region);
     let key = task_key(cluster, task_id);
-    let task = match store.read(move |t| t.get::<Task>(&scope, KIND_TASK, &key)).await {
+    let mut task = match store.read(move |t| t.get::<Task>(&scope, KIND_TASK, &key)).await {
         Ok(Some(task)) => task,
         Ok(None) => return not_found("unknown container"),
         Err(e) => return (500, json!({ "message": e.to_string() })),
     };
+    if !task.containers.iter().any(|c| c.name == container) {
+        return not_found("unknown container");
+    }
+    if task.containers.iter().any(|c| c.runtime_id.is_none()) {
+        if let Ok(found) = runtime.list(super::LABEL_TASK_ARN, &task.arn).await {
+            for c in task.containers.iter_mut().filter(|c| c.runtime_id.is_none()) {
+                let mine = found
+                    .iter()
+                    .find(|f| f.labels.get(super::LABEL_CONTAINER_NAME) == Some(&c.name));
+                if let Some(f) = mine {
+                    c.runtime_id = Some(f.id.clone());
+                    if f.running {
+                        c.last_status = "RUNNING".into();
+                    }
+                }
+            }
+        }
+    }
     let Some(c) = task.containers.iter().find(|c| c.name == container) else {
         return not_found("unknown container");
     };
