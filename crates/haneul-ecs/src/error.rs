@@ -48,6 +48,8 @@ pub enum EcsError {
     DaemonNotActive,
     #[error("{0}")]
     LimitExceeded(String),
+    #[error("{0}")]
+    TargetNotConnected(String),
     #[error("haneul does not implement ECS {0} yet")]
     NotImplemented(String),
     #[error(transparent)]
@@ -76,6 +78,7 @@ impl From<EcsError> for AwsError {
             EcsError::DaemonNotFound => ("DaemonNotFoundException", 400),
             EcsError::DaemonNotActive => ("DaemonNotActiveException", 400),
             EcsError::LimitExceeded(_) => ("LimitExceededException", 400),
+            EcsError::TargetNotConnected(_) => ("TargetNotConnectedException", 400),
             EcsError::NamespaceNotFound => ("NamespaceNotFoundException", 400),
             EcsError::ServiceNotActive => ("ServiceNotActiveException", 400),
             EcsError::ClusterContainsServices => ("ClusterContainsServicesException", 400),

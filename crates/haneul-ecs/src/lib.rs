@@ -9,10 +9,12 @@
 //! - [`api`]: the operations, one module per resource family.
 //! - [`model`]: what the resource store keeps.
 //! - [`runtime`]: containers — the engine, one task's lifecycle, this host's tasks, awslogs.
+//! - [`exec`]: ExecuteCommand's sessions and their Session Manager data channel.
 
 pub mod agent;
 pub mod api;
 pub mod error;
+pub mod exec;
 /// Typed input/output structs, generated from the model (see `codegen.txt`).
 #[rustfmt::skip]
 pub mod generated;
@@ -38,6 +40,8 @@ pub struct Ecs {
     endpoint_url: std::sync::RwLock<String>,
     /// ELBv2, which express gateway services make their load balancers with.
     elbv2: std::sync::OnceLock<std::sync::Arc<dyn Service>>,
+    /// ExecuteCommand sessions waiting for their client.
+    pub exec_sessions: exec::Sessions,
 }
 
 impl Ecs {
@@ -47,6 +51,7 @@ impl Ecs {
             task_cidr,
             endpoint_url: std::sync::RwLock::new(String::new()),
             elbv2: std::sync::OnceLock::new(),
+            exec_sessions: exec::Sessions::default(),
         }
     }
 

@@ -63,6 +63,8 @@ pub struct State {
     pub ecs_host: Arc<haneul_ecs::runtime::host::Host>,
     /// ECS's service scheduler (benchmarks drive its passes).
     pub ecs_scheduler: Arc<haneul_ecs::scheduler::Scheduler>,
+    /// ExecuteCommand's stream URLs (`/v1/data-channel/…`).
+    pub ecs_exec: haneul_ecs::exec::endpoint::Endpoint,
     /// `--ecs-runtime simulated`: the engine in memory (benchmarks kill its containers).
     pub ecs_simulated: Option<Arc<haneul_ecs::runtime::simulated::SimulatedRuntime>>,
 }
@@ -475,6 +477,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         acm_mailbox: acm.mailbox.clone(),
         ecr,
         logs,
+        ecs_exec: haneul_ecs::exec::endpoint::Endpoint::new(ecs_api.clone(), ecs_host.runtime.clone()),
         ecs_host,
         ecs_scheduler: scheduler,
         ecs_simulated,
@@ -611,7 +614,7 @@ where
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(HEADER_READ_TIMEOUT_S));
-    let conn = builder.serve_connection(io, service).into_owned();
+    let conn = builder.serve_connection_with_upgrades(io, service).into_owned();
     watcher.watch(conn).await.map_err(|e| e.to_string())
 }
 
@@ -643,6 +646,12 @@ fn plain(status: u16, text: &str) -> ApiResponse {
 }
 
 async fn handle(state: &Arc<State>, req: http::Request<Incoming>) -> http::Response<ResponseBody> {
+    if haneul_ecs::exec::endpoint::Endpoint::is_stream_path(req.uri().path()) {
+        return state
+            .ecs_exec
+            .handle(req)
+            .map(|b| b.map_err(|never| match never {}).boxed_unsync());
+    }
     if haneul_ecr::registry::is_registry_path(req.uri().path()) {
         // The registry reads its own bodies: blob uploads stream to disk, never collected.
         let started = std::time::Instant::now();

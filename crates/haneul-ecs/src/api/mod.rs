@@ -6,6 +6,7 @@ pub mod capacity_providers;
 pub mod clusters;
 pub mod container_instances;
 pub mod daemons;
+pub mod execute_command;
 pub mod express;
 pub mod service_deployments;
 pub mod services;
@@ -39,6 +40,7 @@ pub async fn call(ecs: &Ecs, ctx: &RequestContext, operation: &str, input: Value
         "DeregisterTaskDefinition" => task_definitions::deregister(ecs, ctx, input).await,
         "DeleteTaskDefinitions" => task_definitions::delete(ecs, ctx, input).await,
         "RunTask" => tasks::run(ecs, ctx, input).await,
+        "ExecuteCommand" => execute_command::execute(ecs, ctx, input).await,
         "StopTask" => tasks::stop(ecs, ctx, input).await,
         "DescribeTasks" => tasks::describe(ecs, ctx, input).await,
         "ListTasks" => tasks::list(ecs, ctx, input).await,

@@ -613,6 +613,17 @@ pub fn view(task: &Task, region: &str, account: &str, with_tags: bool) -> Value 
             if let Some(id) = &c.runtime_id {
                 v["runtimeId"] = json!(id);
             }
+            if task.enable_execute_command && c.runtime_id.is_some() {
+                // The execute command agent is haneul itself: up while the container is.
+                let mut agent = json!({
+                    "name": "ExecuteCommandAgent",
+                    "lastStatus": if c.last_status == "RUNNING" { "RUNNING" } else { "STOPPED" },
+                });
+                if let Some(at) = task.started_at {
+                    agent["lastStartedAt"] = json!(at);
+                }
+                v["managedAgents"] = json!([agent]);
+            }
             if let Some(code) = c.exit_code {
                 v["exitCode"] = json!(code);
             }

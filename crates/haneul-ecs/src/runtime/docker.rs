@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use haneul_wire::BoxFuture;
 use tokio::sync::mpsc;
 
-use super::{ContainerInfo, ContainerSpec, LogLine, PortBinding, RegistryAuth, Runtime, RuntimeError};
+use super::{ContainerInfo, ContainerSpec, ExecProcess, LogLine, PortBinding, RegistryAuth, Runtime, RuntimeError};
 
 /// Longest wait for one engine request's response head (long polls — wait, logs — answer
 /// their head at once and then stream).
@@ -320,6 +320,66 @@ impl Runtime for DockerRuntime {
                 }
             }
             Ok(out)
+        })
+    }
+
+    fn exec<'a>(&'a self, id: &'a str, command: &'a [String]) -> BoxFuture<'a, Result<ExecProcess, RuntimeError>> {
+        Box::pin(async move {
+            let config = bollard::models::ExecConfig {
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                tty: Some(true),
+                cmd: Some(command.to_vec()),
+                ..Default::default()
+            };
+            let created = self.docker.create_exec(id, config).await.map_err(engine)?;
+            let options = bollard::exec::StartExecOptions {
+                detach: false,
+                tty: true,
+                output_capacity: None,
+            };
+            match self
+                .docker
+                .start_exec(&created.id, Some(options))
+                .await
+                .map_err(engine)?
+            {
+                bollard::exec::StartExecResults::Attached { output, input } => Ok(ExecProcess {
+                    exec_id: created.id,
+                    output: Box::pin(output.map(|chunk| match chunk.map_err(engine)? {
+                        bollard::container::LogOutput::StdOut { message }
+                        | bollard::container::LogOutput::StdErr { message }
+                        | bollard::container::LogOutput::Console { message }
+                        | bollard::container::LogOutput::StdIn { message } => Ok(message),
+                    })),
+                    input,
+                }),
+                bollard::exec::StartExecResults::Detached => {
+                    Err(RuntimeError::Engine("the engine started the command detached".into()))
+                }
+            }
+        })
+    }
+
+    fn resize_exec<'a>(&'a self, exec_id: &'a str, cols: u16, rows: u16) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(async move {
+            let options = bollard::query_parameters::ResizeExecOptions {
+                h: i32::from(rows),
+                w: i32::from(cols),
+            };
+            self.docker.resize_exec(exec_id, options).await.map_err(engine)
+        })
+    }
+
+    fn exec_exit_code<'a>(&'a self, exec_id: &'a str) -> BoxFuture<'a, Result<Option<i64>, RuntimeError>> {
+        Box::pin(async move {
+            let inspected = self.docker.inspect_exec(exec_id).await.map_err(engine)?;
+            Ok(if inspected.running == Some(true) {
+                None
+            } else {
+                inspected.exit_code
+            })
         })
     }
 

@@ -129,6 +129,16 @@ pub struct LogLine {
     pub message: String,
 }
 
+/// A command running in a container (ExecuteCommand): what it writes, and its stdin.
+pub struct ExecProcess {
+    /// The engine's id for this exec (to resize its terminal and read its exit code).
+    pub exec_id: String,
+    /// Its terminal's output, chunk by chunk, as it comes; ends when the command exits.
+    pub output: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, RuntimeError>> + Send>>,
+    /// Its terminal's input.
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
 /// Bounded: a follower waits when the log writer falls behind.
 pub const LOG_CHANNEL_LINES: usize = 4096;
 
@@ -161,6 +171,25 @@ pub trait Runtime: Send + Sync + 'static {
         since_s: i64,
         lines: mpsc::Sender<LogLine>,
     ) -> BoxFuture<'a, Result<(), RuntimeError>>;
+    /// Runs `command` in the running container `id` on a terminal, attached (ExecuteCommand).
+    fn exec<'a>(&'a self, id: &'a str, command: &'a [String]) -> BoxFuture<'a, Result<ExecProcess, RuntimeError>> {
+        let _ = (id, command);
+        Box::pin(async {
+            Err(RuntimeError::Engine(
+                "this runtime cannot run commands in containers".into(),
+            ))
+        })
+    }
+    /// Sets the terminal size of a running exec.
+    fn resize_exec<'a>(&'a self, exec_id: &'a str, cols: u16, rows: u16) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        let _ = (exec_id, cols, rows);
+        Box::pin(async { Ok(()) })
+    }
+    /// An exec's exit code once it has exited.
+    fn exec_exit_code<'a>(&'a self, exec_id: &'a str) -> BoxFuture<'a, Result<Option<i64>, RuntimeError>> {
+        let _ = exec_id;
+        Box::pin(async { Ok(None) })
+    }
     /// The host's address on the network task containers are attached to (Docker's bridge
     /// gateway), where they can reach the task endpoint. None: there is none.
     fn host_gateway(&self) -> BoxFuture<'_, Option<std::net::IpAddr>> {

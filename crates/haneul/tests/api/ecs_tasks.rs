@@ -511,3 +511,243 @@ async fn a_task_reads_its_metadata_and_reaches_the_api() {
     ecs.stop_task().cluster("demo").task(&arn).send().await.unwrap();
     wait_status(&ecs, "demo", &arn, "STOPPED", Duration::from_secs(30)).await;
 }
+
+/// A Session Manager client, as `session-manager-plugin` speaks the data channel: the token
+/// in a text frame, then binary messages, each stream message acknowledged.
+struct DataChannelClient {
+    ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    next_sequence: i64,
+    acknowledged: Vec<i64>,
+}
+
+impl DataChannelClient {
+    async fn open(stream_url: &str, token: &str) -> DataChannelClient {
+        use futures_util::SinkExt;
+        let authority = stream_url
+            .strip_prefix("ws://")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("stream URL {stream_url}"));
+        let tcp = tokio::net::TcpStream::connect(authority).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(stream_url, tcp).await.unwrap();
+        let open = serde_json::json!({
+            "MessageSchemaVersion": "1.0",
+            "RequestId": "5c1bd7d4-8a46-4f44-8f35-6f05c7e6b1a1",
+            "TokenValue": token,
+            "ClientId": "2c9e1f55-6f3a-4d8e-9d55-7b5a1c3e0f11",
+            "ClientVersion": "1.2.707.0",
+        });
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(open.to_string().into()))
+            .await
+            .unwrap();
+        DataChannelClient {
+            ws,
+            next_sequence: 0,
+            acknowledged: Vec::new(),
+        }
+    }
+
+    /// The next message that is not an acknowledgement (those are recorded); output stream
+    /// messages are acknowledged. None when the channel closes.
+    async fn next(&mut self) -> Option<ClientMessage> {
+        use futures_util::{SinkExt, StreamExt};
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(20), self.ws.next())
+                .await
+                .expect("the data channel answers within 20 s");
+            let bytes = match frame {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(b))) => b,
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
+                    eprintln!("data channel closed: {frame:?}");
+                    return None;
+                }
+                None => return None,
+                Some(Err(e)) => {
+                    eprintln!("data channel broke: {e}");
+                    return None;
+                }
+                Some(Ok(_)) => continue,
+            };
+            let m = ClientMessage::decode(&bytes).expect("a well-formed data channel message");
+            match m.message_type.as_str() {
+                message::ACKNOWLEDGE => {
+                    let ack: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+                    self.acknowledged
+                        .push(ack["AcknowledgedMessageSequenceNumber"].as_i64().unwrap());
+                }
+                message::OUTPUT_STREAM_DATA => {
+                    let ack = ClientMessage::acknowledgement(&m).encode();
+                    self.ws
+                        .send(tokio_tungstenite::tungstenite::Message::Binary(ack.into()))
+                        .await
+                        .unwrap();
+                    return Some(m);
+                }
+                _ => return Some(m),
+            }
+        }
+    }
+
+    async fn send(&mut self, payload_type: u32, payload: &[u8]) {
+        use futures_util::SinkExt;
+        let m = ClientMessage::new(
+            message::INPUT_STREAM_DATA,
+            self.next_sequence,
+            payload_type,
+            payload.to_vec(),
+        );
+        self.next_sequence += 1;
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::Binary(m.encode().into()))
+            .await
+            .unwrap();
+    }
+
+    /// Output until `needle` has appeared in it.
+    async fn read_until(&mut self, needle: &str) -> String {
+        let mut seen = String::new();
+        while !seen.contains(needle) {
+            let m = self
+                .next()
+                .await
+                .unwrap_or_else(|| panic!("channel closed before {needle:?}; output: {seen:?}"));
+            if m.payload_type == message::PAYLOAD_OUTPUT {
+                seen.push_str(&String::from_utf8_lossy(&m.payload));
+            }
+        }
+        seen
+    }
+}
+
+use haneul_ecs::exec::message::{self, ClientMessage};
+
+#[tokio::test]
+#[ignore = "needs the Docker engine: runs in CI with --include-ignored"]
+async fn execute_command_opens_a_shell_in_the_container() {
+    let docker = Docker::require();
+    let mut images = Vec::new();
+    let h = Haneul::start();
+    let ecs = h.ecs();
+    let (uri, image) = push_script_image(&docker, &h, "exec/web", "v1", WEB_SCRIPT);
+    images.push(image);
+    ecs.create_cluster().cluster_name("demo").send().await.unwrap();
+    register_fargate(&ecs, "web", web_container("web", &uri, "/ecs/exec")).await;
+    let ran = ecs
+        .run_task()
+        .cluster("demo")
+        .task_definition("web")
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(awsvpc(&h))
+        .enable_execute_command(true)
+        .send()
+        .await
+        .unwrap();
+    let arn = ran.tasks()[0].task_arn().unwrap().to_string();
+    let plain = run_fargate(&ecs, &h, "demo", "web", 1).await.remove(0);
+    let task = wait_status(&ecs, "demo", &arn, "RUNNING", Duration::from_secs(60)).await;
+    wait_status(&ecs, "demo", &plain, "RUNNING", Duration::from_secs(60)).await;
+    let agents = task.containers()[0].managed_agents();
+    assert_eq!(agents.len(), 1, "{task:#?}");
+    assert_eq!(agents[0].name().map(|n| n.as_str()), Some("ExecuteCommandAgent"));
+    assert_eq!(agents[0].last_status(), Some("RUNNING"));
+
+    // What ECS refuses.
+    let refused = ecs
+        .execute_command()
+        .cluster("demo")
+        .task(&arn)
+        .command("/bin/busybox sh")
+        .interactive(false)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&refused),
+        (
+            "InvalidParameterException".into(),
+            "Interactive is the only mode supported currently.".into()
+        )
+    );
+    let refused = ecs
+        .execute_command()
+        .cluster("demo")
+        .task(&plain)
+        .command("/bin/busybox sh")
+        .interactive(true)
+        .send()
+        .await
+        .unwrap_err();
+    let (c, m) = code(&refused);
+    assert_eq!(c, "InvalidParameterException");
+    assert!(m.contains("execute command was not enabled"), "{m}");
+
+    // A shell: a command typed in, its output back, exit ends the session.
+    let out = ecs
+        .execute_command()
+        .cluster("demo")
+        .task(&arn)
+        .container("web")
+        .command("/bin/busybox sh")
+        .interactive(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.container_name(), Some("web"));
+    assert_eq!(out.task_arn(), Some(arn.as_str()));
+    let session = out.session().unwrap();
+    let stream_url = session.stream_url().unwrap();
+    assert!(stream_url.contains(session.session_id().unwrap()), "{stream_url}");
+    let mut client = DataChannelClient::open(stream_url, session.token_value().unwrap()).await;
+    let request = client.next().await.expect("a handshake request");
+    assert_eq!(request.payload_type, message::PAYLOAD_HANDSHAKE_REQUEST);
+    let request: serde_json::Value = serde_json::from_slice(&request.payload).unwrap();
+    assert_eq!(
+        request["RequestedClientActions"][0]["ActionParameters"]["SessionType"],
+        "InteractiveCommands"
+    );
+    let response = serde_json::json!({
+        "ClientVersion": "1.2.707.0",
+        "ProcessedClientActions": [{ "ActionType": "SessionType", "ActionStatus": 1 }],
+        "Errors": [],
+    });
+    client
+        .send(message::PAYLOAD_HANDSHAKE_RESPONSE, response.to_string().as_bytes())
+        .await;
+    let complete = client.next().await.expect("handshake complete");
+    assert_eq!(complete.payload_type, message::PAYLOAD_HANDSHAKE_COMPLETE);
+    client.send(message::PAYLOAD_SIZE, br#"{"cols":100,"rows":30}"#).await;
+    client
+        .send(
+            message::PAYLOAD_OUTPUT,
+            b"echo exec-$((40+2)) $(/bin/busybox hostname)\r",
+        )
+        .await;
+    let seen = client.read_until("exec-42 ").await;
+    client.send(message::PAYLOAD_OUTPUT, b"/bin/busybox stty size\r").await;
+    client.read_until("30 100").await;
+    client.send(message::PAYLOAD_OUTPUT, b"exit\r").await;
+    let closed = loop {
+        match client.next().await {
+            Some(m) if m.message_type == message::CHANNEL_CLOSED => break m,
+            Some(_) => continue,
+            None => panic!("the channel closed without channel_closed"),
+        }
+    };
+    let closed: serde_json::Value = serde_json::from_slice(&closed.payload).unwrap();
+    assert_eq!(closed["SessionId"], session.session_id().unwrap());
+    for sequence in 0..client.next_sequence {
+        assert!(
+            client.acknowledged.contains(&sequence),
+            "input {sequence} not acknowledged: {:?}",
+            client.acknowledged
+        );
+    }
+    assert!(seen.contains("exec-42"), "{seen}");
+
+    // A session opens once.
+    let mut again = DataChannelClient::open(stream_url, session.token_value().unwrap()).await;
+    assert!(again.next().await.is_none(), "a used session opened again");
+    ecs.stop_task().cluster("demo").task(&arn).send().await.unwrap();
+    ecs.stop_task().cluster("demo").task(&plain).send().await.unwrap();
+    wait_status(&ecs, "demo", &arn, "STOPPED", Duration::from_secs(30)).await;
+    wait_status(&ecs, "demo", &plain, "STOPPED", Duration::from_secs(30)).await;
+}
