@@ -5,7 +5,8 @@
 //!
 //! Layout: [`config`] (flags and defaults), [`server`] (store + services + API endpoint),
 //! [`admin`] (`/_haneul/*`), [`credentials`] (the root key), [`runtime_file`] (how
-//! `haneul env` finds a running instance).
+//! `haneul env` finds a running instance), [`session_plugin`] (the Session Manager client
+//! `aws ecs execute-command` runs).
 
 pub mod admin;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod logs_tail;
 pub mod registry_tls;
 pub mod runtime_file;
 pub mod server;
+pub mod session_plugin;
 
 pub use config::Config;
 pub use server::{start, Running};

@@ -46,6 +46,14 @@ enum Command {
     /// Be a container instance of an ECS cluster on this host: register with the server,
     /// run the tasks it places here on the local Docker engine, report their state.
     Agent(Box<AgentArgs>),
+    /// The Session Manager client `aws ecs execute-command` runs, for machines without AWS's
+    /// (`ln -s "$(command -v haneul)" ~/.local/bin/session-manager-plugin`; under that name
+    /// haneul is the plugin).
+    SessionManagerPlugin {
+        /// The plugin's arguments as the AWS CLI passes them.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// CloudWatch Logs from the command line.
     Logs {
         #[command(subcommand)]
@@ -205,9 +213,22 @@ struct UpArgs {
     logs_retention_interval_s: Option<u64>,
 }
 
+/// Under this program name haneul is the Session Manager plugin.
+const SESSION_PLUGIN_NAME: &str = "session-manager-plugin";
+
 fn main() -> anyhow::Result<()> {
+    let mut argv = std::env::args();
+    let program = argv.next().unwrap_or_default();
+    if std::path::Path::new(&program)
+        .file_name()
+        .is_some_and(|n| n == SESSION_PLUGIN_NAME)
+    {
+        let args: Vec<String> = argv.collect();
+        std::process::exit(haneul::session_plugin::run(&args)?);
+    }
     let cli = Cli::parse();
     match cli.command {
+        Command::SessionManagerPlugin { args } => std::process::exit(haneul::session_plugin::run(&args)?),
         Command::Up(args) => up(*args),
         Command::Agent(args) => agent(*args),
         Command::Env { data_dir } => env(data_dir),

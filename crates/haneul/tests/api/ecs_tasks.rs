@@ -746,6 +746,52 @@ async fn execute_command_opens_a_shell_in_the_container() {
     // A session opens once.
     let mut again = DataChannelClient::open(stream_url, session.token_value().unwrap()).await;
     assert!(again.next().await.is_none(), "a used session opened again");
+
+    // The aws CLI, with haneul as its session-manager-plugin.
+    let plugin_dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_haneul"),
+        plugin_dir.path().join("session-manager-plugin"),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        plugin_dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("timeout")
+        .args([
+            "60",
+            "aws",
+            "ecs",
+            "execute-command",
+            "--cluster",
+            "demo",
+            "--task",
+            &arn,
+        ])
+        .args(["--container", "web", "--interactive", "--command"])
+        .arg("/bin/busybox sh -c 'echo cli-exec-$((40+2)); /bin/busybox hostname'")
+        .envs(h.cli_env())
+        .env("PATH", path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the aws CLI runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "aws ecs execute-command: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("cli-exec-42"), "{stdout}");
+    assert!(
+        stdout.contains("Starting session with SessionId: ecs-execute-command-"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Exiting session with sessionId: ecs-execute-command-"),
+        "{stdout}"
+    );
     ecs.stop_task().cluster("demo").task(&arn).send().await.unwrap();
     ecs.stop_task().cluster("demo").task(&plain).send().await.unwrap();
     wait_status(&ecs, "demo", &arn, "STOPPED", Duration::from_secs(30)).await;
