@@ -171,6 +171,20 @@ pub struct Task {
     /// UpdateTaskProtection: protected from scale-in and deployments until then (epoch s).
     #[serde(default)]
     pub protection_expires_at: Option<f64>,
+    /// While live on a container instance: what it takes there, as counted in the
+    /// instance's usage (`scheduler::usage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booked: Option<Booked>,
+}
+
+/// What one task booked on its container instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Booked {
+    pub instance: String,
+    pub cpu: i64,
+    pub memory: i64,
+    pub host_ports: Vec<u16>,
+    pub group: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -330,6 +330,7 @@ pub fn task_from_view(view: &Value, definition: &Value) -> Option<Task> {
         draining_until_s: None,
         stop_seen: false,
         protection_expires_at: None,
+        booked: None,
     })
 }
 

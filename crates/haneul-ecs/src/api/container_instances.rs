@@ -17,7 +17,7 @@ use crate::error::EcsError;
 use crate::generated as api;
 use crate::model::{Task, KIND_TASK, SEP};
 use crate::scheduler::expression::{self, Subject};
-use crate::scheduler::placement::{used_on_instances, Need};
+use crate::scheduler::usage::{self, Usage};
 use crate::{parse, scope, Ecs};
 
 /// A container instance, keyed `cluster␁id`.
@@ -69,7 +69,7 @@ impl ContainerInstance {
 
 /// The instance as DescribeContainerInstances shows it; `tasks`: (running, pending) on it;
 /// `used`: what its live tasks take.
-fn view(ci: &ContainerInstance, tasks: (i64, i64), used: &[Need], with_tags: bool) -> Value {
+fn view(ci: &ContainerInstance, tasks: (i64, i64), used: Option<&Usage>, with_tags: bool) -> Value {
     let now = haneul_wire::value::now_epoch_s();
     let attributes: Vec<Value> = ci
         .attributes
@@ -232,7 +232,7 @@ pub async fn register(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
             Ok::<_, EcsError>(ci)
         })
         .await?;
-    Ok(json!({ "containerInstance": view(&ci, (0, 0), &[], false) }))
+    Ok(json!({ "containerInstance": view(&ci, (0, 0), None, false) }))
 }
 
 pub async fn deregister(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
@@ -259,7 +259,7 @@ pub async fn deregister(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result
             Ok::<_, EcsError>((ci, counts))
         })
         .await?;
-    Ok(json!({ "containerInstance": view(&ci.0, ci.1, &[], false) }))
+    Ok(json!({ "containerInstance": view(&ci.0, ci.1, None, false) }))
 }
 
 pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, EcsError> {
@@ -273,7 +273,7 @@ pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
     ecs.store
         .read(move |t| {
             let cluster = load_active_cluster(t, &scope, input.cluster.as_deref())?;
-            let used = used_on_instances(t, &scope, &cluster.name)?;
+            let used = usage::of_cluster(t, &scope, &cluster.name)?;
             let mut found = Vec::new();
             let mut failures = Vec::new();
             for given in &input.container_instances {
@@ -281,8 +281,7 @@ pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
                 match t.get::<ContainerInstance>(&scope, KIND_CONTAINER_INSTANCE, &key(&cluster.name, id))? {
                     Some(ci) => {
                         let counts = task_counts(t, &scope, &cluster.name, &ci.arn)?;
-                        let mine = used.get(&ci.arn).map(Vec::as_slice).unwrap_or(&[]);
-                        found.push(view(&ci, counts, mine, tags));
+                        found.push(view(&ci, counts, used.get(&ci.arn), tags));
                     }
                     None => failures.push(json!({
                         "arn": format!("arn:aws:ecs:{region}:{account}:container-instance/{}/{id}", cluster.name),
@@ -296,13 +295,14 @@ pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
 }
 
 /// A ListContainerInstances filter: the cluster query language (see [`expression`]).
-fn matches_filter(ci: &ContainerInstance, filter: &str) -> Result<bool, EcsError> {
+fn matches_filter(ci: &ContainerInstance, used: Option<&Usage>, filter: &str) -> Result<bool, EcsError> {
+    let none = std::collections::BTreeMap::new();
     let subject = Subject {
         attributes: &ci.attributes,
         ec2_instance_id: &ci.ec2_instance_id,
         agent_connected: ci.agent_connected(haneul_wire::value::now_epoch_s()),
-        running_tasks: 0,
-        task_groups: &[],
+        running_tasks: used.map_or(0, |u| u.tasks),
+        task_groups: used.map_or(&none, |u| &u.groups),
     };
     expression::matches(filter, &subject).map_err(|e| invalid(e.0))
 }
@@ -316,6 +316,10 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
         .store
         .read(move |t| {
             let cluster = load_active_cluster(t, &scope, input.cluster.as_deref())?;
+            let used = match input.filter {
+                Some(_) => usage::of_cluster(t, &scope, &cluster.name)?,
+                None => Default::default(),
+            };
             let mut out = Vec::new();
             for (_, ci) in
                 t.list_prefix::<ContainerInstance>(&scope, KIND_CONTAINER_INSTANCE, &format!("{}{SEP}", cluster.name))?
@@ -325,7 +329,7 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
                     None => ci.status != "INACTIVE",
                 };
                 let filter_ok = match input.filter.as_deref() {
-                    Some(f) => matches_filter(&ci, f)?,
+                    Some(f) => matches_filter(&ci, used.get(&ci.arn), f)?,
                     None => true,
                 };
                 if status_ok && filter_ok {
@@ -347,6 +351,7 @@ pub async fn update_state(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Resu
     ecs.store
         .write(move |t| {
             let cluster = load_active_cluster(t, &scope, input.cluster.as_deref())?;
+            let used = usage::of_cluster(t, &scope, &cluster.name)?;
             let mut found = Vec::new();
             let mut failures = Vec::new();
             for given in &input.container_instances {
@@ -362,7 +367,7 @@ pub async fn update_state(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Resu
                             t.put(&scope, KIND_CONTAINER_INSTANCE, &k, &ci)?;
                         }
                         let counts = task_counts(t, &scope, &cluster.name, &ci.arn)?;
-                        found.push(view(&ci, counts, &[], false));
+                        found.push(view(&ci, counts, used.get(&ci.arn), false));
                     }
                     None => failures.push(json!({ "arn": given, "reason": "MISSING" })),
                 }

@@ -19,7 +19,7 @@ fn invalid(msg: impl Into<String>) -> EcsError {
 }
 
 /// The agent-hosted task a report names, as stored.
-fn reported_task(t: &Txn<'_>, scope: &Scope, cluster: Option<&str>, task: &str) -> Result<(String, Task), EcsError> {
+fn reported_task(t: &Txn<'_>, scope: &Scope, cluster: Option<&str>, task: &str) -> Result<Task, EcsError> {
     let cluster = load_active_cluster(t, scope, cluster)?;
     let key = task_key(&cluster.name, task_id(task));
     let found: Task = t
@@ -30,13 +30,12 @@ fn reported_task(t: &Txn<'_>, scope: &Scope, cluster: Option<&str>, task: &str) 
             "State changes can be submitted only for tasks on container instances.".into(),
         ));
     }
-    Ok((key, found))
+    Ok(found)
 }
 
 fn store_report(
     t: &mut Txn<'_>,
     scope: &Scope,
-    key: &str,
     mut task: Task,
     change: impl FnOnce(&mut Task),
 ) -> Result<(), EcsError> {
@@ -49,7 +48,7 @@ fn store_report(
             n.status = "DELETED".into();
         }
     }
-    t.put(scope, KIND_TASK, key, &task)?;
+    crate::scheduler::usage::put_task(t, scope, &mut task)?;
     Ok(())
 }
 
@@ -59,11 +58,9 @@ pub async fn submit_task(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Resul
     let scope = scope(ctx);
     ecs.store
         .write(move |t| {
-            let (key, found) = reported_task(t, &scope, typed.cluster.as_deref(), &task)?;
+            let found = reported_task(t, &scope, typed.cluster.as_deref(), &task)?;
             let now = haneul_wire::value::now_epoch_s();
-            store_report(t, &scope, &key, found, |task| {
-                protocol::apply_state_change(task, &input, now)
-            })
+            store_report(t, &scope, found, |task| protocol::apply_state_change(task, &input, now))
         })
         .await?;
     Ok(json!({ "acknowledgment": "ACK" }))
@@ -79,11 +76,11 @@ pub async fn submit_container(ecs: &Ecs, ctx: &RequestContext, input: Value) -> 
     let scope = scope(ctx);
     ecs.store
         .write(move |t| {
-            let (key, found) = reported_task(t, &scope, typed.cluster.as_deref(), &task)?;
+            let found = reported_task(t, &scope, typed.cluster.as_deref(), &task)?;
             if !found.containers.iter().any(|c| c.name == name) {
                 return Err(invalid(format!("The task has no container named {name}.")));
             }
-            store_report(t, &scope, &key, found, |task| {
+            store_report(t, &scope, found, |task| {
                 if let Some(c) = task.containers.iter_mut().find(|c| c.name == name) {
                     protocol::apply_container_change(c, &input);
                 }
@@ -114,12 +111,12 @@ pub async fn submit_attachments(ecs: &Ecs, ctx: &RequestContext, input: Value) -
                 let Some(at) = at else {
                     return Err(invalid(format!("The attachment {} was not found.", a.attachment_arn)));
                 };
-                let (key, task) = &mut tasks[at];
+                let (_, task) = &mut tasks[at];
                 if let Some(n) = &mut task.network {
                     n.status = a.status.clone();
                 }
                 task.version += 1;
-                t.put(&scope, KIND_TASK, key, task)?;
+                crate::scheduler::usage::put_task(t, &scope, task)?;
             }
             Ok::<_, EcsError>(())
         })

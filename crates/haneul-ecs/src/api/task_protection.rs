@@ -98,7 +98,7 @@ pub async fn update(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                 }
                 task.protection_expires_at = input.protection_enabled.then_some(now + minutes as f64 * 60.0);
                 task.version += 1;
-                t.put(&scope, KIND_TASK, &key, &task)?;
+                crate::scheduler::usage::put_task(t, &scope, &mut task)?;
                 tasks.push(protected(&task));
             }
             Ok::<_, EcsError>(json!({ "protectedTasks": tasks, "failures": failures }))

@@ -300,8 +300,10 @@ pub(crate) fn create_task(
         draining_until_s: None,
         stop_seen: false,
         protection_expires_at: None,
+        booked: None,
     };
-    t.put(scope, KIND_TASK, &task_key(launch.cluster, &id), &task)?;
+    let mut task = task;
+    crate::scheduler::usage::put_task(t, scope, &mut task)?;
     if let Some(index) = on_instance_key(&task) {
         t.put(scope, KIND_TASK_ON_INSTANCE, &index, &task.id)?;
     }
@@ -461,7 +463,7 @@ pub async fn stop(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
                 task.stopped_reason = Some(reason);
                 task.stopping_at = Some(haneul_wire::value::now_epoch_s());
                 task.version += 1;
-                t.put(&scope, KIND_TASK, &key, &task)?;
+                crate::scheduler::usage::put_task(t, &scope, &mut task)?;
             }
             Ok::<_, EcsError>(task)
         })

@@ -64,7 +64,7 @@ impl TaskRecords for StoreRecords {
                             super::addresses::release(t, &n.private_ip, &task.arn)?;
                         }
                     }
-                    t.put(&scope, KIND_TASK, &key, &task)?;
+                    crate::scheduler::usage::put_task(t, &scope, &mut task)?;
                     Ok::<_, StoreError>(Some(task))
                 })
                 .await?;

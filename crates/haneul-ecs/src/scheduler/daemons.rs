@@ -68,7 +68,7 @@ fn reconcile_one(t: &mut Txn<'_>, cidr: &TaskCidr, scope: &Scope, key: &str, mut
     // Per instance: the task kept (current revision, asked to run), and whether any is stopping.
     let mut kept: HashMap<String, bool> = HashMap::new();
     let mut stopping: HashMap<String, bool> = HashMap::new();
-    for (task_key_, mut task) in tasks {
+    for (_, mut task) in tasks {
         let on_eligible = eligible.contains_key(&task.host);
         let current_revision = current
             .as_ref()
@@ -92,7 +92,7 @@ fn reconcile_one(t: &mut Txn<'_>, cidr: &TaskCidr, scope: &Scope, key: &str, mut
             });
             task.stopping_at = Some(now);
             task.version += 1;
-            t.put(scope, KIND_TASK, &task_key_, &task)?;
+            super::usage::put_task(t, scope, &mut task)?;
             written += 1;
         }
         stopping.insert(task.host.clone(), true);

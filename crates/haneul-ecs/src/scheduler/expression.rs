@@ -12,8 +12,8 @@ pub struct Subject<'a> {
     pub ec2_instance_id: &'a str,
     pub agent_connected: bool,
     pub running_tasks: i64,
-    /// The groups of the live tasks on the instance.
-    pub task_groups: &'a [String],
+    /// The instance's live tasks per task group.
+    pub task_groups: &'a BTreeMap<String, i64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -100,7 +100,7 @@ fn clause_holds(clause: &str, s: &Subject<'_>) -> Result<bool, ExpressionError> 
         "ec2InstanceId" => vec![s.ec2_instance_id.to_string()],
         "agentConnected" => vec![s.agent_connected.to_string()],
         "runningTasksCount" => vec![s.running_tasks.to_string()],
-        "task:group" => s.task_groups.to_vec(),
+        "task:group" => s.task_groups.keys().cloned().collect(),
         other => match other.strip_prefix("attribute:") {
             Some(name) => match s.attributes.get(name) {
                 Some(Some(v)) => vec![v.clone()],
@@ -183,13 +183,13 @@ fn wildcard(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn subject(attrs: &BTreeMap<String, Option<String>>) -> Subject<'_> {
+    fn subject<'a>(attrs: &'a BTreeMap<String, Option<String>>, groups: &'a BTreeMap<String, i64>) -> Subject<'a> {
         Subject {
             attributes: attrs,
             ec2_instance_id: "i-1",
             agent_connected: true,
             running_tasks: 2,
-            task_groups: &[],
+            task_groups: groups,
         }
     }
 
@@ -199,7 +199,8 @@ mod tests {
         a.insert("ecs.availability-zone".to_string(), Some("us-east-1a".to_string()));
         a.insert("ecs.instance-type".to_string(), Some("t2.micro".to_string()));
         a.insert("flag".to_string(), None);
-        let s = subject(&a);
+        let groups = BTreeMap::new();
+        let s = subject(&a, &groups);
         let holds = |e: &str| matches(e, &s).unwrap();
         assert!(holds("attribute:ecs.availability-zone == us-east-1a"));
         assert!(holds("attribute:ecs.availability-zone in [us-east-1a, us-east-1b]"));

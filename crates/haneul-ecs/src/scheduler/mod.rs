@@ -9,6 +9,7 @@ pub mod daemons;
 pub mod expression;
 pub mod placement;
 pub mod plan;
+pub mod usage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -155,6 +156,12 @@ impl Scheduler {
 
     pub async fn run(self: Arc<Scheduler>, cancel: CancellationToken) {
         let mut changes = self.store.subscribe_kinds(&["ecs."]);
+        // Placement reads the instances' usage rows: count them again from the tasks first.
+        match self.store.write(usage::rebuild).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tasks = n, "recounted what tasks take on their container instances"),
+            Err(e) => tracing::warn!(error = %e, "cannot recount container instances' usage"),
+        }
         let mut agents_checked = tokio::time::Instant::now();
         loop {
             if agents_checked.elapsed() >= Duration::from_secs(LOST_AGENT_CHECK_S) {
@@ -219,7 +226,7 @@ impl Scheduler {
                 let mut stopped = 0;
                 for (scope, ci) in lost {
                     let prefix = format!("{}{}", ci.cluster, crate::model::SEP);
-                    for (key, mut task) in t.list_prefix::<Task>(&scope, KIND_TASK, &prefix)? {
+                    for (_, mut task) in t.list_prefix::<Task>(&scope, KIND_TASK, &prefix)? {
                         if task.host != ci.arn || task.is_stopped() {
                             continue;
                         }
@@ -243,7 +250,7 @@ impl Scheduler {
                             n.status = "DELETED".into();
                         }
                         task.version += 1;
-                        t.put(&scope, KIND_TASK, &key, &task)?;
+                        usage::put_task(t, &scope, &mut task)?;
                         stopped += 1;
                     }
                 }
@@ -638,8 +645,7 @@ fn apply(
         }
     }
     for i in step.changed_tasks {
-        let task = &tasks[i];
-        t.put(scope, KIND_TASK, &crate::model::task_key(&task.cluster, &task.id), task)?;
+        usage::put_task(t, scope, &mut tasks[i])?;
     }
     Ok(service_changed)
 }

@@ -5,15 +5,16 @@
 //! placement strategies in order (`spread` over a field, `binpack` on cpu or memory,
 //! `random`). FARGATE tasks run on haneul's own host and are not placed here.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use haneul_store::{Scope, Txn};
 use serde_json::Value;
 
 use super::expression::{self, Subject};
+use super::usage::{self, Usage};
 use crate::api::container_instances::{ContainerInstance, KIND_CONTAINER_INSTANCE};
 use crate::error::EcsError;
-use crate::model::{Task, KIND_TASK, SEP};
+use crate::model::SEP;
 
 /// A container instance as placement sees it: what it has left and what runs on it.
 #[derive(Debug, Clone)]
@@ -26,8 +27,10 @@ pub struct Candidate {
     pub cpu_left: i64,
     pub memory_left: i64,
     pub ports_used: Vec<u16>,
-    /// The groups of the live tasks on it (one entry per task).
-    pub task_groups: Vec<String>,
+    /// Its live tasks per task group.
+    pub task_groups: BTreeMap<String, i64>,
+    /// How many live tasks it has.
+    pub running_tasks: i64,
     /// The capacity provider its agent joined.
     pub capacity_provider: Option<String>,
 }
@@ -156,48 +159,35 @@ pub fn candidates(t: &Txn<'_>, scope: &Scope, cluster: &str) -> Result<Vec<Candi
             ec2_instance_id: ci.ec2_instance_id,
             zone,
             attributes: ci.attributes,
-            task_groups: Vec::new(),
+            task_groups: BTreeMap::new(),
+            running_tasks: 0,
         });
     }
     if out.is_empty() {
         return Ok(out);
     }
-    let mut used = used_on_instances(t, scope, cluster)?;
+    let mut used = usage::of_cluster(t, scope, cluster)?;
     for c in &mut out {
-        for need in used.remove(&c.arn).unwrap_or_default() {
-            take(c, &need);
+        if let Some(u) = used.remove(&c.arn) {
+            c.cpu_left -= u.cpu;
+            c.memory_left -= u.memory;
+            c.ports_used.extend(&u.host_ports);
+            c.running_tasks += u.tasks;
+            for (group, n) in u.groups {
+                *c.task_groups.entry(group).or_default() += n;
+            }
         }
     }
     Ok(out)
 }
 
-/// What the live tasks on each container instance of `cluster` take, by instance ARN.
-pub fn used_on_instances(t: &Txn<'_>, scope: &Scope, cluster: &str) -> Result<HashMap<String, Vec<Need>>, EcsError> {
-    let mut used: HashMap<String, Vec<Need>> = HashMap::new();
-    for (_, task) in t.list_prefix::<Task>(scope, KIND_TASK, &format!("{cluster}{SEP}"))? {
-        if task.is_stopped() || task.host == crate::model::HOST_LOCAL {
-            continue;
-        }
-        let need = need_of(
-            &task.definition(),
-            task.cpu.as_deref(),
-            task.memory.as_deref(),
-            task.group.as_deref().unwrap_or(""),
-        );
-        used.entry(task.host.clone()).or_default().push(need);
-    }
-    Ok(used)
-}
-
-/// The instance's registered resources less what `used` takes (remainingResources).
-pub fn remaining(resources: &Value, used: &[Need]) -> Value {
+/// The instance's registered resources less what its live tasks take (remainingResources).
+pub fn remaining(resources: &Value, used: Option<&Usage>) -> Value {
     let mut out = resources.clone();
-    let cpu: i64 = used.iter().map(|n| n.cpu).sum();
-    let memory: i64 = used.iter().map(|n| n.memory).sum();
-    let ports: Vec<String> = used
-        .iter()
-        .flat_map(|n| n.host_ports.iter().map(u16::to_string))
-        .collect();
+    let none = Usage::default();
+    let used = used.unwrap_or(&none);
+    let (cpu, memory) = (used.cpu, used.memory);
+    let ports: Vec<String> = used.host_ports.iter().map(u16::to_string).collect();
     for r in out.as_array_mut().into_iter().flatten() {
         match r.get("name").and_then(Value::as_str) {
             Some("CPU") => {
@@ -223,7 +213,8 @@ fn take(c: &mut Candidate, need: &Need) {
     c.cpu_left -= need.cpu;
     c.memory_left -= need.memory;
     c.ports_used.extend(&need.host_ports);
-    c.task_groups.push(need.group.clone());
+    *c.task_groups.entry(need.group.clone()).or_default() += 1;
+    c.running_tasks += 1;
 }
 
 /// Checks the constraints and strategies as given (at RunTask / CreateService).
@@ -251,12 +242,13 @@ pub fn validate(constraints: &[Value], strategy: &[Value]) -> Result<(), EcsErro
                     ));
                 };
                 let empty = BTreeMap::new();
+                let no_groups = BTreeMap::new();
                 let probe = Subject {
                     attributes: &empty,
                     ec2_instance_id: "",
                     agent_connected: true,
                     running_tasks: 0,
-                    task_groups: &[],
+                    task_groups: &no_groups,
                 };
                 expression::matches(e, &probe).map_err(|e| invalid(e.0))?;
             }
@@ -335,14 +327,14 @@ pub fn place(
         } else {
             constraints.iter().find_map(|k| {
                 let holds = match k.get("type").and_then(Value::as_str) {
-                    Some("distinctInstance") => !c.task_groups.contains(&need.group),
+                    Some("distinctInstance") => !c.task_groups.contains_key(&need.group),
                     Some("memberOf") => {
                         let e = k.get("expression").and_then(Value::as_str).unwrap_or("");
                         let subject = Subject {
                             attributes: &c.attributes,
                             ec2_instance_id: &c.ec2_instance_id,
                             agent_connected: c.agent_connected,
-                            running_tasks: c.task_groups.len() as i64,
+                            running_tasks: c.running_tasks,
                             task_groups: &c.task_groups,
                         };
                         expression::matches(e, &subject).unwrap_or(false)
@@ -408,12 +400,12 @@ fn rank(candidates: &[Candidate], fits: &[usize], need: &Need, strategy: &[Value
                     };
                     // How many of the group's tasks already share this instance's value.
                     let mine = value_of(c);
-                    let same: usize = candidates
+                    let same: i64 = candidates
                         .iter()
                         .filter(|x| value_of(x) == mine)
-                        .map(|x| x.task_groups.iter().filter(|g| **g == need.group).count())
+                        .map(|x| x.task_groups.get(&need.group).copied().unwrap_or(0))
                         .sum();
-                    key.push(same as i64);
+                    key.push(same);
                 }
                 _ => key.push(rand::random::<u16>() as i64),
             }
@@ -446,7 +438,8 @@ mod tests {
             cpu_left: 1024,
             memory_left: memory,
             ports_used: vec![22],
-            task_groups: Vec::new(),
+            task_groups: BTreeMap::new(),
+            running_tasks: 0,
             capacity_provider: None,
         }
     }

@@ -799,3 +799,136 @@ fn capacity_providers_are_created_associated_updated_and_deleted() {
     );
     assert!(e.contains("does not exist"), "{e}");
 }
+
+/// What a task takes is booked on its container instance when placed and given back when
+/// it stops: remainingResources, the filters' runningTasksCount and task:group, and
+/// placement all see it.
+#[test]
+fn tasks_book_and_give_back_resources_on_their_container_instance() {
+    let h = Haneul::start();
+    h.aws_ok(&["ecs", "create-cluster", "--cluster-name", "hosts"]);
+    let made = h.aws_ok(&[
+        "ecs",
+        "register-container-instance",
+        "--cluster",
+        "hosts",
+        "--instance-identity-document",
+        r#"{"instanceId":"i-0fedcba9876543210","availabilityZone":"us-east-1a"}"#,
+        "--total-resources",
+        "name=CPU,type=INTEGER,integerValue=1024",
+        "name=MEMORY,type=INTEGER,integerValue=1000",
+        "name=PORTS,type=STRINGSET,stringSetValue=22",
+    ]);
+    let instance = made["containerInstance"]["containerInstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.aws_ok(&[
+        "ecs",
+        "register-task-definition",
+        "--family",
+        "big",
+        "--container-definitions",
+        r#"[{"name":"app","image":"busybox","cpu":256,"memory":600,"portMappings":[{"containerPort":80,"hostPort":8081}]}]"#,
+    ]);
+    let remaining = |h: &Haneul| -> (i64, i64, Vec<String>) {
+        let d = h.aws_ok(&[
+            "ecs",
+            "describe-container-instances",
+            "--cluster",
+            "hosts",
+            "--container-instances",
+            &instance,
+        ]);
+        let r = d["containerInstances"][0]["remainingResources"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let int = |name: &str| {
+            r.iter()
+                .find(|x| x["name"] == name)
+                .and_then(|x| x["integerValue"].as_i64())
+                .unwrap()
+        };
+        let ports = r
+            .iter()
+            .find(|x| x["name"] == "PORTS")
+            .and_then(|x| x["stringSetValue"].as_array())
+            .map(|a| a.iter().map(|p| p.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default();
+        (int("CPU"), int("MEMORY"), ports)
+    };
+    let filtered = |h: &Haneul, filter: &str| -> usize {
+        h.aws_ok(&[
+            "ecs",
+            "list-container-instances",
+            "--cluster",
+            "hosts",
+            "--filter",
+            filter,
+        ])["containerInstanceArns"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(remaining(&h).0, 1024);
+    let ran = h.aws_ok(&[
+        "ecs",
+        "run-task",
+        "--cluster",
+        "hosts",
+        "--task-definition",
+        "big",
+        "--launch-type",
+        "EC2",
+    ]);
+    let task = ran["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+    assert_eq!(ran["tasks"][0]["containerInstanceArn"], instance.as_str());
+    let (cpu, memory, ports) = remaining(&h);
+    assert_eq!((cpu, memory), (768, 400));
+    assert!(ports.contains(&"8081".to_string()), "{ports:?}");
+    assert_eq!(filtered(&h, "runningTasksCount == 1"), 1);
+    assert_eq!(filtered(&h, "task:group == family:big"), 1);
+    assert_eq!(filtered(&h, "task:group == family:other"), 0);
+    // No room for a second one.
+    let full = h.aws_ok(&[
+        "ecs",
+        "run-task",
+        "--cluster",
+        "hosts",
+        "--task-definition",
+        "big",
+        "--launch-type",
+        "EC2",
+    ]);
+    assert_eq!(full["tasks"].as_array().unwrap().len(), 0);
+    assert_eq!(full["failures"][0]["reason"], "RESOURCE:MEMORY");
+    // The agent reports the task stopped: what it took is free again.
+    h.aws_ok(&[
+        "ecs",
+        "submit-task-state-change",
+        "--cluster",
+        "hosts",
+        "--task",
+        &task,
+        "--status",
+        "STOPPED",
+        "--reason",
+        "Essential container in task exited",
+    ]);
+    let (cpu, memory, ports) = remaining(&h);
+    assert_eq!((cpu, memory), (1024, 1000));
+    assert!(!ports.contains(&"8081".to_string()), "{ports:?}");
+    assert_eq!(filtered(&h, "runningTasksCount == 0"), 1);
+    let again = h.aws_ok(&[
+        "ecs",
+        "run-task",
+        "--cluster",
+        "hosts",
+        "--task-definition",
+        "big",
+        "--launch-type",
+        "EC2",
+    ]);
+    assert_eq!(again["tasks"].as_array().unwrap().len(), 1, "{again}");
+}
