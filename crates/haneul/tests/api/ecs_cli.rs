@@ -871,17 +871,20 @@ fn tasks_book_and_give_back_resources_on_their_container_instance() {
             .unwrap()
             .len()
     };
+    let run_big = |h: &Haneul| {
+        h.aws_ok(&[
+            "ecs",
+            "run-task",
+            "--cluster",
+            "hosts",
+            "--task-definition",
+            "big",
+            "--launch-type",
+            "EC2",
+        ])
+    };
     assert_eq!(remaining(&h).0, 1024);
-    let ran = h.aws_ok(&[
-        "ecs",
-        "run-task",
-        "--cluster",
-        "hosts",
-        "--task-definition",
-        "big",
-        "--launch-type",
-        "EC2",
-    ]);
+    let ran = run_big(&h);
     let task = ran["tasks"][0]["taskArn"].as_str().unwrap().to_string();
     assert_eq!(ran["tasks"][0]["containerInstanceArn"], instance.as_str());
     let (cpu, memory, ports) = remaining(&h);
@@ -891,16 +894,7 @@ fn tasks_book_and_give_back_resources_on_their_container_instance() {
     assert_eq!(filtered(&h, "task:group == family:big"), 1);
     assert_eq!(filtered(&h, "task:group == family:other"), 0);
     // No room for a second one.
-    let full = h.aws_ok(&[
-        "ecs",
-        "run-task",
-        "--cluster",
-        "hosts",
-        "--task-definition",
-        "big",
-        "--launch-type",
-        "EC2",
-    ]);
+    let full = run_big(&h);
     assert_eq!(full["tasks"].as_array().unwrap().len(), 0);
     assert_eq!(full["failures"][0]["reason"], "RESOURCE:MEMORY");
     // The agent reports the task stopped: what it took is free again.
@@ -920,15 +914,6 @@ fn tasks_book_and_give_back_resources_on_their_container_instance() {
     assert_eq!((cpu, memory), (1024, 1000));
     assert!(!ports.contains(&"8081".to_string()), "{ports:?}");
     assert_eq!(filtered(&h, "runningTasksCount == 0"), 1);
-    let again = h.aws_ok(&[
-        "ecs",
-        "run-task",
-        "--cluster",
-        "hosts",
-        "--task-definition",
-        "big",
-        "--launch-type",
-        "EC2",
-    ]);
+    let again = run_big(&h);
     assert_eq!(again["tasks"].as_array().unwrap().len(), 1, "{again}");
 }
