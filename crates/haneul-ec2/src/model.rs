@@ -8,6 +8,20 @@ pub const KIND_SUBNET: &str = "ec2.subnet";
 pub const KIND_SECURITY_GROUP: &str = "ec2.security-group";
 /// Marks that the account/region's default VPC was created (even if later deleted).
 pub const KIND_DEFAULTS: &str = "ec2.defaults";
+/// Instances haneul knows of, keyed by instance id: the hosts that joined as ECS container
+/// instances (`haneul agent`), so `instance` target groups can reach them.
+pub const KIND_INSTANCE: &str = "ec2.instance";
+
+/// An instance: where its private address is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Instance {
+    pub instance_id: String,
+    pub private_ip_address: String,
+    pub availability_zone: String,
+    /// `running` while it is registered.
+    pub state: String,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -148,6 +148,9 @@ pub struct Task {
     pub availability_zone: String,
     /// Where it runs: [`HOST_LOCAL`] or a container instance ARN.
     pub host: String,
+    /// On a container instance: that instance's EC2 instance id (its `instance` targets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_instance_id: Option<String>,
     pub cpu: Option<String>,
     pub memory: Option<String>,
     #[serde(default)]

@@ -54,13 +54,16 @@ pub struct TargetGroup {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Target {
-    /// An IP address (target type `ip`).
+    /// An IP address (target type `ip`) or an instance id (type `instance`).
     pub id: String,
     pub port: i64,
     pub availability_zone: Option<String>,
     /// Deregistered: draining (no new requests, in-flight ones finish) until this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draining_until_s: Option<f64>,
+    /// An instance target: the instance's private address, found when it was registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 impl Target {

@@ -1,9 +1,10 @@
 //! RegisterTargets, DeregisterTargets, DescribeTargetHealth. Targets are IP addresses (target
-//! type `ip`); instance targets wait for ECS. A target group no load balancer uses reports its
+//! type `ip`) or instances (type `instance`: the hosts that joined ECS as container instances,
+//! reached at the private address they registered). A target group no load balancer uses reports its
 //! targets `unused`, as ALB does; otherwise health is what the probes found. A deregistered
 //! target of a group in use drains for the group's deregistration delay.
 
-use haneul_store::Store;
+use haneul_store::{Scope, Store, Txn};
 use haneul_wire::RequestContext;
 use serde_json::{json, Value};
 
@@ -18,19 +19,30 @@ use haneul_wire::value::now_epoch_s;
 /// ALB's quota of targets per target group.
 pub const MAX_TARGETS: usize = 1_000;
 
-/// The target as given, with the group's port by default; IP targets must be IPv4 addresses.
+/// The target as given, with the group's port by default: an IPv4 address (type `ip`) or an
+/// instance id (type `instance`; its address is found by [`resolve`]).
 fn target(tg: &TargetGroup, d: &api_types::TargetDescription) -> Result<Target, ElbError> {
-    if tg.target_type != "ip" {
-        return Err(ElbError::InvalidTarget(format!(
-            "The target '{}' is not valid: haneul registers IP targets so far (target type 'ip'); instance targets come with ECS",
-            d.id
-        )));
-    }
-    if d.id.parse::<std::net::Ipv4Addr>().is_err() {
-        return Err(ElbError::InvalidTarget(format!(
-            "The IP address '{}' is not a valid IPv4 address",
-            d.id
-        )));
+    match tg.target_type.as_str() {
+        "ip" => {
+            if d.id.parse::<std::net::Ipv4Addr>().is_err() {
+                return Err(ElbError::InvalidTarget(format!(
+                    "The IP address '{}' is not a valid IPv4 address",
+                    d.id
+                )));
+            }
+        }
+        "instance" => {
+            let hex = d.id.strip_prefix("i-").unwrap_or("");
+            if !(hex.len() == 8 || hex.len() == 17) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ElbError::Validation(format!("The instance ID '{}' is not valid", d.id)));
+            }
+        }
+        other => {
+            return Err(ElbError::InvalidTarget(format!(
+                "The target '{}' is not valid: haneul registers ip and instance targets, not target type '{other}'",
+                d.id
+            )))
+        }
     }
     let port = d.port.or(tg.port).unwrap_or(80);
     if !(1..=65535).contains(&port) {
@@ -44,7 +56,28 @@ fn target(tg: &TargetGroup, d: &api_types::TargetDescription) -> Result<Target, 
         port,
         availability_zone: d.availability_zone.clone(),
         draining_until_s: None,
+        address: None,
     })
+}
+
+/// An instance target's private address, from the instance haneul knows by that id (a
+/// container instance that joined with its address).
+pub(crate) fn resolve(t: &Txn<'_>, scope: &Scope, target: &mut Target) -> Result<(), ElbError> {
+    if !target.id.starts_with("i-") {
+        return Ok(());
+    }
+    let instance: Option<haneul_ec2::model::Instance> = t.get(scope, haneul_ec2::model::KIND_INSTANCE, &target.id)?;
+    match instance.filter(|i| i.state == "running") {
+        Some(i) => {
+            target.address = Some(i.private_ip_address);
+            target.availability_zone.get_or_insert(i.availability_zone);
+            Ok(())
+        }
+        None => Err(ElbError::InvalidTarget(
+            "The specified target does not exist, is not in the same VPC as the target group, or has an unsupported instance type."
+                .into(),
+        )),
+    }
 }
 
 /// The group's deregistration delay (attribute `deregistration_delay.timeout_seconds`).
@@ -60,7 +93,7 @@ async fn update_group(
     store: &Store,
     ctx: &RequestContext,
     arn: String,
-    change: impl FnOnce(&mut TargetGroup) -> Result<(), ElbError> + Send + 'static,
+    change: impl FnOnce(&Txn<'_>, &Scope, &mut TargetGroup) -> Result<(), ElbError> + Send + 'static,
 ) -> Result<(), ElbError> {
     let scope = scope(ctx);
     store
@@ -68,7 +101,7 @@ async fn update_group(
             let mut tg = target_group(t, &scope, &arn)?;
             let now_s = now_epoch_s();
             tg.targets.retain(|x| x.present(now_s));
-            change(&mut tg)?;
+            change(t, &scope, &mut tg)?;
             t.put(&scope, KIND_TARGET_GROUP, &tg.name, &tg)?;
             Ok(())
         })
@@ -77,9 +110,10 @@ async fn update_group(
 
 pub async fn register_targets(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, ElbError> {
     let input: api_types::RegisterTargetsInput = parse(input)?;
-    update_group(store, ctx, input.target_group_arn, move |tg| {
+    update_group(store, ctx, input.target_group_arn, move |t, scope, tg| {
         for d in &input.targets {
-            let target = target(tg, d)?;
+            let mut target = target(tg, d)?;
+            resolve(t, scope, &mut target)?;
             match tg
                 .targets
                 .iter_mut()
@@ -102,7 +136,7 @@ pub async fn register_targets(store: &Store, ctx: &RequestContext, input: Value)
 
 pub async fn deregister_targets(store: &Store, ctx: &RequestContext, input: Value) -> Result<Value, ElbError> {
     let input: api_types::DeregisterTargetsInput = parse(input)?;
-    update_group(store, ctx, input.target_group_arn, move |tg| {
+    update_group(store, ctx, input.target_group_arn, move |_, _, tg| {
         let delay_s = deregistration_delay_s(tg);
         let drains = delay_s > 0.0 && !tg.load_balancer_arns.is_empty();
         let until = now_epoch_s() + delay_s;
@@ -210,7 +244,8 @@ pub mod internal {
         crate::api::target_group(t, scope, arn)
     }
 
-    /// Registers `ip:port` (again, if it was draining).
+    /// Registers `id:port` — an IP address, or an instance id in an `instance` group — again
+    /// if it was draining.
     pub fn register_ip(
         t: &mut Txn<'_>,
         scope: &Scope,
@@ -224,12 +259,17 @@ pub mod internal {
         tg.targets.retain(|x| x.present(now_s));
         match tg.targets.iter_mut().find(|x| x.id == ip && x.port == port) {
             Some(existing) => existing.draining_until_s = None,
-            None => tg.targets.push(Target {
-                id: ip.to_string(),
-                port,
-                availability_zone: Some(zone.to_string()),
-                draining_until_s: None,
-            }),
+            None => {
+                let mut target = Target {
+                    id: ip.to_string(),
+                    port,
+                    availability_zone: Some(zone.to_string()),
+                    draining_until_s: None,
+                    address: None,
+                };
+                super::resolve(t, scope, &mut target)?;
+                tg.targets.push(target);
+            }
         }
         if tg.targets.len() > MAX_TARGETS {
             return Err(ElbError::TooManyTargets(format!(

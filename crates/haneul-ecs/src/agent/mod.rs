@@ -351,7 +351,12 @@ async fn register(client: &ApiClient, config: &AgentConfig) -> Result<String, Ag
         .collect();
     let mut input = json!({
         "cluster": config.cluster,
-        "instanceIdentityDocument": json!({ "availabilityZone": zone, "region": config.region }).to_string(),
+        "instanceIdentityDocument": json!({
+            "availabilityZone": zone,
+            "region": config.region,
+            "privateIp": config.host_address,
+        })
+        .to_string(),
         "totalResources": [
             { "name": "CPU", "type": "INTEGER", "integerValue": config.cpu_units },
             { "name": "MEMORY", "type": "INTEGER", "integerValue": config.memory_mib },

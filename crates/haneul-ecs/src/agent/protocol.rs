@@ -331,6 +331,7 @@ pub fn task_from_view(view: &Value, definition: &Value) -> Option<Task> {
         stop_seen: false,
         protection_expires_at: None,
         booked: None,
+        host_instance_id: None,
     })
 }
 

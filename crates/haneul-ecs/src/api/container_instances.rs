@@ -52,6 +52,19 @@ fn instance_id(given: &str) -> &str {
     given.rsplit('/').next().unwrap_or(given)
 }
 
+/// The EC2 instance id of the container instance `arn` of `cluster`, when it is registered.
+pub(crate) fn ec2_instance_of(
+    t: &Txn<'_>,
+    scope: &Scope,
+    cluster: &str,
+    arn: &str,
+) -> Result<Option<String>, EcsError> {
+    Ok(
+        t.get::<ContainerInstance>(scope, KIND_CONTAINER_INSTANCE, &key(cluster, instance_id(arn)))?
+            .map(|ci| ci.ec2_instance_id),
+    )
+}
+
 fn key(cluster: &str, id: &str) -> String {
     format!("{cluster}{SEP}{id}")
 }
@@ -149,6 +162,15 @@ pub async fn register(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
         .map(str::to_string)
         .unwrap_or_else(|| format!("{}a", ctx.region));
     let ec2_id = document.get("instanceId").and_then(Value::as_str).map(str::to_string);
+    // Where `instance` target groups reach it (an agent says its --address).
+    let private_ip = document.get("privateIp").and_then(Value::as_str).map(str::to_string);
+    if let Some(ip) = &private_ip {
+        if ip.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(invalid(format!(
+                "The instance identity document's privateIp '{ip}' is not an IPv4 address."
+            )));
+        }
+    }
     let resources = serde_json::to_value(&input.total_resources).map_err(|e| invalid(e.to_string()))?;
     let version_info = input
         .version_info
@@ -229,6 +251,15 @@ pub async fn register(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
                 }
             }
             t.put(&scope, KIND_CONTAINER_INSTANCE, &key(&ci.cluster, &ci.id), &ci)?;
+            if let Some(ip) = &private_ip {
+                let instance = haneul_ec2::model::Instance {
+                    instance_id: ci.ec2_instance_id.clone(),
+                    private_ip_address: ip.clone(),
+                    availability_zone: zone.clone(),
+                    state: "running".into(),
+                };
+                t.put(&scope, haneul_ec2::model::KIND_INSTANCE, &instance.instance_id, &instance)?;
+            }
             Ok::<_, EcsError>(ci)
         })
         .await?;
@@ -254,6 +285,7 @@ pub async fn deregister(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result
                 ));
             }
             ci.status = "INACTIVE".into();
+            t.delete(&scope, haneul_ec2::model::KIND_INSTANCE, &ci.ec2_instance_id)?;
             ci.version += 1;
             t.put(&scope, KIND_CONTAINER_INSTANCE, &k, &ci)?;
             Ok::<_, EcsError>((ci, counts))

@@ -289,6 +289,11 @@ pub(crate) fn create_task(
         containers,
         network,
         availability_zone,
+        host_instance_id: if launch.host == HOST_LOCAL {
+            None
+        } else {
+            crate::api::container_instances::ec2_instance_of(t, scope, launch.cluster, &launch.host)?
+        },
         host: launch.host.clone(),
         cpu: sized("cpu"),
         memory: sized("memory"),

@@ -431,6 +431,7 @@ fn group_facts(t: &Txn<'_>, scope: &Scope, service: &Service) -> HashMap<String,
                 lb.target_group_arn.clone(),
                 GroupFacts {
                     deregistration_delay_s: haneul_elbv2::targets::deregistration_delay_s(&tg),
+                    target_type: tg.target_type.clone(),
                 },
             );
         }

@@ -63,6 +63,8 @@ impl Fingerprint {
 #[derive(Debug, Clone)]
 pub struct GroupFacts {
     pub deregistration_delay_s: f64,
+    /// `ip` or `instance`: how the group names a task's target.
+    pub target_type: String,
 }
 
 /// The world outside the store: target health and the clock.
@@ -261,17 +263,29 @@ pub fn push_event(s: &mut Service, now_s: f64, message: String) {
 /// The address and port a task is registered under in `lb`'s target group: its ENI's
 /// address and the container port (awsvpc), or the host address and port the container
 /// port is published on (bridge and host modes).
-fn target_of(t: &Task, lb: &LoadBalancerRef) -> Option<(String, i64)> {
+/// The target a task is in `lb`'s group: its ENI address and container port (awsvpc), or
+/// its published host port on the host's address (`ip` groups) or the host's instance
+/// (`instance` groups).
+fn target_of(t: &Task, lb: &LoadBalancerRef, groups: &HashMap<String, GroupFacts>) -> Option<(String, i64)> {
     if let Some(n) = &t.network {
         return Some((n.private_ip.clone(), i64::from(lb.container_port)));
     }
-    t.containers
+    let binding = t
+        .containers
         .iter()
         .find(|c| c.name == lb.container_name)?
         .network_bindings
         .iter()
-        .find(|b| b.container_port == lb.container_port && b.host_port != 0)
-        .map(|b| (b.bind_ip.clone(), i64::from(b.host_port)))
+        .find(|b| b.container_port == lb.container_port && b.host_port != 0)?;
+    let by_instance = groups
+        .get(&lb.target_group_arn)
+        .is_some_and(|g| g.target_type == "instance");
+    let id = if by_instance {
+        t.host_instance_id.clone()?
+    } else {
+        binding.bind_ip.clone()
+    };
+    Some((id, i64::from(binding.host_port)))
 }
 
 fn is_live(t: &Task) -> bool {
@@ -325,7 +339,7 @@ pub fn step(s: &mut Service, tasks: &mut [Task], w: &World<'_>) -> Step {
         if t.registered {
             t.registered = false;
             for lb in &s.load_balancers {
-                if let Some((ip, port)) = target_of(t, lb) {
+                if let Some((ip, port)) = target_of(t, lb, w.groups) {
                     out.effects.push(Effect::Deregister {
                         target_group: lb.target_group_arn.clone(),
                         ip,
@@ -354,7 +368,11 @@ pub fn step(s: &mut Service, tasks: &mut [Task], w: &World<'_>) -> Step {
         if !counts(t) || t.last_status != "RUNNING" {
             continue;
         }
-        let targets: Vec<(String, i64)> = s.load_balancers.iter().filter_map(|lb| target_of(t, lb)).collect();
+        let targets: Vec<(String, i64)> = s
+            .load_balancers
+            .iter()
+            .filter_map(|lb| target_of(t, lb, w.groups))
+            .collect();
         let reachable = targets.len() == s.load_balancers.len();
         if !s.load_balancers.is_empty() && !t.registered && reachable {
             for (lb, (ip, port)) in s.load_balancers.iter().zip(&targets) {
@@ -561,7 +579,9 @@ fn begin_stop(s: &Service, t: &mut Task, i: usize, now: f64, w: &World<'_>, reas
         t.registered = false;
         let mut delay = 0.0f64;
         for lb in &s.load_balancers {
-            let Some((ip, port)) = target_of(t, lb) else { continue };
+            let Some((ip, port)) = target_of(t, lb, w.groups) else {
+                continue;
+            };
             out.effects.push(Effect::Deregister {
                 target_group: lb.target_group_arn.clone(),
                 ip,

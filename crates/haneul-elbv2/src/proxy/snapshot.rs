@@ -157,7 +157,7 @@ fn check_settings(tg: &TargetGroup) -> Option<CheckSettings> {
 
 fn target_addr(t: &Target) -> Option<SocketAddr> {
     Some(SocketAddr::new(
-        t.id.parse::<IpAddr>().ok()?,
+        t.address.as_deref().unwrap_or(&t.id).parse::<IpAddr>().ok()?,
         u16::try_from(t.port).ok()?,
     ))
 }

@@ -346,7 +346,7 @@ async fn a_service_runs_on_two_agents_and_moves_off_a_lost_one() {
         .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
         .port(8080)
         .vpc_id(&lb.vpc)
-        .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
+        .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Instance)
         .health_check_interval_seconds(5)
         .healthy_threshold_count(2)
         .send()
@@ -411,6 +411,45 @@ async fn a_service_runs_on_two_agents_and_moves_off_a_lost_one() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+
+    // Bridge tasks are the group's instance targets: each agent's instance, its task's host port.
+    let instances: HashSet<String> = ecs
+        .describe_container_instances()
+        .cluster("fleet")
+        .container_instances(&a.arn)
+        .container_instances(&b.arn)
+        .send()
+        .await
+        .unwrap()
+        .container_instances()
+        .iter()
+        .map(|ci| ci.ec2_instance_id().unwrap().to_string())
+        .collect();
+    let health = h
+        .elbv2()
+        .describe_target_health()
+        .target_group_arn(&tg)
+        .send()
+        .await
+        .unwrap();
+    let targets: HashSet<(String, i32)> = health
+        .target_health_descriptions()
+        .iter()
+        .map(|d| {
+            let t = d.target().unwrap();
+            (t.id().unwrap().to_string(), t.port().unwrap())
+        })
+        .collect();
+    let bound: HashSet<i32> = tasks
+        .iter()
+        .map(|t| t.containers()[0].network_bindings()[0].host_port().unwrap())
+        .collect();
+    assert_eq!(
+        targets.iter().map(|(id, _)| id.clone()).collect::<HashSet<_>>(),
+        instances,
+        "{targets:?}"
+    );
+    assert_eq!(targets.iter().map(|(_, p)| *p).collect::<HashSet<_>>(), bound);
 
     // awslogs from an agent's container, through CloudWatch Logs' API.
     let on_b = tasks

@@ -813,7 +813,7 @@ fn tasks_book_and_give_back_resources_on_their_container_instance() {
         "--cluster",
         "hosts",
         "--instance-identity-document",
-        r#"{"instanceId":"i-0fedcba9876543210","availabilityZone":"us-east-1a"}"#,
+        r#"{"instanceId":"i-0fedcba9876543210","availabilityZone":"us-east-1a","privateIp":"127.0.0.9"}"#,
         "--total-resources",
         "name=CPU,type=INTEGER,integerValue=1024",
         "name=MEMORY,type=INTEGER,integerValue=1000",
@@ -916,4 +916,49 @@ fn tasks_book_and_give_back_resources_on_their_container_instance() {
     assert_eq!(filtered(&h, "runningTasksCount == 0"), 1);
     let again = run_big(&h);
     assert_eq!(again["tasks"].as_array().unwrap().len(), 1, "{again}");
+
+    // The container instance is an EC2 instance `instance` target groups can name.
+    let vpc = h.aws_ok(&["ec2", "describe-vpcs", "--query", "Vpcs[0].VpcId"]);
+    let tg = h.aws_ok(&[
+        "elbv2",
+        "create-target-group",
+        "--name",
+        "by-instance",
+        "--protocol",
+        "HTTP",
+        "--port",
+        "80",
+        "--target-type",
+        "instance",
+        "--vpc-id",
+        vpc.as_str().unwrap(),
+    ])["TargetGroups"][0]["TargetGroupArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.aws_ok(&[
+        "elbv2",
+        "register-targets",
+        "--target-group-arn",
+        &tg,
+        "--targets",
+        "Id=i-0fedcba9876543210,Port=8081",
+    ]);
+    let health = h.aws_ok(&["elbv2", "describe-target-health", "--target-group-arn", &tg]);
+    assert_eq!(
+        health["TargetHealthDescriptions"][0]["Target"]["Id"],
+        "i-0fedcba9876543210"
+    );
+    assert_eq!(health["TargetHealthDescriptions"][0]["Target"]["Port"], 8081);
+    h.aws_err(
+        &[
+            "elbv2",
+            "register-targets",
+            "--target-group-arn",
+            &tg,
+            "--targets",
+            "Id=i-00000000000000000",
+        ],
+        "InvalidTarget",
+    );
 }
