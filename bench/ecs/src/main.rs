@@ -17,7 +17,7 @@ use aws_sdk_ecs::types::{
     AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType, NetworkConfiguration, NetworkMode, PortMapping,
 };
 use clap::Parser;
-use haneul_ecs::model::{Task, KIND_TASK};
+use haneul_ecs::model::KIND_TASK;
 
 #[derive(Parser)]
 struct Args {
@@ -46,12 +46,20 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// (running tasks, live tasks) of every service task in the store.
+/// The two fields the probe reads of a task (decoding the rest would make the probe, which
+/// runs every 50 ms beside what it measures, cost more than the scheduler).
+#[derive(serde::Deserialize)]
+struct Probe {
+    desired_status: String,
+    last_status: String,
+}
+
 async fn counts(store: &haneul_store::Store) -> anyhow::Result<(usize, usize)> {
     let c = store
         .read(|t| {
             let (mut running, mut live) = (0, 0);
-            t.for_each_all_scopes::<Task>(KIND_TASK, |_, _, task| {
-                if task.desired_status == "RUNNING" && !task.is_stopped() {
+            t.for_each_all_scopes::<Probe>(KIND_TASK, |_, _, task| {
+                if task.desired_status == "RUNNING" && task.last_status != "STOPPED" {
                     live += 1;
                     if task.last_status == "RUNNING" {
                         running += 1;
@@ -75,7 +83,7 @@ async fn wait_running(store: &haneul_store::Store, want: usize, timeout: Duratio
         if start.elapsed() > timeout {
             bail!("{running} of {want} tasks running ({live} live) after {timeout:?}");
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -255,10 +263,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     // Converged: every service whole again, with replacements for every killed task.
     let mut seen_drop = false;
+    let mut replaced_s: Option<f64> = None;
     loop {
         let (run_now, live) = counts(&state.store).await?;
         if run_now < total {
             seen_drop = true;
+        }
+        if seen_drop && live == total && replaced_s.is_none() {
+            replaced_s = Some(t2.elapsed().as_secs_f64());
         }
         if seen_drop && run_now == total && live == total {
             break;
@@ -272,12 +284,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 victims.len()
             );
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     println!(
-        "converge: {} of {total} tasks killed at once, all services whole again in {:.2} s (goal < 5 s)",
+        "converge: {} of {total} tasks killed at once, all services whole again in {:.2} s (goal < 5 s); every replacement placed after {:.2} s",
         victims.len(),
-        t2.elapsed().as_secs_f64()
+        t2.elapsed().as_secs_f64(),
+        replaced_s.unwrap_or(0.0)
     );
     cancel.cancel();
     for a in agent_tasks {
