@@ -34,6 +34,9 @@ struct Args {
     /// Run the tasks on this many agents (0: on haneul's own host, FARGATE).
     #[arg(long, default_value_t = 0)]
     agents: usize,
+    /// Print the converge phase every 0.5 s (tasks stopped since the kill, live, running).
+    #[arg(long)]
+    timeline: bool,
     /// How often each agent looks at its tasks.
     #[arg(long, default_value_t = 1000)]
     agent_poll_ms: u64,
@@ -54,11 +57,16 @@ struct Probe {
     last_status: String,
 }
 
-async fn counts(store: &haneul_store::Store) -> anyhow::Result<(usize, usize)> {
+/// (running, live, stopped) tasks: desired RUNNING and RUNNING; desired RUNNING and not
+/// STOPPED; STOPPED.
+async fn counts(store: &haneul_store::Store) -> anyhow::Result<(usize, usize, usize)> {
     let c = store
         .read(|t| {
-            let (mut running, mut live) = (0, 0);
+            let (mut running, mut live, mut stopped) = (0, 0, 0);
             t.for_each_all_scopes::<Probe>(KIND_TASK, |_, _, task| {
+                if task.last_status == "STOPPED" {
+                    stopped += 1;
+                }
                 if task.desired_status == "RUNNING" && task.last_status != "STOPPED" {
                     live += 1;
                     if task.last_status == "RUNNING" {
@@ -67,7 +75,7 @@ async fn counts(store: &haneul_store::Store) -> anyhow::Result<(usize, usize)> {
                 }
                 Ok(())
             })?;
-            Ok::<_, haneul_store::StoreError>((running, live))
+            Ok::<_, haneul_store::StoreError>((running, live, stopped))
         })
         .await?;
     Ok(c)
@@ -76,7 +84,7 @@ async fn counts(store: &haneul_store::Store) -> anyhow::Result<(usize, usize)> {
 async fn wait_running(store: &haneul_store::Store, want: usize, timeout: Duration) -> anyhow::Result<Duration> {
     let start = Instant::now();
     loop {
-        let (running, live) = counts(store).await?;
+        let (running, live, _) = counts(store).await?;
         if running == want && live == want {
             return Ok(start.elapsed());
         }
@@ -246,6 +254,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
         pass_s * 1000.0,
         args.services as f64 / pass_s
     );
+    if args.agents > 0 {
+        // What placing one task reads: the cluster's instances and their usage.
+        let calls = 200;
+        let t = Instant::now();
+        state
+            .store
+            .read(move |t| {
+                let scope = haneul_store::Scope::new("000000000000", "us-east-1");
+                for _ in 0..calls {
+                    haneul_ecs::scheduler::placement::candidates(t, &scope, "bench", "service:svc-00000", false)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                }
+                Ok::<_, anyhow::Error>(())
+            })
+            .await?;
+        println!(
+            "placement: reading {} instances' candidates takes {:.2} ms",
+            args.agents,
+            t.elapsed().as_secs_f64() * 1000.0 / f64::from(calls)
+        );
+    }
     let victims: Vec<(usize, String)> = {
         let all: Vec<(usize, String)> = engines
             .iter()
@@ -264,8 +293,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // Converged: every service whole again, with replacements for every killed task.
     let mut seen_drop = false;
     let mut replaced_s: Option<f64> = None;
+    let stopped_before = counts(&state.store).await?.2;
+    let mut next_line_s = 0.0;
     loop {
-        let (run_now, live) = counts(&state.store).await?;
+        let (run_now, live, stopped) = counts(&state.store).await?;
+        if args.timeline && t2.elapsed().as_secs_f64() >= next_line_s {
+            eprintln!(
+                "t={:5.2}s stopped={:5} live={:5} running={:5}",
+                t2.elapsed().as_secs_f64(),
+                stopped - stopped_before,
+                live,
+                run_now
+            );
+            next_line_s += 0.5;
+        }
         if run_now < total {
             seen_drop = true;
         }

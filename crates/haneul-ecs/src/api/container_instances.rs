@@ -327,14 +327,18 @@ pub async fn describe(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<V
 }
 
 /// A ListContainerInstances filter: the cluster query language (see [`expression`]).
-fn matches_filter(ci: &ContainerInstance, used: Option<&Usage>, filter: &str) -> Result<bool, EcsError> {
-    let none = std::collections::BTreeMap::new();
+fn matches_filter(
+    ci: &ContainerInstance,
+    used: Option<&Usage>,
+    groups: &BTreeMap<String, i64>,
+    filter: &str,
+) -> Result<bool, EcsError> {
     let subject = Subject {
         attributes: &ci.attributes,
         ec2_instance_id: &ci.ec2_instance_id,
         agent_connected: ci.agent_connected(haneul_wire::value::now_epoch_s()),
         running_tasks: used.map_or(0, |u| u.tasks),
-        task_groups: used.map_or(&none, |u| &u.groups),
+        task_groups: groups,
     };
     expression::matches(filter, &subject).map_err(|e| invalid(e.0))
 }
@@ -361,7 +365,14 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
                     None => ci.status != "INACTIVE",
                 };
                 let filter_ok = match input.filter.as_deref() {
-                    Some(f) => matches_filter(&ci, used.get(&ci.arn), f)?,
+                    Some(f) => {
+                        let groups = if f.contains("task:group") {
+                            usage::groups_of(t, &scope, &cluster.name, &ci.arn)?
+                        } else {
+                            BTreeMap::new()
+                        };
+                        matches_filter(&ci, used.get(&ci.arn), &groups, f)?
+                    }
                     None => true,
                 };
                 if status_ok && filter_ok {

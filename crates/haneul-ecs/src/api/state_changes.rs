@@ -150,7 +150,7 @@ pub async fn start_task(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result
                 .unwrap_or_else(|| json!({}));
             let tags = serde_json::to_value(to_values(&input.tags)?).map_err(|e| invalid(e.to_string()))?;
             let group = input.group.clone().unwrap_or_else(|| format!("family:{}", def.family));
-            let mut candidates = crate::scheduler::placement::candidates(t, &scope, &cluster.name)?;
+            let mut candidates = crate::scheduler::placement::candidates(t, &scope, &cluster.name, &group, false)?;
             let need = crate::scheduler::placement::need_of(
                 &def.definition,
                 def.definition.get("cpu").and_then(Value::as_str),

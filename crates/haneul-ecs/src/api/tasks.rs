@@ -364,7 +364,8 @@ pub async fn run(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value,
             let mut candidates = if fargate {
                 Vec::new()
             } else {
-                let c = crate::scheduler::placement::candidates(t, &scope, &cluster.name)?;
+                let all_groups = crate::scheduler::placement::needs_all_groups(&constraints);
+                let c = crate::scheduler::placement::candidates(t, &scope, &cluster.name, &group, all_groups)?;
                 if c.is_empty() {
                     return Err(invalid("No Container Instances were found in your cluster."));
                 }

@@ -700,7 +700,13 @@ fn launch(
     let mut candidates = if fargate {
         Vec::new()
     } else {
-        placement::candidates(t, scope, &service.cluster)?
+        placement::candidates(
+            t,
+            scope,
+            &service.cluster,
+            &group,
+            placement::needs_all_groups(&constraints),
+        )?
     };
     let mut need = placement::need_of(
         &def.definition,

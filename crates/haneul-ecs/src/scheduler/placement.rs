@@ -5,7 +5,7 @@
 //! placement strategies in order (`spread` over a field, `binpack` on cpu or memory,
 //! `random`). FARGATE tasks run on haneul's own host and are not placed here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use haneul_store::{Scope, Txn};
 use serde_json::Value;
@@ -130,8 +130,16 @@ pub fn need_of(definition: &Value, cpu: Option<&str>, memory: Option<&str>, grou
     }
 }
 
-/// The instances of `cluster` that are not INACTIVE, with what their live tasks use.
-pub fn candidates(t: &Txn<'_>, scope: &Scope, cluster: &str) -> Result<Vec<Candidate>, EcsError> {
+/// The instances of `cluster` that are not INACTIVE, with what their live tasks use and how
+/// many tasks of `group` each has — of every group when `all_groups` (a memberOf expression
+/// on `task:group` needs them).
+pub fn candidates(
+    t: &Txn<'_>,
+    scope: &Scope,
+    cluster: &str,
+    group: &str,
+    all_groups: bool,
+) -> Result<Vec<Candidate>, EcsError> {
     let now = haneul_wire::value::now_epoch_s();
     let prefix = format!("{cluster}{SEP}");
     let mut out: Vec<Candidate> = Vec::new();
@@ -173,12 +181,27 @@ pub fn candidates(t: &Txn<'_>, scope: &Scope, cluster: &str) -> Result<Vec<Candi
             c.memory_left -= u.memory;
             c.ports_used.extend(&u.host_ports);
             c.running_tasks += u.tasks;
-            for (group, n) in u.groups {
-                *c.task_groups.entry(group).or_default() += n;
+            if all_groups {
+                c.task_groups = usage::groups_of(t, scope, cluster, &c.arn)?;
+            } else {
+                let n = usage::group_count(t, scope, cluster, &c.arn, group)?;
+                if n > 0 {
+                    c.task_groups.insert(group.to_string(), n);
+                }
             }
         }
     }
     Ok(out)
+}
+
+/// Whether any of the constraints is a memberOf expression on `task:group`.
+pub fn needs_all_groups(constraints: &[Value]) -> bool {
+    constraints.iter().any(|k| {
+        k.get("type").and_then(Value::as_str) == Some("memberOf")
+            && k.get("expression")
+                .and_then(Value::as_str)
+                .is_some_and(|e| e.contains("task:group"))
+    })
 }
 
 /// The instance's registered resources less what its live tasks take (remainingResources).
@@ -380,33 +403,38 @@ pub fn place(
 
 /// The best of `fits` by the strategies in order (ties: the next strategy, then random).
 fn rank(candidates: &[Candidate], fits: &[usize], need: &Need, strategy: &[Value]) -> usize {
+    // For each spread strategy, once: how many of the group's tasks share each candidate's
+    // value of the field (so ranking stays linear in the candidates).
+    let spread: Vec<Option<Vec<i64>>> = strategy
+        .iter()
+        .map(|s| {
+            (s.get("type").and_then(Value::as_str) == Some("spread")).then(|| {
+                let field = s.get("field").and_then(Value::as_str).unwrap_or("");
+                // instanceId, host (and anything else): the instance itself.
+                let value_of = |x: &Candidate| -> Option<String> {
+                    match field.strip_prefix("attribute:") {
+                        Some(name) => x.attributes.get(name).cloned().flatten(),
+                        None => Some(x.arn.clone()),
+                    }
+                };
+                let values: Vec<Option<String>> = candidates.iter().map(value_of).collect();
+                let mut per_value: HashMap<&Option<String>, i64> = HashMap::new();
+                for (x, v) in candidates.iter().zip(&values) {
+                    *per_value.entry(v).or_default() += x.task_groups.get(&need.group).copied().unwrap_or(0);
+                }
+                values.iter().map(|v| per_value.get(v).copied().unwrap_or(0)).collect()
+            })
+        })
+        .collect();
     let score = |i: usize| -> Vec<i64> {
         let c = &candidates[i];
         let mut key = Vec::with_capacity(strategy.len() + 1);
-        for s in strategy {
+        for (n, s) in strategy.iter().enumerate() {
             let field = s.get("field").and_then(Value::as_str).unwrap_or("");
-            match s.get("type").and_then(Value::as_str) {
-                Some("binpack") if field.eq_ignore_ascii_case("cpu") => key.push(c.cpu_left - need.cpu),
-                Some("binpack") => key.push(c.memory_left - need.memory),
-                Some("spread") => {
-                    let value_of = |x: &Candidate| -> Option<String> {
-                        match field {
-                            "instanceId" | "host" => Some(x.arn.clone()),
-                            f => match f.strip_prefix("attribute:") {
-                                Some(name) => x.attributes.get(name).cloned().flatten(),
-                                None => Some(x.arn.clone()),
-                            },
-                        }
-                    };
-                    // How many of the group's tasks already share this instance's value.
-                    let mine = value_of(c);
-                    let same: i64 = candidates
-                        .iter()
-                        .filter(|x| value_of(x) == mine)
-                        .map(|x| x.task_groups.get(&need.group).copied().unwrap_or(0))
-                        .sum();
-                    key.push(same);
-                }
+            match (s.get("type").and_then(Value::as_str), &spread[n]) {
+                (Some("binpack"), _) if field.eq_ignore_ascii_case("cpu") => key.push(c.cpu_left - need.cpu),
+                (Some("binpack"), _) => key.push(c.memory_left - need.memory),
+                (Some("spread"), Some(same)) => key.push(same[i]),
                 _ => key.push(rand::random::<u16>() as i64),
             }
         }

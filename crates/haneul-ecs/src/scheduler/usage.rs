@@ -1,4 +1,5 @@
-//! What the live tasks on each container instance take, kept as one row per instance, so
+//! What the live tasks on each container instance take, kept as one row per instance (and a
+//! count per instance and task group), so
 //! placement reads a cluster's instances and their usage — not every task of the cluster —
 //! for each task it places. Every task write goes through [`put_task`], which books a task's
 //! need on its instance when it goes live there and gives it back when it stops; the task
@@ -11,11 +12,14 @@ use std::collections::{BTreeMap, HashMap};
 use haneul_store::{Scope, StoreError, Txn};
 use serde::{Deserialize, Serialize};
 
-use super::placement::{need_of, Need};
+use super::placement::need_of;
 use crate::model::{task_key, Booked, Task, HOST_LOCAL, KIND_TASK, SEP};
 
 /// `cluster␁instance ARN` → [`Usage`].
 pub const KIND_INSTANCE_USAGE: &str = "ecs.instance_usage";
+/// `cluster␁instance ARN␁task group` → how many of the group's live tasks it has (apart
+/// from [`Usage`], so placing a task reads one count per instance, not every group's).
+pub const KIND_INSTANCE_GROUP_USAGE: &str = "ecs.instance_group_usage";
 
 /// The sum of the live tasks' bookings on one instance.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -24,8 +28,6 @@ pub struct Usage {
     pub memory: i64,
     /// One entry per booked port (a port two tasks book shows twice).
     pub host_ports: Vec<u16>,
-    /// Live tasks per task group.
-    pub groups: BTreeMap<String, i64>,
     pub tasks: i64,
 }
 
@@ -34,7 +36,6 @@ impl Usage {
         self.cpu += b.cpu;
         self.memory += b.memory;
         self.host_ports.extend(&b.host_ports);
-        *self.groups.entry(b.group.clone()).or_default() += 1;
         self.tasks += 1;
     }
 
@@ -46,29 +47,38 @@ impl Usage {
                 self.host_ports.swap_remove(i);
             }
         }
-        if let Some(n) = self.groups.get_mut(&b.group) {
-            *n -= 1;
-            if *n <= 0 {
-                self.groups.remove(&b.group);
-            }
-        }
         self.tasks -= 1;
-    }
-
-    /// What one more task with `need` makes of it.
-    pub fn add_need(&mut self, need: &Need) {
-        self.add(&Booked {
-            instance: String::new(),
-            cpu: need.cpu,
-            memory: need.memory,
-            host_ports: need.host_ports.clone(),
-            group: need.group.clone(),
-        });
     }
 }
 
 fn usage_key(cluster: &str, instance: &str) -> String {
     format!("{cluster}{SEP}{instance}")
+}
+
+fn group_key(cluster: &str, instance: &str, group: &str) -> String {
+    format!("{cluster}{SEP}{instance}{SEP}{group}")
+}
+
+/// How many live tasks of `group` the instance has.
+pub fn group_count(t: &Txn<'_>, scope: &Scope, cluster: &str, instance: &str, group: &str) -> Result<i64, StoreError> {
+    Ok(
+        t.get::<i64>(scope, KIND_INSTANCE_GROUP_USAGE, &group_key(cluster, instance, group))?
+            .unwrap_or(0),
+    )
+}
+
+/// The instance's live tasks per task group.
+pub fn groups_of(
+    t: &Txn<'_>,
+    scope: &Scope,
+    cluster: &str,
+    instance: &str,
+) -> Result<BTreeMap<String, i64>, StoreError> {
+    let prefix = format!("{}{SEP}", usage_key(cluster, instance));
+    Ok(t.list_prefix::<i64>(scope, KIND_INSTANCE_GROUP_USAGE, &prefix)?
+        .into_iter()
+        .map(|(key, n)| (key[prefix.len()..].to_string(), n))
+        .collect())
 }
 
 /// What `task` takes on its instance, when it is live on one.
@@ -100,7 +110,15 @@ fn change_usage(
 ) -> Result<(), StoreError> {
     let key = usage_key(cluster, &b.instance);
     let mut usage: Usage = t.get(scope, KIND_INSTANCE_USAGE, &key)?.unwrap_or_default();
+    let before = usage.tasks;
     change(&mut usage, b);
+    let group = group_key(cluster, &b.instance, &b.group);
+    let count = group_count(t, scope, cluster, &b.instance, &b.group)? + (usage.tasks - before);
+    if count <= 0 {
+        t.delete(scope, KIND_INSTANCE_GROUP_USAGE, &group)?;
+    } else {
+        t.put(scope, KIND_INSTANCE_GROUP_USAGE, &group, &count)?;
+    }
     if usage.tasks <= 0 {
         t.delete(scope, KIND_INSTANCE_USAGE, &key)?;
         Ok(())
@@ -145,7 +163,13 @@ pub fn rebuild(t: &mut Txn<'_>) -> Result<usize, StoreError> {
         stored.insert((scope.clone(), key.to_string()), usage);
         Ok(())
     })?;
+    let mut stored_groups: HashMap<(Scope, String), i64> = HashMap::new();
+    t.for_each_all_scopes::<i64>(KIND_INSTANCE_GROUP_USAGE, |scope, key, n| {
+        stored_groups.insert((scope.clone(), key.to_string()), n);
+        Ok(())
+    })?;
     let mut totals: HashMap<(Scope, String), Usage> = HashMap::new();
+    let mut group_totals: HashMap<(Scope, String), i64> = HashMap::new();
     let mut fixed: Vec<(Scope, Task)> = Vec::new();
     t.for_each_all_scopes::<Task>(KIND_TASK, |scope, _, mut task| {
         let booking = if task.is_stopped() || task.host == HOST_LOCAL {
@@ -161,6 +185,9 @@ pub fn rebuild(t: &mut Txn<'_>) -> Result<usize, StoreError> {
                 .entry((scope.clone(), usage_key(&task.cluster, &b.instance)))
                 .or_default()
                 .add(b);
+            *group_totals
+                .entry((scope.clone(), group_key(&task.cluster, &b.instance, &b.group)))
+                .or_default() += 1;
         }
         if task.booked != booking {
             task.booked = booking;
@@ -179,10 +206,20 @@ pub fn rebuild(t: &mut Txn<'_>) -> Result<usize, StoreError> {
             let (mut a, mut b) = (s.host_ports.clone(), usage.host_ports.clone());
             a.sort_unstable();
             b.sort_unstable();
-            a == b && (s.cpu, s.memory, &s.groups, s.tasks) == (usage.cpu, usage.memory, &usage.groups, usage.tasks)
+            a == b && (s.cpu, s.memory, s.tasks) == (usage.cpu, usage.memory, usage.tasks)
         });
         if !same {
             t.put(&at.0, KIND_INSTANCE_USAGE, &at.1, usage)?;
+        }
+    }
+    for (scope, key) in stored_groups.keys() {
+        if !group_totals.contains_key(&(scope.clone(), key.clone())) {
+            t.delete(scope, KIND_INSTANCE_GROUP_USAGE, key)?;
+        }
+    }
+    for (at, n) in &group_totals {
+        if stored_groups.get(at) != Some(n) {
+            t.put(&at.0, KIND_INSTANCE_GROUP_USAGE, &at.1, n)?;
         }
     }
     let changed = fixed.len();
