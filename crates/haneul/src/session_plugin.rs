@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// What the real plugin prints when the AWS CLI checks that it is installed.
 const INSTALLED: &str = "The Session Manager plugin was installed successfully. Use the AWS CLI to start a session.";
-const CONNECT_TIMEOUT_S: u64 = 10;
+const CONNECT_TIMEOUT_S: u64 = 30;
 /// Keystrokes are read (and sent) in chunks of at most this many bytes.
 const INPUT_CHUNK_BYTES: usize = 1024;
 const CLIENT_VERSION: &str = "1.2.707.0";

@@ -18,7 +18,26 @@ use crate::{parse, scope, Ecs};
 /// every agent calls each poll), keyed `cluster␁instance id␁task id`; kept until the task is.
 pub const KIND_TASK_ON_INSTANCE: &str = "ecs.task_on_instance";
 
-fn on_instance_key(task: &Task) -> Option<String> {
+/// A task's row in the tasks-by-instance index: enough to answer an agent's ListTasks
+/// (by instance and desired status) without reading the task.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct OnInstance {
+    pub id: String,
+    pub desired_status: String,
+    pub created_at: f64,
+}
+
+impl OnInstance {
+    pub(crate) fn of(task: &Task) -> OnInstance {
+        OnInstance {
+            id: task.id.clone(),
+            desired_status: task.desired_status.clone(),
+            created_at: task.created_at,
+        }
+    }
+}
+
+pub(crate) fn on_instance_key(task: &Task) -> Option<String> {
     (task.host != HOST_LOCAL).then(|| {
         let instance = task.host.rsplit('/').next().unwrap_or(&task.host);
         format!("{}{SEP}{instance}{SEP}{}", task.cluster, task.id)
@@ -309,9 +328,6 @@ pub(crate) fn create_task(
     };
     let mut task = task;
     crate::scheduler::usage::put_task(t, scope, &mut task)?;
-    if let Some(index) = on_instance_key(&task) {
-        t.put(scope, KIND_TASK_ON_INSTANCE, &index, &task.id)?;
-    }
     Ok(task)
 }
 
@@ -544,14 +560,49 @@ pub async fn list(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value
         .store
         .read(move |t| {
             let cluster = load_active_cluster(t, &scope, input.cluster.as_deref())?;
+            let only_by_instance = input.family.is_none()
+                && input.started_by.is_none()
+                && input.service_name.is_none()
+                && input.launch_type.is_none();
+            if let (Some(c), true) = (&input.container_instance, only_by_instance) {
+                // An agent's poll: the index rows answer it.
+                let instance = c.rsplit('/').next().unwrap_or(c);
+                let prefix = format!("{}{SEP}{instance}{SEP}", cluster.name);
+                let mut rows: Vec<OnInstance> = Vec::new();
+                for (_, row) in t.list_prefix::<Value>(&scope, KIND_TASK_ON_INSTANCE, &prefix)? {
+                    let row = match serde_json::from_value::<OnInstance>(row.clone()) {
+                        Ok(r) => r,
+                        // A row from before the index kept the status: read the task.
+                        Err(_) => match row.as_str() {
+                            Some(id) => match t.get::<Task>(&scope, KIND_TASK, &task_key(&cluster.name, id))? {
+                                Some(task) => OnInstance::of(&task),
+                                None => continue,
+                            },
+                            None => continue,
+                        },
+                    };
+                    if row.desired_status == desired {
+                        rows.push(row);
+                    }
+                }
+                rows.sort_by(|a, b| a.created_at.total_cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+                return Ok::<_, EcsError>(
+                    rows.into_iter()
+                        .map(|r| task_arn(&scope.region, &scope.account_id, &cluster.name, &r.id))
+                        .collect(),
+                );
+            }
             let tasks: Vec<Task> = match &input.container_instance {
                 // An instance's tasks through the index, not the whole cluster's.
                 Some(c) => {
                     let instance = c.rsplit('/').next().unwrap_or(c);
                     let prefix = format!("{}{SEP}{instance}{SEP}", cluster.name);
                     let mut found = Vec::new();
-                    for (_, id) in t.list_prefix::<String>(&scope, KIND_TASK_ON_INSTANCE, &prefix)? {
-                        if let Some(task) = t.get::<Task>(&scope, KIND_TASK, &task_key(&cluster.name, &id))? {
+                    for (_, row) in t.list_prefix::<Value>(&scope, KIND_TASK_ON_INSTANCE, &prefix)? {
+                        let Some(id) = row.get("id").and_then(Value::as_str).or_else(|| row.as_str()) else {
+                            continue;
+                        };
+                        if let Some(task) = t.get::<Task>(&scope, KIND_TASK, &task_key(&cluster.name, id))? {
                             found.push(task);
                         }
                     }

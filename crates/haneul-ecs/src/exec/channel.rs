@@ -19,9 +19,9 @@ use super::{PendingSession, Sessions};
 use crate::runtime::{ExecProcess, Runtime};
 
 /// The client must send its token this soon after connecting.
-const OPEN_TIMEOUT_S: u64 = 10;
+const OPEN_TIMEOUT_S: u64 = 30;
 /// …and answer the handshake this soon.
-const HANDSHAKE_TIMEOUT_S: u64 = 15;
+const HANDSHAKE_TIMEOUT_S: u64 = 30;
 /// A session with no input and no output for this long ends (Session Manager's default
 /// idle timeout).
 const IDLE_TIMEOUT_S: u64 = 20 * 60;

@@ -13,6 +13,7 @@ use haneul_store::{Scope, StoreError, Txn};
 use serde::{Deserialize, Serialize};
 
 use super::placement::need_of;
+use crate::api::tasks::{on_instance_key, OnInstance, KIND_TASK_ON_INSTANCE};
 use crate::model::{task_key, Booked, Task, HOST_LOCAL, KIND_TASK, SEP};
 
 /// `cluster␁instance ARN` → [`Usage`].
@@ -143,7 +144,25 @@ pub fn put_task(t: &mut Txn<'_>, scope: &Scope, task: &mut Task) -> Result<(), S
         }
         _ => {}
     }
+    put_index_row(t, scope, task)?;
     t.put(scope, KIND_TASK, &task_key(&task.cluster, &task.id), &*task)
+}
+
+/// Keeps the task's row in the tasks-by-instance index current (written only when it changes).
+fn put_index_row(t: &mut Txn<'_>, scope: &Scope, task: &Task) -> Result<(), StoreError> {
+    let Some(key) = on_instance_key(task) else {
+        return Ok(());
+    };
+    let row = OnInstance::of(task);
+    let stored: Option<serde_json::Value> = t.get(scope, KIND_TASK_ON_INSTANCE, &key)?;
+    if stored
+        .and_then(|v| serde_json::from_value::<OnInstance>(v).ok())
+        .as_ref()
+        != Some(&row)
+    {
+        t.put(scope, KIND_TASK_ON_INSTANCE, &key, &row)?;
+    }
+    Ok(())
 }
 
 /// The usage of every instance of `cluster` with live tasks, by instance ARN.
@@ -171,6 +190,8 @@ pub fn rebuild(t: &mut Txn<'_>) -> Result<usize, StoreError> {
     let mut totals: HashMap<(Scope, String), Usage> = HashMap::new();
     let mut group_totals: HashMap<(Scope, String), i64> = HashMap::new();
     let mut fixed: Vec<(Scope, Task)> = Vec::new();
+    // Tasks on instances whose index row may be of the older form (the id alone).
+    let mut indexed: Vec<(Scope, Task)> = Vec::new();
     t.for_each_all_scopes::<Task>(KIND_TASK, |scope, _, mut task| {
         let booking = if task.is_stopped() || task.host == HOST_LOCAL {
             None
@@ -192,9 +213,14 @@ pub fn rebuild(t: &mut Txn<'_>) -> Result<usize, StoreError> {
         if task.booked != booking {
             task.booked = booking;
             fixed.push((scope.clone(), task));
+        } else if on_instance_key(&task).is_some() {
+            indexed.push((scope.clone(), task));
         }
         Ok(())
     })?;
+    for (scope, task) in &indexed {
+        put_index_row(t, scope, task)?;
+    }
     for (scope, key) in stored.keys() {
         if !totals.contains_key(&(scope.clone(), key.clone())) {
             t.delete(scope, KIND_INSTANCE_USAGE, key)?;
@@ -224,6 +250,7 @@ pub fn rebuild(t: &mut Txn<'_>) -> Result<usize, StoreError> {
     }
     let changed = fixed.len();
     for (scope, task) in fixed {
+        put_index_row(t, &scope, &task)?;
         t.put(&scope, KIND_TASK, &task_key(&task.cluster, &task.id), &task)?;
     }
     Ok(changed)

@@ -761,7 +761,7 @@ async fn execute_command_opens_a_shell_in_the_container() {
     );
     let out = std::process::Command::new("timeout")
         .args([
-            "60",
+            "120",
             "aws",
             "ecs",
             "execute-command",
