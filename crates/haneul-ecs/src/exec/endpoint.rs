@@ -91,8 +91,8 @@ impl Endpoint {
             channel::serve(ws, &session_id, &ecs.exec_sessions, runtime.as_ref()).await;
             drop(permit);
         });
-        let mut r = status(101, "");
-        r.headers_mut().remove("x-haneul-reason");
+        let mut r = http::Response::new(Empty::new());
+        *r.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
         let headers = r.headers_mut();
         headers.insert(http::header::UPGRADE, http::HeaderValue::from_static("websocket"));
         headers.insert(http::header::CONNECTION, http::HeaderValue::from_static("Upgrade"));
