@@ -413,14 +413,7 @@ async fn a_service_runs_on_two_agents_and_moves_off_a_lost_one() {
     }
 
     // Bridge tasks are the group's instance targets: each agent's instance, its task's host port.
-    let instances: HashSet<String> = ecs
-        .describe_container_instances()
-        .cluster("fleet")
-        .container_instances(&a.arn)
-        .container_instances(&b.arn)
-        .send()
-        .await
-        .unwrap()
+    let instances: HashSet<String> = described
         .container_instances()
         .iter()
         .map(|ci| ci.ec2_instance_id().unwrap().to_string())
