@@ -50,6 +50,8 @@ pub fn run(args: &[String]) -> anyhow::Result<i32> {
     println!("\nStarting session with SessionId: {session_id}\n");
     let raw = RawTerminal::enter();
     let outcome = runtime.block_on(session_loop(&stream_url, &token));
+    // A read of a terminal's stdin may still be waiting for a key: do not wait for it.
+    runtime.shutdown_background();
     drop(raw);
     match outcome {
         Ok(output) => {
