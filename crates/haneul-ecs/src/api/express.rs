@@ -48,10 +48,6 @@ fn key(cluster: &str, name: &str) -> String {
     format!("{cluster}{SEP}{name}")
 }
 
-fn hex(chars: usize) -> String {
-    (0..chars).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect()
-}
-
 fn elbv2(ecs: &Ecs) -> Result<Arc<dyn WireService>, EcsError> {
     ecs.elbv2()
         .ok_or_else(|| EcsError::Client("Express gateway services need the load balancer service.".into()))
@@ -290,7 +286,7 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                 .chars()
                 .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
                 .collect();
-            format!("{}-{}", if repo.is_empty() { "app" } else { &repo }, hex(4))
+            format!("{}-{}", if repo.is_empty() { "app" } else { &repo }, crate::api::tasks::hex(4))
         }
     };
     let given = input.network_configuration.clone().unwrap_or_default();
@@ -386,7 +382,7 @@ async fn provision(
         .to_string();
     made.push(("td", td.clone()));
     let port = config["primaryContainer"]["containerPort"].as_i64().unwrap_or(80);
-    let suffix = hex(8);
+    let suffix = crate::api::tasks::hex(8);
     let tg = elb(
         ecs,
         ctx,

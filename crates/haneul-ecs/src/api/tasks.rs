@@ -53,7 +53,8 @@ fn invalid(msg: impl Into<String>) -> EcsError {
     EcsError::InvalidParameter(msg.into())
 }
 
-fn hex(chars: usize) -> String {
+/// `chars` random lowercase hex digits (ids).
+pub(crate) fn hex(chars: usize) -> String {
     (0..chars).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect()
 }
 

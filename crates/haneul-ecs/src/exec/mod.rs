@@ -59,12 +59,9 @@ impl Sessions {
         if pending.len() >= MAX_PENDING_SESSIONS {
             return Err(TooManySessions);
         }
-        let mut rng = rand::thread_rng();
-        let mut id = [0u8; 9];
-        rng.fill_bytes(&mut id);
-        let session_id = format!("ecs-execute-command-{}", hex(&id));
+        let session_id = format!("ecs-execute-command-{}", crate::api::tasks::hex(18));
         let mut token = [0u8; 48];
-        rng.fill_bytes(&mut token);
+        rand::thread_rng().fill_bytes(&mut token);
         let token = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, token);
         pending.insert(
             session_id.clone(),
@@ -85,20 +82,12 @@ impl Sessions {
     pub fn claim(&self, session_id: &str, token: &str) -> Option<PendingSession> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let session = pending.get(session_id)?;
-        if !constant_time_eq(session.token.as_bytes(), token.as_bytes()) {
+        if !haneul_wire::sigv4::constant_time_eq(session.token.as_bytes(), token.as_bytes()) {
             return None;
         }
         let session = pending.remove(session_id)?;
         (session.created.elapsed() < Duration::from_secs(UNCLAIMED_SESSION_TTL_S)).then_some(session)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Splits a command line into words as a POSIX shell would for plain words, single and
