@@ -137,15 +137,13 @@ async fn session_loop(stream_url: &str, token: &str) -> anyhow::Result<String> {
                 match m.payload_type {
                     message::PAYLOAD_HANDSHAKE_REQUEST => {
                         let response = handshake_response(&m.payload);
-                        let reply = ClientMessage::new(message::INPUT_STREAM_DATA, next_sequence, message::PAYLOAD_HANDSHAKE_RESPONSE, response);
-                        next_sequence += 1;
+                        let reply = input_message(&mut next_sequence, message::PAYLOAD_HANDSHAKE_RESPONSE, response);
                         send(&mut ws, &reply).await?;
                     }
                     message::PAYLOAD_HANDSHAKE_COMPLETE => {
                         ready = true;
                         if let Some(size) = terminal_size() {
-                            let m = ClientMessage::new(message::INPUT_STREAM_DATA, next_sequence, message::PAYLOAD_SIZE, size);
-                            next_sequence += 1;
+                            let m = input_message(&mut next_sequence, message::PAYLOAD_SIZE, size);
                             send(&mut ws, &m).await?;
                         }
                     }
@@ -158,21 +156,26 @@ async fn session_loop(stream_url: &str, token: &str) -> anyhow::Result<String> {
                 match read {
                     Ok(0) | Err(_) => stdin_open = false,
                     Ok(n) => {
-                        let m = ClientMessage::new(message::INPUT_STREAM_DATA, next_sequence, message::PAYLOAD_OUTPUT, input[..n].to_vec());
-                        next_sequence += 1;
+                        let m = input_message(&mut next_sequence, message::PAYLOAD_OUTPUT, input[..n].to_vec());
                         send(&mut ws, &m).await?;
                     }
                 }
             }
             _ = next_window_change(&mut resized), if ready => {
                 if let Some(size) = terminal_size() {
-                    let m = ClientMessage::new(message::INPUT_STREAM_DATA, next_sequence, message::PAYLOAD_SIZE, size);
-                    next_sequence += 1;
+                    let m = input_message(&mut next_sequence, message::PAYLOAD_SIZE, size);
                     send(&mut ws, &m).await?;
                 }
             }
         }
     }
+}
+
+/// The next input_stream_data message (each takes the next sequence number).
+fn input_message(next_sequence: &mut i64, payload_type: u32, payload: Vec<u8>) -> ClientMessage {
+    let m = ClientMessage::new(message::INPUT_STREAM_DATA, *next_sequence, payload_type, payload);
+    *next_sequence += 1;
+    m
 }
 
 fn write_out(w: &mut impl Write, bytes: &[u8]) {
