@@ -132,7 +132,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
         loop {
             tokio::select! {
                 chunk = process.output.next() => match chunk {
-                    Some(Ok(bytes)) => self.send_output(bytes.to_vec()).await?,
+                    Some(Ok(bytes)) => self.send_stream(message::PAYLOAD_OUTPUT, bytes.to_vec()).await?,
                     Some(Err(e)) => return Err(ChannelError::Protocol(format!("the command's output broke: {e}"))),
                     None => return Ok(()),
                 },
@@ -255,10 +255,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
         }
         self.expected_sequence += 1;
         Ok(Incoming::Data(m))
-    }
-
-    async fn send_output(&mut self, bytes: Vec<u8>) -> Result<(), ChannelError> {
-        self.send_stream(message::PAYLOAD_OUTPUT, bytes).await
     }
 
     async fn send_stream(&mut self, payload_type: u32, payload: Vec<u8>) -> Result<(), ChannelError> {
