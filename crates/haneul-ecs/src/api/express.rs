@@ -286,7 +286,11 @@ pub async fn create(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Val
                 .chars()
                 .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
                 .collect();
-            format!("{}-{}", if repo.is_empty() { "app" } else { &repo }, crate::api::tasks::hex(4))
+            format!(
+                "{}-{}",
+                if repo.is_empty() { "app" } else { &repo },
+                crate::api::tasks::hex(4)
+            )
         }
     };
     let given = input.network_configuration.clone().unwrap_or_default();

@@ -150,17 +150,20 @@ pub fn put_task(t: &mut Txn<'_>, scope: &Scope, task: &mut Task) -> Result<(), S
 
 /// Keeps the task's row in the tasks-by-instance index current (written only when it changes).
 fn put_index_row(t: &mut Txn<'_>, scope: &Scope, task: &Task) -> Result<(), StoreError> {
-    let Some(key) = on_instance_key(task) else {
-        return Ok(());
-    };
-    let row = OnInstance::of(task);
-    let stored: Option<serde_json::Value> = t.get(scope, KIND_TASK_ON_INSTANCE, &key)?;
+    match on_instance_key(task) {
+        Some(key) => write_index_row(t, scope, &key, &OnInstance::of(task)),
+        None => Ok(()),
+    }
+}
+
+fn write_index_row(t: &mut Txn<'_>, scope: &Scope, key: &str, row: &OnInstance) -> Result<(), StoreError> {
+    let stored: Option<serde_json::Value> = t.get(scope, KIND_TASK_ON_INSTANCE, key)?;
     if stored
         .and_then(|v| serde_json::from_value::<OnInstance>(v).ok())
         .as_ref()
-        != Some(&row)
+        != Some(row)
     {
-        t.put(scope, KIND_TASK_ON_INSTANCE, &key, &row)?;
+        t.put(scope, KIND_TASK_ON_INSTANCE, key, row)?;
     }
     Ok(())
 }
@@ -190,8 +193,8 @@ pub fn rebuild(t: &mut Txn<'_>) -> Result<usize, StoreError> {
     let mut totals: HashMap<(Scope, String), Usage> = HashMap::new();
     let mut group_totals: HashMap<(Scope, String), i64> = HashMap::new();
     let mut fixed: Vec<(Scope, Task)> = Vec::new();
-    // Tasks on instances whose index row may be of the older form (the id alone).
-    let mut indexed: Vec<(Scope, Task)> = Vec::new();
+    // The index rows of tasks on instances (an older row holds the id alone).
+    let mut indexed: Vec<(Scope, String, OnInstance)> = Vec::new();
     t.for_each_all_scopes::<Task>(KIND_TASK, |scope, _, mut task| {
         let booking = if task.is_stopped() || task.host == HOST_LOCAL {
             None
@@ -213,13 +216,13 @@ pub fn rebuild(t: &mut Txn<'_>) -> Result<usize, StoreError> {
         if task.booked != booking {
             task.booked = booking;
             fixed.push((scope.clone(), task));
-        } else if on_instance_key(&task).is_some() {
-            indexed.push((scope.clone(), task));
+        } else if let Some(key) = on_instance_key(&task) {
+            indexed.push((scope.clone(), key, OnInstance::of(&task)));
         }
         Ok(())
     })?;
-    for (scope, task) in &indexed {
-        put_index_row(t, scope, task)?;
+    for (scope, key, row) in &indexed {
+        write_index_row(t, scope, key, row)?;
     }
     for (scope, key) in stored.keys() {
         if !totals.contains_key(&(scope.clone(), key.clone())) {
